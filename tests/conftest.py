@@ -1,0 +1,34 @@
+"""Shared fixtures: a real Redis server for the whole session (embedded, or REDIS_URL) and a key prefix
+per test so tests never see each other's data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.embedded_redis import EmbeddedRedis, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real Redis server: REDIS_URL when set, else an embedded redis-server for this session."""
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield external
+        return
+    data_dir = tmp_path_factory.mktemp("redis")
+    server = EmbeddedRedis(data_dir=data_dir, port=free_port(), log_file=data_dir / "redis.log")
+    with server:
+        yield server.url
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A fresh key prefix per test (`test:<hex>:`)."""
+    return f"test:{uuid.uuid4().hex[:12]}:"
