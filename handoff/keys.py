@@ -1,0 +1,20 @@
+"""``web.AppKey`` s for the application state (one place, typed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+from aiohttp import ClientSession, web
+
+from handoff.settings import Settings
+from handoff.store import Store
+
+__all__ = ["CLOCK", "HTTP", "SETTINGS", "STORE", "Settings"]
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
+STORE = web.AppKey("store", Store)
+HTTP = web.AppKey("http", ClientSession)
+
+

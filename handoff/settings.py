@@ -1,0 +1,139 @@
+"""Settings of the handoff service: a frozen value read once from the environment by the entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handoff.errors import SettingsError
+
+ROLES = ("agent", "lead")
+
+
+@dataclass(frozen=True)
+class BootstrapToken:
+    name: str
+    role: str
+    token: str
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Opening hours for SLA clocks (P1 runs 24/7). ``days`` are ISO weekdays, 1 = Monday."""
+
+    days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    start_minute: int = 8 * 60
+    end_minute: int = 18 * 60
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    bot_token: str
+    host: str = "127.0.0.1"
+    port: int = 8090
+    key_prefix: str = "fd:"
+    matrix_path: Path = Path("handoff/escalation_matrix.yml")
+    kb_drafts_dir: Path = Path("kb_articles/drafts")
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str | None = None
+    webhooks: tuple[str, ...] = ()
+    webhook_secret: str | None = None
+    bootstrap_tokens: tuple[BootstrapToken, ...] = ()
+    sla_interval: float = 30.0  # seconds between SLA sweeps; 0 disables the watcher
+    matrix_poll_interval: float = 5.0  # seconds between checks of the matrix file; 0 disables
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
+    client_max_size: int = 256 * 1024
+    events_maxlen: int = 100_000
+    webhook_retries: int = 5
+    webhook_backoff: float = 0.5  # first retry delay in seconds, doubled each time
+    http_timeout: float = 5.0
+    default_wait_minutes: int = 10  # expected wait per queue position when the queue has no history
+    instance_id: str = "handoff"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        missing = [name for name in ("REDIS_URL", "HANDOFF_BOT_TOKEN") if not env.get(name)]
+        if missing:
+            raise SettingsError(f"missing required environment variable(s): {', '.join(missing)}")
+        return cls(
+            redis_url=env["REDIS_URL"],
+            bot_token=env["HANDOFF_BOT_TOKEN"],
+            host=env.get("HANDOFF_HOST", "127.0.0.1"),
+            port=_int(env, "HANDOFF_PORT", 8090),
+            key_prefix=env.get("HANDOFF_KEY_PREFIX", "fd:"),
+            matrix_path=Path(env.get("HANDOFF_MATRIX", "handoff/escalation_matrix.yml")),
+            kb_drafts_dir=Path(env.get("KB_DRAFTS_DIR", "kb_articles/drafts")),
+            rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_token=env.get("RASA_TOKEN") or None,
+            webhooks=tuple(u.strip() for u in env.get("HANDOFF_WEBHOOKS", "").split(",") if u.strip()),
+            webhook_secret=env.get("HANDOFF_WEBHOOK_SECRET") or None,
+            bootstrap_tokens=parse_bootstrap_tokens(env.get("HANDOFF_BOOTSTRAP_TOKENS", "")),
+            sla_interval=_float(env, "HANDOFF_SLA_INTERVAL", 30.0),
+            matrix_poll_interval=_float(env, "HANDOFF_MATRIX_POLL", 5.0),
+            business_hours=parse_business_hours(
+                env.get("HANDOFF_BUSINESS_HOURS", "mon-fri 08:00-18:00"), env.get("HANDOFF_TIMEZONE", "UTC")
+            ),
+            instance_id=env.get("HANDOFF_INSTANCE_ID", "handoff"),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def parse_bootstrap_tokens(raw: str) -> tuple[BootstrapToken, ...]:
+    """``alice:agent:TOKEN,bob:lead:TOKEN2`` -> tokens."""
+    tokens: list[BootstrapToken] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        parts = item.split(":", 2)
+        if len(parts) != 3 or not all(parts) or parts[1] not in ROLES:
+            raise SettingsError(
+                "HANDOFF_BOOTSTRAP_TOKENS entries must look like name:agent|lead:token "
+                f"(entry {len(tokens) + 1} is malformed)"
+            )
+        tokens.append(BootstrapToken(name=parts[0], role=parts[1], token=parts[2]))
+    return tuple(tokens)
+
+
+_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+
+
+def parse_business_hours(raw: str, timezone: str = "UTC") -> BusinessHours:
+    """``mon-fri 08:00-18:00`` (or ``mon,wed 09:00-17:00``) -> BusinessHours."""
+    try:
+        days_part, hours_part = raw.strip().lower().split()
+        if "-" in days_part:
+            first, last = days_part.split("-")
+            days = tuple(range(_DAYS[first], _DAYS[last] + 1))
+        else:
+            days = tuple(_DAYS[d] for d in days_part.split(","))
+        start, end = hours_part.split("-")
+        sh, sm = (int(x) for x in start.split(":"))
+        eh, em = (int(x) for x in end.split(":"))
+    except (ValueError, KeyError):
+        raise SettingsError(f"HANDOFF_BUSINESS_HOURS must look like 'mon-fri 08:00-18:00', got {raw!r}") from None
+    if not days or sh * 60 + sm >= eh * 60 + em:
+        raise SettingsError(f"HANDOFF_BUSINESS_HOURS is empty or ends before it starts: {raw!r}")
+    return BusinessHours(days=days, start_minute=sh * 60 + sm, end_minute=eh * 60 + em, timezone=timezone)

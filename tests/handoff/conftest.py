@@ -1,0 +1,63 @@
+"""Fixtures of the handoff suite: settings on the session Redis with a per-test prefix, app clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from handoff.app import create_app
+from handoff.settings import BootstrapToken, Settings
+from handoff_helpers import AGENT, AGENT2, BOT, LEAD, ROOT, FakeClock
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(redis_url: str, key_prefix: str, tmp_path: Path) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        bot_token=BOT,
+        key_prefix=key_prefix,
+        matrix_path=ROOT / "handoff" / "escalation_matrix.yml",
+        kb_drafts_dir=tmp_path / "drafts",
+        rasa_url="http://127.0.0.1:9",
+        bootstrap_tokens=(
+            BootstrapToken("alice", "agent", AGENT),
+            BootstrapToken("bob", "agent", AGENT2),
+            BootstrapToken("lena", "lead", LEAD),
+        ),
+        sla_interval=0,
+        matrix_poll_interval=0,
+        http_timeout=1.0,
+    )
+
+
+MakeClient = Callable[..., "TestClient"]
+
+
+@pytest.fixture
+async def make_client(settings: Settings, clock: FakeClock) -> AsyncIterator[Callable[..., object]]:
+    clients: list[TestClient] = []
+
+    async def make(s: Settings | None = None) -> TestClient:
+        client = TestClient(TestServer(create_app(s or settings, clock=clock)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., object]) -> TestClient:
+    result = await make_client()  # type: ignore[misc]
+    assert isinstance(result, TestClient)
+    return result
+
