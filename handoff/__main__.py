@@ -57,7 +57,7 @@ async def _create_token(settings: Settings, name: str, role: str) -> int:
     import secrets  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    from redis.asyncio import Redis  # type: ignore[import-untyped]  # noqa: PLC0415
+    from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
 
     from handoff.store import Store  # noqa: PLC0415
 

@@ -1,16 +1,20 @@
-"""``create_app(settings)``: wires the store and the routes."""
+"""``create_app(settings)``: wires the store, the matrix, the Rasa notifier and the background tasks."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-from aiohttp import web
-from redis.asyncio import Redis  # type: ignore[import-untyped]
+from aiohttp import ClientSession, ClientTimeout, web
+from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 
 from handoff import keys as appkeys
-from handoff.settings import Settings
+from handoff.matrix_source import MatrixSource
+from handoff.notify import RasaNotifier
+from handoff.service import TicketService
 from handoff.store import Store
 from handoff.web import error_middleware, setup_routes
 
@@ -19,11 +23,13 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 
-def create_app(settings: Settings, clock: Clock = time.time) -> web.Application:
+def create_app(settings: appkeys.Settings, clock: Clock = time.time) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.client_max_size)
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock
+    app[appkeys.MATRIX] = MatrixSource(settings.matrix_path)  # raises MatrixError on a bad file at start
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(_background)
     setup_routes(app)
     return app
 
@@ -31,8 +37,45 @@ def create_app(settings: Settings, clock: Clock = time.time) -> web.Application:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     redis = Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        max_connections=200,
     )
-    async with redis:
-        app[appkeys.STORE] = Store(redis, settings.key_prefix, events_maxlen=settings.events_maxlen)
+    async with redis, ClientSession(timeout=ClientTimeout(total=settings.http_timeout)) as http:
+        store = Store(redis, settings.key_prefix, events_maxlen=settings.events_maxlen)
+        app[appkeys.STORE] = store
+        app[appkeys.HTTP] = http
+        notifier = RasaNotifier(http, settings.rasa_url, settings.rasa_token)
+        app[appkeys.SERVICE] = TicketService(
+            store, app[appkeys.MATRIX], settings, app[appkeys.CLOCK], notifier
+        )
+        for bootstrap in settings.bootstrap_tokens:
+            try:
+                await store.register_token(bootstrap.token, bootstrap.name, bootstrap.role, app[appkeys.CLOCK]())
+            except (ConnectionError, OSError) as exc:  # pragma: no cover - Redis down at start
+                logger.warning("could not register bootstrap tokens: %s", exc)
         yield
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    from handoff.watcher import run_matrix_poller, run_sla_watcher  # noqa: PLC0415
+    from handoff.webhooks import run_webhook_dispatcher  # noqa: PLC0415
+
+    settings = app[appkeys.SETTINGS]
+    tasks: list[asyncio.Task[None]] = []
+    if settings.sla_interval > 0:
+        tasks.append(asyncio.create_task(run_sla_watcher(app[appkeys.SERVICE], settings.sla_interval)))
+    if settings.matrix_poll_interval > 0:
+        tasks.append(asyncio.create_task(run_matrix_poller(app[appkeys.MATRIX], settings.matrix_poll_interval)))
+    if settings.webhooks:
+        tasks.append(
+            asyncio.create_task(run_webhook_dispatcher(app[appkeys.STORE], app[appkeys.HTTP], settings))
+        )
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 from aiohttp import ClientSession, web
 
+from handoff.matrix_source import MatrixSource
+from handoff.service import TicketService
 from handoff.settings import Settings
 from handoff.store import Store
 
-__all__ = ["CLOCK", "HTTP", "SETTINGS", "STORE", "Settings"]
+__all__ = ["CLOCK", "HTTP", "MATRIX", "SERVICE", "SETTINGS", "STORE", "Settings"]
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
@@ -18,3 +20,5 @@ STORE = web.AppKey("store", Store)
 HTTP = web.AppKey("http", ClientSession)
 
 
+MATRIX: web.AppKey[MatrixSource] = web.AppKey("matrix")
+SERVICE: web.AppKey[TicketService] = web.AppKey("service")

@@ -1,12 +1,136 @@
-"""All Redis code of the handoff service. Every key is built here, under a configurable prefix."""
+"""All Redis code of the handoff service. Every key is built here, under a configurable prefix.
+
+Layout (``P`` = prefix):
+  P ticket:{ref}            hash: ``doc`` (JSON, the static record) + scalar state fields
+  P ticket:{ref}:history    list of JSON entries (append-only: who, when, what, why)
+  P ticket:{ref}:replies    list of JSON agent replies;  P ticket:{ref}:notes  internal notes
+  P seq:ticket              counter behind T-000123;     P secret:{secret} -> ref;  P conv:{id} -> ref
+  P customer:{key}:open:{category} -> ref of the open ticket;  P customer:{key}:tickets zset
+  P customer:{key}:contacts zset conversation -> time (repeated contact)
+  P queue:{name}            zset of waiting refs, score = priority rank * 1e13 + deadline ms
+  P open                    set of open refs (SLA watcher);  P waits:{queue} recent claim waits (s)
+  P tokens                  hash sha256(token) -> {name, role};  P agent:{name} hash of counters
+  P stats:{kind}            hashes of counters (analytics);  P events  stream;  P lock:{name}
+The Lua scripts build keys from the prefix too (single Redis or Sentinel; Cluster would need hash tags).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from redis.asyncio import Redis  # type: ignore[import-untyped]
+from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
+from redis.exceptions import WatchError  # type: ignore[import-untyped, unused-ignore]
+
+from handoff.errors import Conflict, TicketNotFound
+
+FLOAT_FIELDS = (
+    "created_at", "updated_at", "enqueued_at", "tier_entered_at", "claimed_at", "first_response_at",
+    "first_response_due", "resolution_due", "tier_due", "resolved_at", "warn_at",
+)
+INT_FIELDS = ("tier", "version", "rating", "warned", "breached", "reopened")
+STATE_FIELDS = FLOAT_FIELDS + INT_FIELDS + (
+    "reference", "secret_reference", "status", "queue", "priority", "agent", "resolution", "routing_rule",
+)
+
+_CREATE_LUA = """
+local p = ARGV[1]
+local conv = p .. 'conv:' .. ARGV[2]
+local existing = redis.call('GET', conv)
+if existing then return {'existing', existing} end
+local ncust = tonumber(ARGV[11])
+local category = ARGV[10]
+for i = 1, ncust do
+  local ref = redis.call('GET', p .. 'customer:' .. ARGV[11 + i] .. ':open:' .. category)
+  if ref then
+    local st = redis.call('HGET', p .. 'ticket:' .. ref, 'status')
+    if st == 'queued' or st == 'claimed' or st == 'waiting_customer' or st == 'escalated' then
+      return {'attach', ref}
+    end
+  end
+end
+local n = redis.call('INCR', p .. 'seq:ticket')
+local ref = string.format('T-%06d', n)
+local tk = p .. 'ticket:' .. ref
+redis.call('SET', conv, ref)
+redis.call('SET', p .. 'secret:' .. ARGV[3], ref)
+local fields = cjson.decode(ARGV[5])
+local flat = {'doc', ARGV[4], 'reference', ref, 'secret_reference', ARGV[3]}
+for k, v in pairs(fields) do table.insert(flat, k); table.insert(flat, tostring(v)) end
+redis.call('HSET', tk, unpack(flat))
+redis.call('ZADD', p .. 'queue:' .. ARGV[6], ARGV[7], ref)
+redis.call('SADD', p .. 'open', ref)
+redis.call('RPUSH', tk .. ':history', ARGV[9])
+for i = 1, ncust do
+  local ck = p .. 'customer:' .. ARGV[11 + i]
+  redis.call('SET', ck .. ':open:' .. category, ref)
+  redis.call('ZADD', ck .. ':tickets', ARGV[8], ref)
+end
+local s = 12 + ncust
+local nstats = tonumber(ARGV[s])
+for i = 1, nstats do
+  redis.call('HINCRBY', p .. ARGV[s + 2 * i - 1], ARGV[s + 2 * i], 1)
+end
+local e = s + 2 * nstats + 1
+redis.call('XADD', p .. 'events', 'MAXLEN', '~', ARGV[e], '*', 'type', 'created', 'ref', ref,
+           'at', ARGV[8], 'data', ARGV[e + 1])
+return {'created', ref}
+"""
+
+_CLAIM_LUA = """
+local p = ARGV[1]
+local best, bestscore, bestq
+for i = 5, #ARGV do
+  local q = ARGV[i]
+  local r = redis.call('ZRANGE', p .. 'queue:' .. q, 0, 0, 'WITHSCORES')
+  if r[1] then
+    local sc = tonumber(r[2])
+    if best == nil or sc < bestscore then best = r[1]; bestscore = sc; bestq = q end
+  end
+end
+if best == nil then return false end
+redis.call('ZREM', p .. 'queue:' .. bestq, best)
+local tk = p .. 'ticket:' .. best
+local now = ARGV[3]
+local enq = tonumber(redis.call('HGET', tk, 'enqueued_at') or now)
+redis.call('HSET', tk, 'status', 'claimed', 'agent', ARGV[2], 'claimed_at', now, 'updated_at', now)
+redis.call('HINCRBY', tk, 'version', 1)
+redis.call('RPUSH', tk .. ':history', cjson.encode({at = tonumber(now), by = ARGV[2], action = 'claimed',
+  reason = 'claimed from queue ' .. bestq}))
+redis.call('LPUSH', p .. 'waits:' .. bestq, tostring(tonumber(now) - enq))
+redis.call('LTRIM', p .. 'waits:' .. bestq, 0, 49)
+redis.call('HINCRBY', p .. 'agent:' .. ARGV[2], 'claimed', 1)
+redis.call('XADD', p .. 'events', 'MAXLEN', '~', ARGV[4], '*', 'type', 'claimed', 'ref', best, 'at', now,
+  'data', cjson.encode({agent = ARGV[2], queue = bestq}))
+return best
+"""
+
+
+@dataclass
+class Change:
+    """One atomic change of a ticket, applied by ``Store.mutate``."""
+
+    action: str  # history/event type: claimed, note, reply, escalated, resolved, reopened, released, ...
+    by: str
+    reason: str = ""
+    fields: dict[str, str | int | float] = field(default_factory=dict)
+    doc: dict[str, Any] | None = None
+    queue_remove: str | None = None
+    queue_add: tuple[str, float] | None = None
+    close_open_keys: bool = False  # ticket no longer open: drop it from customer open keys and P open
+    reopen_keys: bool = False
+    push: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (list name, JSON item)
+    counters: list[tuple[str, str, int]] = field(default_factory=list)  # (key suffix, field, increment)
+    event_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    outcome: str  # created | existing | attach
+    reference: str
 
 
 class Store:
@@ -14,14 +138,20 @@ class Store:
         self.redis = redis
         self.prefix = prefix
         self.events_maxlen = events_maxlen
+        self._create = redis.register_script(_CREATE_LUA)
+        self._claim = redis.register_script(_CLAIM_LUA)
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    @property
+    def events_key(self) -> str:
+        return self._k("events")
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
-    # -- agent tokens (stored as sha256 hex -> JSON {name, role, created_at}) -------------------------
-
-    def _k(self, *parts: str) -> str:
-        return self.prefix + ":".join(parts)
+    # -- tokens ---------------------------------------------------------------------------------------
 
     async def register_token(self, token: str, name: str, role: str, now: float) -> None:
         record = json.dumps({"name": name, "role": role, "created_at": now})
@@ -31,9 +161,281 @@ class Store:
         raw = await self.redis.hget(self._k("tokens"), token_hash(token))
         if raw is None:
             return None
-        agent: dict[str, Any] = json.loads(raw)
-        return agent
+        return cast(dict[str, Any], json.loads(raw))
+
+    async def agent_names(self) -> list[str]:
+        records = await self.redis.hvals(self._k("tokens"))
+        return sorted({json.loads(r)["name"] for r in records})
+
+    # -- create ---------------------------------------------------------------------------------------
+
+    async def record_contact(self, customer_keys: list[str], conversation_id: str, now: float,
+                             window: float) -> int:
+        """Remember this conversation as a contact; return the customer's contacts within ``window``."""
+        if not customer_keys:
+            return 1
+        pipe = self.redis.pipeline(transaction=False)
+        for ck in customer_keys:
+            key = self._k("customer", ck, "contacts")
+            pipe.zadd(key, {conversation_id: now}, nx=True)
+            pipe.zremrangebyscore(key, "-inf", now - window)
+            pipe.zcard(key)
+            pipe.expire(key, int(window) + 86400)
+        results = await pipe.execute()
+        return max(int(results[i]) for i in range(2, len(results), 4))
+
+    async def conversation_ref(self, conversation_id: str) -> str | None:
+        ref = await self.redis.get(self._k("conv", conversation_id))
+        return cast(str | None, ref)
+
+    async def create(
+        self,
+        *,
+        conversation_id: str,
+        secret: str,
+        doc: dict[str, Any],
+        fields: dict[str, str | int | float],
+        queue: str,
+        score: float,
+        now: float,
+        history: dict[str, Any],
+        category: str,
+        customer_keys: list[str],
+        counters: list[tuple[str, str]],
+        event_data: dict[str, Any],
+    ) -> CreateResult:
+        args: list[Any] = [
+            self.prefix, conversation_id, secret, json.dumps(doc), json.dumps(fields), queue, repr(score),
+            repr(now), json.dumps(history), category, len(customer_keys), *customer_keys, len(counters),
+        ]
+        for kind, name in counters:
+            args += [kind, name]
+        args += [self.events_maxlen, json.dumps(event_data)]
+        outcome, ref = await self._create(keys=[], args=args)
+        return CreateResult(str(outcome), str(ref))
+
+    async def link_conversation(self, conversation_id: str, ref: str) -> str:
+        """Point a conversation at ``ref`` unless it already points somewhere; return the winner."""
+        key = self._k("conv", conversation_id)
+        if await self.redis.set(key, ref, nx=True):
+            return ref
+        return cast(str, await self.redis.get(key))
+
+    # -- read -----------------------------------------------------------------------------------------
+
+    async def ticket(self, ref: str, *, with_lists: bool = True) -> dict[str, Any]:
+        key = self._k("ticket", ref)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(key)
+        if with_lists:
+            for name in ("history", "replies", "notes"):
+                pipe.lrange(f"{key}:{name}", 0, -1)
+        results = await pipe.execute()
+        if not results[0]:
+            raise TicketNotFound(f"ticket {ref} does not exist")
+        ticket = decode_ticket(results[0])
+        if with_lists:
+            for name, raw in zip(("history", "replies", "notes"), results[1:]):
+                ticket[name] = [json.loads(item) for item in raw]
+        return ticket
+
+    async def ref_for_secret(self, secret: str) -> str:
+        ref = await self.redis.get(self._k("secret", secret))
+        if ref is None:
+            raise TicketNotFound("no ticket with this reference")
+        return cast(str, ref)
+
+    async def customer_refs(self, customer_key: str) -> list[str]:
+        refs = await self.redis.zrevrange(self._k("customer", customer_key, "tickets"), 0, 99)
+        return cast(list[str], refs)
+
+    async def queue_position(self, queue: str, ref: str) -> int | None:
+        rank = await self.redis.zrank(self._k("queue", queue), ref)
+        return None if rank is None else int(rank) + 1
+
+    async def recent_waits(self, queue: str) -> list[float]:
+        return [float(w) for w in await self.redis.lrange(self._k("waits", queue), 0, -1)]
+
+    async def queue_stats(self, queues: Iterable[str], now: float) -> list[dict[str, Any]]:
+        names = list(queues)
+        pipe = self.redis.pipeline(transaction=False)
+        for q in names:
+            pipe.zcard(self._k("queue", q))
+            pipe.zrange(self._k("queue", q), 0, -1)
+        results = await pipe.execute()
+        out = []
+        for i, q in enumerate(names):
+            refs: list[str] = results[2 * i + 1]
+            oldest = 0.0
+            breaches = 0
+            if refs:
+                pipe = self.redis.pipeline(transaction=False)
+                for ref in refs:
+                    pipe.hmget(self._k("ticket", ref), "enqueued_at", "first_response_due")
+                for enq, due in await pipe.execute():
+                    if enq is not None:
+                        oldest = max(oldest, now - float(enq))
+                    if due is not None and float(due) < now:
+                        breaches += 1
+            out.append({"queue": q, "depth": int(results[2 * i]), "oldest_wait_seconds": round(oldest, 1),
+                        "sla_breaches": breaches})
+        return out
+
+    async def open_refs(self) -> list[str]:
+        return sorted(await self.redis.smembers(self._k("open")))
+
+    async def tickets_state(self, refs: list[str]) -> list[dict[str, Any]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for ref in refs:
+            pipe.hgetall(self._k("ticket", ref))
+        return [decode_ticket(raw) for raw in await pipe.execute() if raw]
+
+    # -- change ---------------------------------------------------------------------------------------
+
+    async def claim_next(self, queues: list[str], agent: str, now: float) -> str | None:
+        ref = await self._claim(keys=[], args=[self.prefix, agent, repr(now), self.events_maxlen, *queues])
+        return cast(str | None, ref) or None
+
+    async def mutate(
+        self, ref: str, decide: Callable[[dict[str, Any]], Change | None], now: float, retries: int = 50
+    ) -> dict[str, Any]:
+        """Read the ticket, let ``decide`` compute a Change (or raise, or return None for no-op), and
+        apply it atomically (WATCH/MULTI, retried when another writer got there first)."""
+        key = self._k("ticket", ref)
+        for _ in range(retries):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.hgetall(key)
+                    if not raw:
+                        raise TicketNotFound(f"ticket {ref} does not exist")
+                    ticket = decode_ticket(raw)
+                    change = decide(ticket)
+                    if change is None:
+                        await pipe.unwatch()
+                        return ticket
+                    pipe.multi()
+                    self._apply(pipe, ref, ticket, change, now)
+                    await pipe.execute()
+                except WatchError:
+                    continue
+            ticket.update(change.fields)
+            if change.doc is not None:
+                ticket.update(change.doc)
+            ticket["version"] = int(ticket.get("version", 0)) + 1
+            return ticket
+        raise Conflict(f"ticket {ref} is changing too fast, try again")
+
+    def _apply(self, pipe: Any, ref: str, ticket: dict[str, Any], change: Change, now: float) -> None:
+        key = self._k("ticket", ref)
+        fields: dict[str, Any] = {k: str(v) for k, v in change.fields.items()}
+        fields["updated_at"] = repr(now)
+        if change.doc is not None:
+            fields["doc"] = json.dumps(change.doc)
+        pipe.hset(key, mapping=fields)
+        pipe.hincrby(key, "version", 1)
+        entry = {"at": now, "by": change.by, "action": change.action, "reason": change.reason}
+        pipe.rpush(f"{key}:history", json.dumps(entry))
+        for name, item in change.push:
+            pipe.rpush(f"{key}:{name}", json.dumps(item))
+        if change.queue_remove:
+            pipe.zrem(self._k("queue", change.queue_remove), ref)
+        if change.queue_add:
+            pipe.zadd(self._k("queue", change.queue_add[0]), {ref: change.queue_add[1]})
+        category = ticket.get("category", "general")
+        cks = customer_keys_of(ticket)
+        if change.close_open_keys:
+            pipe.srem(self._k("open"), ref)
+            for ck in cks:
+                # only drop the pointer when it still points at this ticket (done by the caller's check)
+                pipe.delete(self._k("customer", ck, "open", category))
+        if change.reopen_keys:
+            pipe.sadd(self._k("open"), ref)
+            for ck in cks:
+                pipe.set(self._k("customer", ck, "open", category), ref)
+        for suffix, name, amount in change.counters:
+            pipe.hincrby(self._k(suffix), name, amount)
+        data = {"by": change.by, "reason": change.reason, **change.event_data}
+        pipe.xadd(self.events_key, {"type": change.action, "ref": ref, "at": repr(now), "data": json.dumps(data)},
+                  maxlen=self.events_maxlen, approximate=True)
+
+    async def add_event(self, kind: str, ref: str, now: float, data: dict[str, Any]) -> None:
+        await self.redis.xadd(self.events_key, {"type": kind, "ref": ref, "at": repr(now), "data": json.dumps(data)},
+                              maxlen=self.events_maxlen, approximate=True)
+
+    # -- stats, locks, events -------------------------------------------------------------------------
+
+    async def counters(self, suffix: str) -> dict[str, int]:
+        raw = await self.redis.hgetall(self._k(suffix))
+        return {k: int(v) for k, v in raw.items()}
+
+    async def acquire_lock(self, name: str, owner: str, ttl_ms: int) -> bool:
+        return bool(await self.redis.set(self._k("lock", name), owner, nx=True, px=ttl_ms))
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        key = self._k("lock", name)
+        if await self.redis.get(key) == owner:
+            await self.redis.delete(key)
+
+    async def ensure_group(self, group: str) -> None:
+        try:
+            await self.redis.xgroup_create(self.events_key, group, id="$", mkstream=True)
+        except Exception as exc:  # BUSYGROUP: the group exists already
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read_group(self, group: str, consumer: str, count: int, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+        reclaimed = await self.redis.xautoclaim(self.events_key, group, consumer, min_idle_time=60_000,
+                                                start_id="0-0", count=count)
+        entries = list(reclaimed[1]) if reclaimed and len(reclaimed) > 1 else []
+        if not entries:
+            result = await self.redis.xreadgroup(group, consumer, {self.events_key: ">"}, count=count,
+                                                 block=block_ms)
+            for _stream, items in result or []:
+                entries.extend(items)
+        return [(str(i), dict(f)) for i, f in entries if f]
+
+    async def ack(self, group: str, entry_id: str) -> None:
+        await self.redis.xack(self.events_key, group, entry_id)
+
+    async def push_dead_letter(self, entry_id: str, url: str, fields: dict[str, str]) -> None:
+        await self.redis.rpush(self._k("webhooks", "failed"), json.dumps({"id": entry_id, "url": url, **fields}))
+        await self.redis.ltrim(self._k("webhooks", "failed"), -1000, -1)
+
+    async def events(self, count: int = 1000) -> list[dict[str, Any]]:
+        raw = await self.redis.xrevrange(self.events_key, count=count)
+        out = []
+        for entry_id, f in raw:
+            item: dict[str, Any] = {"id": entry_id, "type": f.get("type"), "ref": f.get("ref"),
+                                    "at": float(f.get("at", 0))}
+            item.update(json.loads(f.get("data", "{}")))
+            out.append(item)
+        return out
+
+
+def decode_ticket(raw: dict[str, str]) -> dict[str, Any]:
+    doc = dict(raw)
+    ticket: dict[str, Any] = json.loads(doc.pop("doc", "{}"))
+    for name, value in doc.items():
+        if name in FLOAT_FIELDS:
+            ticket[name] = float(value) if value != "" else None
+        elif name in INT_FIELDS:
+            ticket[name] = int(float(value))
+        else:
+            ticket[name] = value
+    return ticket
+
+
+def customer_keys_of(ticket: dict[str, Any]) -> list[str]:
+    customer = ticket.get("customer", {})
+    keys = []
+    if customer.get("id") and customer.get("verified"):
+        keys.append(f"id:{customer['id']}")
+    if customer.get("email"):
+        keys.append(f"email:{str(customer['email']).strip().lower()}")
+    return keys
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+

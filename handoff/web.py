@@ -1,16 +1,26 @@
-"""HTTP layer: routes and the one error middleware that maps the HandoffError family to status codes."""
+"""HTTP layer: routes and the one error middleware that maps the HandoffError family to status codes.
+
+Auth: bot endpoints need ``Authorization: Bearer $HANDOFF_BOT_TOKEN``; agent endpoints an agent token
+(stored hashed in Redis, role agent or lead); the customer status endpoint is authorised by its secret.
+"""
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError  # type: ignore[import-untyped]
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError  # type: ignore[import-untyped, unused-ignore]
+from redis.exceptions import TimeoutError as RedisTimeoutError  # type: ignore[import-untyped, unused-ignore]
 
 from handoff import keys as appkeys
-from handoff.errors import HandoffError
+from handoff.errors import Forbidden, HandoffError, InvalidTicket, MatrixError, Unauthorized
+from handoff.kbdraft import validate_proposal
+from handoff.openapi import openapi_document
+from handoff.validation import validate_create, validate_text
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +41,57 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         logger.warning("redis unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
         return _error(503, "unavailable", "the ticket store is not reachable, try again shortly")
     except web.HTTPRequestEntityTooLarge:
-        return _error(413, "too_large", f"request body exceeds {request.app[appkeys.SETTINGS].client_max_size} bytes")
+        limit = request.app[appkeys.SETTINGS].client_max_size
+        return _error(413, "too_large", f"request body exceeds {limit} bytes")
     except web.HTTPException as exc:
-        if exc.status >= 400 and exc.content_type != "application/json":
+        if exc.status >= 400:
             return _error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
         raise
+
+
+# -- auth and body helpers ---------------------------------------------------------------------------
+
+
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token")
+    return token.strip()
+
+
+def require_bot(request: web.Request) -> None:
+    token = _bearer(request)
+    if not hmac.compare_digest(token.encode(), request.app[appkeys.SETTINGS].bot_token.encode()):
+        raise Unauthorized("invalid bot token")
+
+
+async def require_agent(request: web.Request, role: str = "agent") -> dict[str, Any]:
+    agent = await request.app[appkeys.STORE].agent_for_token(_bearer(request))
+    if agent is None:
+        raise Unauthorized("invalid agent token")
+    if role == "lead" and agent.get("role") != "lead":
+        raise Forbidden("this endpoint is for leads only")
+    return agent
+
+
+async def json_body(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw and optional:
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidTicket("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidTicket("the body must be a JSON object")
+    return body
+
+
+
+
+
+# -- public ------------------------------------------------------------------------------------------
 
 
 async def health(request: web.Request) -> web.Response:
@@ -48,5 +104,175 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+async def customer_status(request: web.Request) -> web.Response:
+    secret = request.match_info["secret"]
+    if len(secret) > 100:
+        raise InvalidTicket("reference too long")
+    return web.json_response(await request.app[appkeys.SERVICE].status_by_secret(secret))
+
+
+# -- bot side ----------------------------------------------------------------------------------------
+
+
+async def create_ticket(request: web.Request) -> web.Response:
+    require_bot(request)
+    payload = validate_create(await json_body(request))
+    created, is_new = await request.app[appkeys.SERVICE].create(payload)
+    return web.json_response(created, status=201 if is_new else 200)
+
+
+async def ticket_by_conversation(request: web.Request) -> web.Response:
+    require_bot(request)
+    service = request.app[appkeys.SERVICE]
+    return web.json_response(await service.status_by_conversation(request.match_info["conversation_id"]))
+
+
+async def customer_tickets(request: web.Request) -> web.Response:
+    require_bot(request)
+    tickets = await request.app[appkeys.SERVICE].customer_tickets(request.match_info["customer_id"])
+    return web.json_response({"tickets": tickets})
+
+
+async def rate_ticket(request: web.Request) -> web.Response:
+    require_bot(request)
+    body = await json_body(request)
+    rating = body.get("rating")
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise InvalidTicket("'rating' must be an integer from 1 to 5")
+    comment = validate_text(body, "comment", required=False, max_len=2000)
+    result = await request.app[appkeys.SERVICE].rate(request.match_info["ref"], rating, comment)
+    return web.json_response(result)
+
+
+# -- agent side --------------------------------------------------------------------------------------
+
+
+async def me(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    return web.json_response({"name": agent["name"], "role": agent["role"]})
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    await require_agent(request)
+    return web.json_response({"queues": await request.app[appkeys.SERVICE].queues()})
+
+
+async def claim(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    body = await json_body(request, optional=True)
+    queues = body.get("queues", [])
+    if not isinstance(queues, list) or not all(isinstance(q, str) for q in queues):
+        raise InvalidTicket("'queues' must be a list of queue names")
+    ticket = await request.app[appkeys.SERVICE].claim_next(agent["name"], queues)
+    return web.json_response({"ticket": ticket})
+
+
+async def view_ticket(request: web.Request) -> web.Response:
+    await require_agent(request)
+    return web.json_response(await request.app[appkeys.SERVICE].view(request.match_info["ref"]))
+
+
+async def add_note(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    text = validate_text(await json_body(request), "text")
+    return web.json_response(await request.app[appkeys.SERVICE].note(request.match_info["ref"], agent["name"], text))
+
+
+async def reply(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    text = validate_text(await json_body(request), "text")
+    service = request.app[appkeys.SERVICE]
+    return web.json_response(await service.reply(request.match_info["ref"], agent["name"], agent["role"], text))
+
+
+async def escalate(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    body = await json_body(request)
+    reason = validate_text(body, "reason", max_len=2000)
+    to_queue = body.get("to_queue")
+    if to_queue is not None and not isinstance(to_queue, str):
+        raise InvalidTicket("'to_queue' must be a queue name")
+    service = request.app[appkeys.SERVICE]
+    ticket = await service.escalate(request.match_info["ref"], agent["name"], agent["role"], to_queue, reason)
+    return web.json_response(ticket)
+
+
+async def resolve(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    body = await json_body(request)
+    resolution = validate_text(body, "resolution")
+    service = request.app[appkeys.SERVICE]
+    proposal = None
+    if body.get("propose_article") is not None:
+        proposal = validate_proposal(body["propose_article"], list(service.matrix.matrix.categories))
+    result = await service.resolve(request.match_info["ref"], agent["name"], agent["role"], resolution, proposal)
+    return web.json_response(result)
+
+
+async def reopen(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    reason = validate_text(await json_body(request), "reason", max_len=2000)
+    return web.json_response(await request.app[appkeys.SERVICE].reopen(request.match_info["ref"], agent["name"], reason))
+
+
+async def release(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    reason = validate_text(await json_body(request, optional=True), "reason", required=False, max_len=2000)
+    service = request.app[appkeys.SERVICE]
+    return web.json_response(await service.release(request.match_info["ref"], agent["name"], agent["role"], reason))
+
+
+# -- lead only ---------------------------------------------------------------------------------------
+
+
+async def agent_stats(request: web.Request) -> web.Response:
+    await require_agent(request, "lead")
+    return web.json_response({"agents": await request.app[appkeys.SERVICE].agent_stats()})
+
+
+async def analytics(request: web.Request) -> web.Response:
+    await require_agent(request, "lead")
+    return web.json_response(await request.app[appkeys.SERVICE].analytics())
+
+
+async def reload_matrix(request: web.Request) -> web.Response:
+    await require_agent(request, "lead")
+    source = request.app[appkeys.MATRIX]
+    try:
+        matrix = source.reload()
+    except MatrixError as exc:
+        raise MatrixError(f"kept the last good matrix: {exc.detail}") from None
+    return web.json_response({"reloaded": True, "rules": len(matrix.rules), "queues": sorted(matrix.queues)})
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/health", health),
+    ("GET", "/openapi.json", openapi),
+    ("POST", "/api/v1/tickets", create_ticket),
+    ("GET", "/api/v1/tickets/by-conversation/{conversation_id}", ticket_by_conversation),
+    ("POST", "/api/v1/tickets/{ref}/rating", rate_ticket),
+    ("GET", "/api/v1/status/{secret}", customer_status),
+    ("GET", "/api/v1/customers/{customer_id}/tickets", customer_tickets),
+    ("GET", "/api/v1/agent/me", me),
+    ("GET", "/api/v1/agent/queues", list_queues),
+    ("POST", "/api/v1/agent/claim", claim),
+    ("GET", "/api/v1/agent/tickets/{ref}", view_ticket),
+    ("POST", "/api/v1/agent/tickets/{ref}/notes", add_note),
+    ("POST", "/api/v1/agent/tickets/{ref}/reply", reply),
+    ("POST", "/api/v1/agent/tickets/{ref}/escalate", escalate),
+    ("POST", "/api/v1/agent/tickets/{ref}/resolve", resolve),
+    ("POST", "/api/v1/agent/tickets/{ref}/reopen", reopen),
+    ("POST", "/api/v1/agent/tickets/{ref}/release", release),
+    ("GET", "/api/v1/lead/agents", agent_stats),
+    ("GET", "/api/v1/lead/analytics", analytics),
+    ("POST", "/api/v1/lead/matrix/reload", reload_matrix),
+]
+
+
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/health", health)
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)

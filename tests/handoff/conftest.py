@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from handoff.app import create_app
@@ -61,3 +62,27 @@ async def client(make_client: Callable[..., object]) -> TestClient:
     assert isinstance(result, TestClient)
     return result
 
+
+
+class FakeRasa:
+    """A real HTTP server standing in for Rasa's trigger_intent endpoint; records what it receives."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+        self.fail = False
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls.append({"conversation_id": request.match_info["cid"], "query": dict(request.query),
+                           "body": await request.json()})
+        return web.json_response({}, status=500 if self.fail else 200)
+
+
+@pytest.fixture
+async def fake_rasa() -> AsyncIterator[tuple[FakeRasa, str]]:
+    rasa = FakeRasa()
+    app = web.Application()
+    app.router.add_post("/conversations/{cid}/trigger_intent", rasa.handle)
+    server = TestServer(app)
+    await server.start_server()
+    yield rasa, str(server.make_url("")).rstrip("/")
+    await server.close()

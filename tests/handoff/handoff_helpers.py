@@ -28,3 +28,32 @@ def bot_headers() -> dict[str, str]:
 
 def agent_headers(token: str = AGENT) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def payload(conversation_id: str = "conv-1", **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "schema_version": 1,
+        "conversation_id": conversation_id,
+        "channel": "socketio",
+        "language": "en",
+        "customer": {"id": "cust-1", "name": "Ada Lovelace", "email": "ada@example.com", "verified": True,
+                     "tier": "standard"},
+        "category": "technical",
+        "tags": ["playback"],
+        "product": "Streamly app",
+        "description": "The app shows error E42 when I start a film. My card 4111 1111 1111 1111 was charged.",
+        "error_code": "E42",
+        "impact": "only_me",
+        "urgency": "normal",
+        "steps_tried": ["restarted the app"],
+        "articles_shown": [{"id": "tech-playback-errors", "lang": "en", "title": "Playback errors",
+                            "feedback": "did_not_help"}],
+        "frustrated": False,
+        "requested_human": True,
+        "transcript": [
+            {"sender": "customer", "text": "my password: hunter2 does not matter", "timestamp": 1.0},
+            {"sender": "bot", "text": "Try restarting", "timestamp": 2.0},
+        ],
+    }
+    body.update(overrides)
+    return body

@@ -1,0 +1,171 @@
+"""The OpenAPI 3 document of the handoff service, written by hand (a test checks every route is in it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if schema is not None:
+        out["content"] = {"application/json": {"schema": schema}}
+    return out
+
+
+def _op(summary: str, *, security: str | None, ok: dict[str, Any], body: dict[str, Any] | None = None,
+        params: tuple[str, ...] = (), extra: dict[str, Any] | None = None, tags: tuple[str, ...] = ()) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": list(tags), "responses": {"200": ok}}
+    if security:
+        op["security"] = [{security: []}]
+        op["responses"]["401"] = _resp("missing or invalid token", _ERROR)
+    if params:
+        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"]["400"] = _resp("invalid request (the detail says why)", _ERROR)
+        op["responses"]["413"] = _resp("request body too large", _ERROR)
+    if any("ref" in p or "secret" in p or "conversation" in p for p in params):
+        op["responses"]["404"] = _resp("unknown ticket", _ERROR)
+    op["responses"]["503"] = _resp("Redis unreachable", _ERROR)
+    op["responses"].update(extra or {})
+    return op
+
+
+def _obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+_S = {"type": "string"}
+_TICKET = {"$ref": "#/components/schemas/Ticket"}
+_TEXT = _obj({"text": _S}, ("text",))
+_REASON = _obj({"reason": _S}, ("reason",))
+
+
+def openapi_document() -> dict[str, Any]:
+    bot, agent, lead = "botToken", "agentToken", "agentToken"
+    conflict = {"409": _resp("the ticket's state does not allow this", _ERROR)}
+    forbidden = {"403": _resp("not allowed for this agent", _ERROR)}
+    paths: dict[str, dict[str, Any]] = {
+        "/health": {"get": _op("Liveness and Redis reachability", security=None,
+                               ok=_resp("ok", _obj({"status": _S})), tags=("ops",))},
+        "/openapi.json": {"get": _op("This document", security=None, ok=_resp("OpenAPI 3 document"), tags=("ops",))},
+        "/api/v1/tickets": {"post": _op(
+            "Create a ticket (idempotent per conversation; attaches to the customer's open ticket)", security=bot,
+            body={"$ref": "#/components/schemas/CreateTicketRequest"},
+            ok=_resp("existing ticket returned or attached", {"$ref": "#/components/schemas/TicketCreated"}),
+            extra={"201": _resp("created", {"$ref": "#/components/schemas/TicketCreated"})}, tags=("bot",))},
+        "/api/v1/tickets/by-conversation/{conversation_id}": {"get": _op(
+            "Ticket status for a conversation", security=bot, params=("conversation_id",),
+            ok=_resp("status", {"$ref": "#/components/schemas/TicketStatusView"}), tags=("bot",))},
+        "/api/v1/tickets/{ref}/rating": {"post": _op(
+            "Satisfaction rating 1-5 of a resolved ticket", security=bot, params=("ref",),
+            body=_obj({"rating": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": _S}, ("rating",)),
+            ok=_resp("rated"), extra=conflict, tags=("bot",))},
+        "/api/v1/status/{secret}": {"get": _op(
+            "Customer status view (the secret reference is the credential)", security=None, params=("secret",),
+            ok=_resp("status", {"$ref": "#/components/schemas/TicketStatusView"}), tags=("customer",))},
+        "/api/v1/customers/{customer_id}/tickets": {"get": _op(
+            "A verified customer's own tickets", security=bot, params=("customer_id",),
+            ok=_resp("tickets", _obj({"tickets": {"type": "array",
+                                                 "items": {"$ref": "#/components/schemas/TicketStatusView"}}})),
+            tags=("bot",))},
+        "/api/v1/agent/me": {"get": _op("Who am I (name, role)", security=agent,
+                                        ok=_resp("agent", _obj({"name": _S, "role": _S})), tags=("agent",))},
+        "/api/v1/agent/queues": {"get": _op(
+            "Queues with depth, oldest wait and SLA breaches", security=agent, ok=_resp("queues"), tags=("agent",))},
+        "/api/v1/agent/claim": {"post": _op(
+            "Claim the next ticket (highest priority, then earliest deadline) from the given queues (all when "
+            "empty); atomic across instances", security=agent,
+            body=_obj({"queues": {"type": "array", "items": _S}}),
+            ok=_resp("the claimed ticket, or null when the queues are empty", _obj({"ticket": _TICKET})),
+            tags=("agent",))},
+        "/api/v1/agent/tickets/{ref}": {"get": _op(
+            "Full ticket with history, replies and notes", security=agent, params=("ref",), ok=_resp("ticket", _TICKET),
+            tags=("agent",))},
+        "/api/v1/agent/tickets/{ref}/notes": {"post": _op(
+            "Add an internal note", security=agent, params=("ref",), body=_TEXT, ok=_resp("ticket", _TICKET),
+            tags=("agent",))},
+        "/api/v1/agent/tickets/{ref}/reply": {"post": _op(
+            "Reply to the customer (delivered into the chat through Rasa; kept for the status view)",
+            security=agent, params=("ref",), body=_TEXT,
+            ok=_resp("reply stored", _obj({"reference": _S, "delivered": {"type": "boolean"}, "status": _S})),
+            extra={**conflict, **forbidden}, tags=("agent",))},
+        "/api/v1/agent/tickets/{ref}/escalate": {"post": _op(
+            "Escalate to another queue or one tier up (lead or the claiming agent)", security=agent,
+            params=("ref",), body=_obj({"reason": _S, "to_queue": _S}, ("reason",)), ok=_resp("ticket", _TICKET),
+            extra={**conflict, **forbidden}, tags=("agent",))},
+        "/api/v1/agent/tickets/{ref}/resolve": {"post": _op(
+            "Resolve; optionally propose a KB article (written as a draft)", security=agent, params=("ref",),
+            body=_obj({"resolution": _S, "propose_article": {"$ref": "#/components/schemas/ArticleProposal"}},
+                      ("resolution",)),
+            ok=_resp("resolved", _obj({"ticket": _TICKET, "draft_path": _S, "bot_notified": {"type": "boolean"}})),
+            extra={**conflict, **forbidden}, tags=("agent",))},
+        "/api/v1/agent/tickets/{ref}/reopen": {"post": _op(
+            "Reopen a resolved ticket", security=agent, params=("ref",), body=_REASON, ok=_resp("ticket", _TICKET),
+            extra=conflict, tags=("agent",))},
+        "/api/v1/agent/tickets/{ref}/release": {"post": _op(
+            "Give a claimed ticket back to its queue", security=agent, params=("ref",), body=_obj({"reason": _S}),
+            ok=_resp("ticket", _TICKET), extra={**conflict, **forbidden}, tags=("agent",))},
+        "/api/v1/lead/agents": {"get": _op("Agents' statistics (lead)", security=lead, ok=_resp("agents"),
+                                           extra=forbidden, tags=("lead",))},
+        "/api/v1/lead/analytics": {"get": _op(
+            "Escalation rate by category/article/tag, agents escalating most, recurring issues (lead)",
+            security=lead, ok=_resp("analytics"), extra=forbidden, tags=("lead",))},
+        "/api/v1/lead/matrix/reload": {"post": _op(
+            "Reload the escalation matrix (a bad file is refused, the last good one stays)", security=lead,
+            ok=_resp("reloaded"), extra=forbidden, tags=("lead",))},
+    }
+    customer = _obj({"id": _S, "name": _S, "email": _S, "verified": {"type": "boolean"},
+                     "tier": {"type": "string", "enum": ["standard", "vip", "b2b"]}})
+    turn = _obj({"sender": {"type": "string", "enum": ["customer", "bot", "agent"]}, "text": _S,
+                 "timestamp": {"type": "number"}}, ("sender", "timestamp"))
+    schemas = {
+        "Error": _obj({"error": _S, "detail": _S}, ("error", "detail")),
+        "CreateTicketRequest": _obj({
+            "schema_version": {"type": "integer", "enum": [1]}, "conversation_id": _S, "channel": _S,
+            "language": {"type": "string", "enum": ["de", "en", "da"]}, "customer": customer, "category": _S,
+            "tags": {"type": "array", "items": _S}, "product": _S, "description": _S, "error_code": _S,
+            "order_number": _S, "invoice_number": _S,
+            "impact": {"type": "string", "enum": ["only_me", "several", "everyone"]},
+            "urgency": {"type": "string", "enum": ["low", "normal", "high", "critical"]},
+            "steps_tried": {"type": "array", "items": _S},
+            "articles_shown": {"type": "array", "items": _obj({"id": _S, "lang": _S, "title": _S, "feedback": {
+                "type": "string", "enum": ["helped", "did_not_help", "none"]}}, ("id", "lang", "title", "feedback"))},
+            "escalate_to": _S, "frustrated": {"type": "boolean"}, "requested_human": {"type": "boolean"},
+            "transcript": {"type": "array", "items": turn},
+        }, ("conversation_id", "channel", "language", "description")),
+        "TicketCreated": _obj({
+            "reference": _S, "secret_reference": _S, "queue": _S, "tier": {"type": "integer"}, "priority": _S,
+            "status": _S, "first_response_due": {"type": "number"},
+            "expected_first_response_minutes": {"type": "integer"}, "created": {"type": "boolean"}}),
+        "TicketStatusView": _obj({
+            "reference": _S, "status": _S, "queue": _S, "priority": _S,
+            "queue_position": {"type": "integer", "nullable": True},
+            "expected_wait_minutes": {"type": "integer", "nullable": True},
+            "agent_replies": {"type": "array", "items": turn}, "updated_at": {"type": "number"}}),
+        "Ticket": {"type": "object", "nullable": True, "description": "Full ticket record (versioned): the create "
+                   "fields (masked), summary, channels, status, queue, tier, priority, agent, SLA deadlines, "
+                   "history, replies, notes", "additionalProperties": True},
+        "ArticleProposal": _obj({"title": _S, "lang": _S, "category": _S, "tags": {"type": "array", "items": _S},
+                                 "questions": {"type": "array", "items": _S}, "body": _S, "escalate_to": _S},
+                                ("title", "lang", "category", "body")),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "frontdoor handoff service", "version": "1.0.0",
+                 "description": "Turns bot conversations into pre-qualified tickets and serves the agents."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "botToken": {"type": "http", "scheme": "bearer", "description": "HANDOFF_BOT_TOKEN"},
+                "agentToken": {"type": "http", "scheme": "bearer",
+                               "description": "agent or lead token (python -m handoff token create)"},
+            },
+        },
+    }

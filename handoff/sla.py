@@ -1,0 +1,139 @@
+"""SLA maths (pure): priority, deadlines in business time, queue scores, expected waits."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handoff.settings import BusinessHours
+
+PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
+
+
+@dataclass(frozen=True)
+class Policy:
+    first_response_minutes: int
+    resolution_minutes: int
+    around_the_clock: bool  # True: wall-clock minutes; False: business minutes
+
+
+POLICIES: dict[str, Policy] = {
+    "P1": Policy(15, 4 * 60, True),
+    "P2": Policy(30, 8 * 60, False),
+    "P3": Policy(60, 24 * 60, False),
+    "P4": Policy(4 * 60, 5 * 24 * 60, False),
+}
+
+# How long a ticket may stay at a tier before it escalates (tier 1) or raises an alarm (tier 2).
+TIER_LIMIT_MINUTES: dict[int, int] = {1: 20, 2: 4 * 60}
+WARN_FRACTION = 0.8  # warn when 80 % of the time to a deadline is used up
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    first_response_due: float
+    resolution_due: float
+    tier_due: float | None
+
+
+def raise_priority(priority: str, steps: int = 1, highest: str = "P1") -> str:
+    index = max(PRIORITIES.index(priority) - steps, PRIORITIES.index(highest))
+    return PRIORITIES[min(index, PRIORITIES.index(priority))]
+
+
+def compute_priority(
+    base: str,
+    *,
+    impact: str = "only_me",
+    customer_tier: str = "standard",
+    frustrated: bool = False,
+    repeat_contact: bool = False,
+    urgency: str = "normal",
+) -> tuple[str, list[str]]:
+    """Priority from the routing rule's base, raised by impact, customer tier, frustration, repeated
+    contact and urgency. Only service-wide impact (or a P1 rule) reaches P1; other raises stop at P2.
+    Returns the priority and the reasons for every raise."""
+    priority = base
+    reasons: list[str] = []
+    if impact == "everyone":
+        priority = "P1"
+        reasons.append("impact: everyone")
+    elif impact == "several":
+        priority, reasons = _bump(priority, reasons, "impact: several customers")
+    if customer_tier in ("vip", "b2b"):
+        priority, reasons = _bump(priority, reasons, f"customer tier {customer_tier}")
+    if frustrated:
+        priority, reasons = _bump(priority, reasons, "customer frustrated")
+    if repeat_contact:
+        priority, reasons = _bump(priority, reasons, "repeated contact (3rd in 7 days)")
+    if urgency == "critical":
+        priority, reasons = _bump(priority, reasons, "urgency critical")
+    return priority, reasons
+
+
+def _bump(priority: str, reasons: list[str], reason: str) -> tuple[str, list[str]]:
+    raised = raise_priority(priority, 1, highest="P2")
+    if raised != priority:
+        return raised, [*reasons, reason]
+    return priority, reasons
+
+
+def add_business_minutes(start: float, minutes: float, hours: BusinessHours) -> float:
+    """``start`` plus ``minutes`` counted only inside business hours (unix seconds in, unix seconds out)."""
+    tz = ZoneInfo(hours.timezone)
+    remaining = minutes * 60.0
+    t = datetime.fromtimestamp(start, tz)
+    for _ in range(3700):  # at most ~10 years of days; guards against a bad configuration
+        day_start = t.replace(hour=0, minute=0, second=0, microsecond=0)
+        open_at = day_start + timedelta(minutes=hours.start_minute)
+        close_at = day_start + timedelta(minutes=hours.end_minute)
+        if t.isoweekday() in hours.days and t < close_at:
+            if t < open_at:
+                t = open_at
+            available = (close_at - t).total_seconds()
+            if remaining <= available:
+                return (t + timedelta(seconds=remaining)).timestamp()
+            remaining -= available
+        t = (day_start + timedelta(days=1)).replace(tzinfo=tz)
+    raise ValueError("business hours never open")
+
+
+def add_minutes(start: float, minutes: float, hours: BusinessHours, around_the_clock: bool) -> float:
+    if around_the_clock:
+        return start + minutes * 60.0
+    return add_business_minutes(start, minutes, hours)
+
+
+def deadlines(priority: str, tier: int, start: float, hours: BusinessHours) -> Deadlines:
+    policy = POLICIES[priority]
+    limit = TIER_LIMIT_MINUTES.get(tier)
+    return Deadlines(
+        first_response_due=add_minutes(start, policy.first_response_minutes, hours, policy.around_the_clock),
+        resolution_due=add_minutes(start, policy.resolution_minutes, hours, policy.around_the_clock),
+        tier_due=None if limit is None else add_minutes(start, limit, hours, policy.around_the_clock),
+    )
+
+
+def tier_deadline(priority: str, tier: int, start: float, hours: BusinessHours) -> float | None:
+    limit = TIER_LIMIT_MINUTES.get(tier)
+    if limit is None:
+        return None
+    return add_minutes(start, limit, hours, POLICIES[priority].around_the_clock)
+
+
+def warn_time(start: float, due: float) -> float:
+    return start + (due - start) * WARN_FRACTION
+
+
+def queue_score(priority: str, due: float) -> float:
+    """Composite sorted-set score: priority first, then the earliest first-response deadline.
+    Exact in a double: priority rank * 1e13 + deadline in milliseconds (< 1e13 until year 2286)."""
+    return PRIORITIES.index(priority) * 1e13 + round(due * 1000)
+
+
+def expected_wait_minutes(position: int, recent_waits: list[float], default_minutes: int) -> int:
+    """Median of recent claim waits (seconds) in the queue times the queue position."""
+    per_ticket = statistics.median(recent_waits) / 60.0 if recent_waits else float(default_minutes)
+    return max(1, round(per_ticket * position))
