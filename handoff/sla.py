@@ -23,7 +23,7 @@ POLICIES: dict[str, Policy] = {
     "P1": Policy(15, 4 * 60, True),
     "P2": Policy(30, 8 * 60, False),
     "P3": Policy(60, 24 * 60, False),
-    "P4": Policy(4 * 60, 5 * 24 * 60, False),
+    "P4": Policy(4 * 60, 50 * 60, False),  # 5 business days of 10 hours
 }
 
 # How long a ticket may stay at a tier before it escalates (tier 1) or raises an alarm (tier 2).

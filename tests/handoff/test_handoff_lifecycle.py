@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from conftest import FakeRasa
-from handoff_helpers import AGENT, AGENT2, LEAD, agent_headers, bot_headers, payload
+from handoff_helpers import AGENT2, LEAD, agent_headers, bot_headers, payload
 
 from handoff.settings import Settings
 

@@ -1,0 +1,145 @@
+"""SLA maths (pure, table-driven) and the SLA watcher with an injected clock against the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from handoff_helpers import FakeClock, agent_headers, bot_headers, payload
+
+from handoff import keys as appkeys
+from handoff import sla
+from handoff.settings import BusinessHours, parse_business_hours
+
+UTC = BusinessHours()
+
+
+def ts(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("start", "minutes", "expected"),
+    [
+        ("2025-11-24 16:00", 60, "2025-11-24 17:00"),  # Monday, inside hours
+        ("2025-11-24 17:30", 60, "2025-11-25 08:30"),  # runs over the evening
+        ("2025-11-28 17:30", 60, "2025-12-01 08:30"),  # Friday evening -> Monday
+        ("2025-11-29 10:00", 30, "2025-12-01 08:30"),  # Saturday
+        ("2025-11-24 06:00", 20, "2025-11-24 08:20"),  # before opening
+        ("2025-11-24 08:00", 24 * 60, "2025-11-26 12:00"),  # 24 business hours = 2.4 days of 10 h
+    ],
+)
+def test_business_minutes(start: str, minutes: int, expected: str) -> None:
+    assert sla.add_business_minutes(ts(start), minutes, UTC) == ts(expected)
+
+
+def test_business_hours_in_a_timezone() -> None:
+    berlin = parse_business_hours("mon-fri 09:00-17:00", "Europe/Berlin")
+    # 16:30 UTC = 17:30 Berlin (closed) -> Tuesday 09:00 Berlin = 08:00 UTC, + 30 min
+    assert sla.add_business_minutes(ts("2025-11-24 16:30"), 30, berlin) == ts("2025-11-25 08:30")
+
+
+@pytest.mark.parametrize(
+    ("priority", "tier", "start", "first", "resolution", "tier_due"),
+    [
+        ("P1", 3, "2025-11-24 23:00", "2025-11-24 23:15", "2025-11-25 03:00", None),  # 24/7
+        ("P3", 1, "2025-11-24 16:00", "2025-11-24 17:00", "2025-11-27 10:00", "2025-11-24 16:20"),
+        ("P3", 1, "2025-11-24 17:50", "2025-11-25 08:50", "2025-11-27 11:50", "2025-11-25 08:10"),
+        ("P2", 2, "2025-11-24 16:00", "2025-11-24 16:30", "2025-11-25 14:00", "2025-11-25 10:00"),
+        ("P4", 1, "2025-11-24 16:00", "2025-11-25 10:00", "2025-12-01 16:00", "2025-11-24 16:20"),
+    ],
+)
+def test_deadlines(priority: str, tier: int, start: str, first: str, resolution: str, tier_due: str | None) -> None:
+    d = sla.deadlines(priority, tier, ts(start), UTC)
+    assert d.first_response_due == ts(first)
+    assert d.resolution_due == ts(resolution)
+    assert d.tier_due == (ts(tier_due) if tier_due else None)
+
+
+@pytest.mark.parametrize(
+    ("base", "kwargs", "expected"),
+    [
+        ("P3", {}, "P3"),
+        ("P3", {"impact": "everyone"}, "P1"),
+        ("P4", {"impact": "several"}, "P3"),
+        ("P3", {"customer_tier": "vip"}, "P2"),
+        ("P3", {"customer_tier": "b2b", "frustrated": True}, "P2"),  # raises stop at P2
+        ("P4", {"customer_tier": "b2b", "frustrated": True}, "P2"),
+        ("P4", {"frustrated": True}, "P3"),
+        ("P4", {"repeat_contact": True}, "P3"),
+        ("P3", {"urgency": "critical"}, "P2"),
+        ("P1", {"frustrated": True}, "P1"),
+    ],
+)
+def test_compute_priority(base: str, kwargs: dict[str, Any], expected: str) -> None:
+    assert sla.compute_priority(base, **kwargs)[0] == expected
+
+
+def test_queue_score_orders_priority_then_deadline() -> None:
+    scores = [sla.queue_score("P2", 2_000_000_000), sla.queue_score("P1", 2_000_000_500),
+              sla.queue_score("P2", 1_900_000_000), sla.queue_score("P4", 1.0)]
+    assert sorted(range(4), key=lambda i: scores[i]) == [1, 2, 0, 3]
+
+
+@pytest.mark.parametrize(
+    ("position", "waits", "expected"),
+    [(1, [], 10), (3, [], 30), (2, [60.0, 120.0, 600.0], 4), (1, [30.0], 1)],
+)
+def test_expected_wait(position: int, waits: list[float], expected: int) -> None:
+    assert sla.expected_wait_minutes(position, waits, 10) == expected
+
+
+async def test_repeated_contact_raises_priority(client: TestClient) -> None:
+    for i in range(3):
+        body = payload(f"r-{i}", category="general", description="question", customer={"email": "x@example.com"})
+        created = await (await client.post("/api/v1/tickets", json=body, headers=bot_headers())).json()
+        ref = created["reference"]
+        if i < 2:
+            assert created["priority"] == "P3"
+            resp = await client.post("/api/v1/agent/claim", json={"queues": ["tier1-general"]},
+                                     headers=agent_headers())
+            resp = await client.post(f"/api/v1/agent/tickets/{ref}/resolve", json={"resolution": "ok"},
+                                     headers=agent_headers())
+            assert resp.status == 200
+    assert created["priority"] == "P2"
+
+
+async def test_watcher_escalates_warns_and_breaches(client: TestClient, clock: FakeClock) -> None:
+    service = client.app[appkeys.SERVICE]
+    body = payload("w-1", category="general", description="question", customer={})
+    created = await (await client.post("/api/v1/tickets", json=body, headers=bot_headers())).json()
+    ref = created["reference"]
+    assert created["queue"] == "tier1-general" and created["priority"] == "P3"
+    clock.advance(19 * 60)
+    assert await service.sweep_sla() == {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0}
+    clock.advance(2 * 60)  # 21 minutes at tier 1
+    assert (await service.sweep_sla())["escalated"] == 1
+    ticket = await service.view(ref)
+    assert ticket["queue"] == "tech-support" and ticket["tier"] == 2 and ticket["status"] == "escalated"
+    assert ticket["history"][-1]["by"] == "sla-watcher"
+    clock.advance(28 * 60)  # 16:49, 80 % of the first-response time used
+    assert (await service.sweep_sla())["warned"] == 1
+    assert (await service.view(ref))["priority"] == "P2"
+    assert (await service.sweep_sla())["warned"] == 0  # only once
+    clock.advance(12 * 60)  # 17:01
+    assert (await service.sweep_sla())["breached"] == 1
+    queues = {q["queue"]: q for q in await service.queues()}
+    assert queues["tech-support"]["sla_breaches"] == 1 and queues["tech-support"]["depth"] == 1
+    events = [e["type"] for e in reversed(await service.store.events())]
+    assert events == ["created", "escalated", "sla_warning", "sla_breached"]
+
+
+async def test_watcher_is_safe_with_two_instances(make_client: Any, clock: FakeClock) -> None:
+    one, two = await make_client(), await make_client()
+    for i in range(30):
+        body = payload(f"m-{i}", category="general", description="question", customer={})
+        assert (await one.post("/api/v1/tickets", json=body, headers=bot_headers())).status == 201
+    clock.advance(21 * 60)
+    results = await asyncio.gather(one.app[appkeys.SERVICE].sweep_sla(), two.app[appkeys.SERVICE].sweep_sla(),
+                                   one.app[appkeys.SERVICE].sweep_sla())
+    assert sum(r["escalated"] for r in results) == 30
+    queues = {q["queue"]: q["depth"] for q in await one.app[appkeys.SERVICE].queues()}
+    assert queues["tier1-general"] == 0 and queues["tech-support"] == 30
