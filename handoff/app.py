@@ -12,6 +12,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 
 from handoff import keys as appkeys
+from handoff.auth import AgentTokens
 from handoff.matrix_source import MatrixSource
 from handoff.notify import RasaNotifier
 from handoff.service import TicketService
@@ -46,6 +47,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async with redis, ClientSession(timeout=ClientTimeout(total=settings.http_timeout)) as http:
         store = Store(redis, settings.key_prefix, events_maxlen=settings.events_maxlen)
         app[appkeys.STORE] = store
+        app[appkeys.AGENTS] = AgentTokens(store)
         app[appkeys.HTTP] = http
         notifier = RasaNotifier(http, settings.rasa_url, settings.rasa_token)
         app[appkeys.SERVICE] = TicketService(

@@ -45,9 +45,6 @@ class TicketService:
     async def create(self, request: CreateTicketRequest) -> tuple[TicketCreated, bool]:
         now = self.clock()
         conv = request["conversation_id"]
-        existing = await self.store.conversation_ref(conv)
-        if existing:
-            return self._created(await self.store.ticket(existing, with_lists=False), False, now), False
         cks = customer_keys(request)
         contacts = await self.store.record_contact(cks, conv, now, REPEAT_WINDOW)
         matrix = self.matrix.matrix
@@ -84,8 +81,9 @@ class TicketService:
             counters.append(("stats:issues", f"{category}|{doc['error_code'] or doc['product']}"))
         history = {"at": now, "by": "bot", "action": "created",
                    "reason": f"routed by rule {decision.rule} to {decision.queue} ({priority})"}
+        secret = secrets.token_urlsafe(24)
         result = await self.store.create(
-            conversation_id=conv, secret=secrets.token_urlsafe(24), doc=doc, fields=fields,
+            conversation_id=conv, secret=secret, doc=doc, fields=fields,
             queue=decision.queue, score=sla.queue_score(priority, due.first_response_due), now=now,
             history=history, category=category, customer_keys=cks, counters=counters,
             event_data={"queue": decision.queue, "priority": priority, "category": category,
@@ -94,7 +92,7 @@ class TicketService:
         if result.outcome == "created":
             logger.info("ticket %s created in %s (%s, rule %s)", result.reference, decision.queue, priority,
                         decision.rule)
-            ticket = await self.store.ticket(result.reference, with_lists=False)
+            ticket = {**fields, "reference": result.reference, "secret_reference": secret}
             return self._created(ticket, True, now), True
         if result.outcome == "attach":
             ticket = await self._attach(result.reference, request, now)
@@ -195,11 +193,10 @@ class TicketService:
         return stats
 
     async def claim_next(self, agent: str, queues: list[str]) -> dict[str, Any] | None:
-        ref = await self.store.claim_next(self._check_queues(queues), agent, self.clock())
-        if ref is None:
-            return None
-        logger.info("ticket %s claimed by %s", ref, agent)
-        return await self.store.ticket(ref)
+        ticket = await self.store.claim_next(self._check_queues(queues), agent, self.clock())
+        if ticket is not None:
+            logger.info("ticket %s claimed by %s", ticket["reference"], agent)
+        return ticket
 
     async def view(self, ref: str) -> dict[str, Any]:
         return await self.store.ticket(ref)

@@ -105,7 +105,8 @@ redis.call('LTRIM', p .. 'waits:' .. bestq, 0, 49)
 redis.call('HINCRBY', p .. 'agent:' .. ARGV[2], 'claimed', 1)
 redis.call('XADD', p .. 'events', 'MAXLEN', '~', ARGV[4], '*', 'type', 'claimed', 'ref', best, 'at', now,
   'data', cjson.encode({agent = ARGV[2], queue = bestq}))
-return best
+return {best, redis.call('HGETALL', tk), redis.call('LRANGE', tk .. ':history', 0, -1),
+        redis.call('LRANGE', tk .. ':replies', 0, -1), redis.call('LRANGE', tk .. ':notes', 0, -1)}
 """
 
 
@@ -292,9 +293,16 @@ class Store:
 
     # -- change ---------------------------------------------------------------------------------------
 
-    async def claim_next(self, queues: list[str], agent: str, now: float) -> str | None:
-        ref = await self._claim(keys=[], args=[self.prefix, agent, repr(now), self.events_maxlen, *queues])
-        return cast(str | None, ref) or None
+    async def claim_next(self, queues: list[str], agent: str, now: float) -> dict[str, Any] | None:
+        """Atomically take the best waiting ticket of ``queues`` (one round trip); None when all are empty."""
+        result = await self._claim(keys=[], args=[self.prefix, agent, repr(now), self.events_maxlen, *queues])
+        if not result:
+            return None
+        flat = result[1]
+        ticket = decode_ticket(dict(zip(flat[::2], flat[1::2])))
+        for name, raw in zip(("history", "replies", "notes"), result[2:]):
+            ticket[name] = [json.loads(item) for item in raw]
+        return ticket
 
     async def mutate(
         self, ref: str, decide: Callable[[dict[str, Any]], Change | None], now: float, retries: int = 50

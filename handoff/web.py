@@ -67,7 +67,7 @@ def require_bot(request: web.Request) -> None:
 
 
 async def require_agent(request: web.Request, role: str = "agent") -> dict[str, Any]:
-    agent = await request.app[appkeys.STORE].agent_for_token(_bearer(request))
+    agent = await request.app[appkeys.AGENTS].lookup(_bearer(request))
     if agent is None:
         raise Unauthorized("invalid agent token")
     if role == "lead" and agent.get("role") != "lead":

@@ -1,0 +1,160 @@
+"""Benchmark of the handoff service: ticket creation and claim throughput and latency.
+
+Starts its own embedded Redis (append-only, like production), runs the service as subprocess(es)
+(``python -m handoff``) or in-process, and drives it with concurrent HTTP clients.
+
+    .venv/bin/python scripts/bench_handoff.py --tickets 5000 --concurrency 32 --instances 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+
+BOT = "bench-bot-token"
+AGENT = "bench-agent-token"
+QUEUES = ["tier1-general", "tech-support", "billing", "key-accounts"]
+
+
+def body(i: int) -> dict[str, object]:
+    kinds: list[dict[str, object]] = [
+        {"category": "general"},
+        {"category": "technical", "error_code": "E42"},
+        {"category": "billing", "description": "I want a refund for invoice 4711"},
+        {"category": "general", "customer": {"id": f"c{i}", "verified": True, "tier": "vip"}},
+    ]
+    base: dict[str, object] = {
+        "schema_version": 1, "conversation_id": f"bench-{i}", "channel": "socketio", "language": "en",
+        "customer": {"name": "Bench", "email": f"user{i}@example.com", "verified": False, "tier": "standard"},
+        "description": "The app crashes when I start a film.", "impact": "only_me", "urgency": "normal",
+        "articles_shown": [{"id": "tech-playback", "lang": "en", "title": "Playback", "feedback": "did_not_help"}],
+        "transcript": [{"sender": "customer", "text": "It crashes, my card 4111 1111 1111 1111", "timestamp": 1.0},
+                       {"sender": "bot", "text": "Sorry to hear that", "timestamp": 2.0}],
+    }
+    base.update(kinds[i % 4])
+    return base
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: object) -> dict[str, float]:
+    latencies: list[float] = []
+    counter = iter(range(n))
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async def worker(w: int) -> None:
+            url = urls[w % len(urls)]
+            for i in counter:
+                method, path, headers, payload, ok = make(i)  # type: ignore[operator]
+                t0 = time.perf_counter()
+                async with http.request(method, url + path, json=payload, headers=headers) as resp:
+                    data = await resp.read()
+                    if resp.status not in ok:
+                        raise RuntimeError(f"{name}: HTTP {resp.status} {data[:200]!r}")
+                latencies.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    result = {"requests": float(n), "seconds": elapsed, "per_second": n / elapsed,
+              "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
+              "mean_ms": statistics.mean(latencies) * 1000}
+    print(f"{name:8s} {n:6d} req in {elapsed:6.2f}s = {result['per_second']:7.0f}/s  "
+          f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms",
+          flush=True)
+    return result
+
+
+def wait_health(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"service at {url} did not become healthy")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = EmbeddedRedis(data_dir=Path(tmp) / "redis", port=free_port(), log_file=Path(tmp) / "redis.log")
+        redis.start()
+        procs: list[subprocess.Popen[bytes]] = []
+        runners = []
+        urls = []
+        env = dict(os.environ, REDIS_URL=redis.url, HANDOFF_BOT_TOKEN=BOT, HANDOFF_KEY_PREFIX="bench:",
+                   HANDOFF_BOOTSTRAP_TOKENS=f"bench:agent:{AGENT}", HANDOFF_SLA_INTERVAL="0",
+                   HANDOFF_LOG_LEVEL="WARNING", KB_DRAFTS_DIR=str(Path(tmp) / "drafts"))
+        try:
+            for k in range(args.instances):
+                port = free_port()
+                urls.append(f"http://127.0.0.1:{port}")
+                if args.mode == "subprocess":
+                    procs.append(subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT,
+                                                  env=dict(env, HANDOFF_PORT=str(port), HANDOFF_INSTANCE_ID=f"b{k}")))
+                else:
+                    from aiohttp import web  # noqa: PLC0415
+
+                    from handoff.app import create_app  # noqa: PLC0415
+                    from handoff.settings import Settings  # noqa: PLC0415
+
+                    settings = Settings.from_env(dict(env, HANDOFF_PORT=str(port)))
+                    runner = web.AppRunner(create_app(settings), access_log=None)
+                    await runner.setup()
+                    await web.TCPSite(runner, "127.0.0.1", port).start()
+                    runners.append(runner)
+            for url in urls:
+                await asyncio.to_thread(wait_health, url)
+            bot = {"Authorization": f"Bearer {BOT}"}
+            agent = {"Authorization": f"Bearer {AGENT}"}
+            print(f"mode={args.mode} instances={args.instances} tickets={args.tickets} "
+                  f"concurrency={args.concurrency} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}", flush=True)
+            # warm-up (connections, scripts)
+            await run_phase("warmup", urls, 200, 8, lambda i: ("POST", "/api/v1/tickets", bot,
+                                                              body(1_000_000 + i), (201,)))
+            await run_phase("warmup", urls, 200, 8, lambda i: ("POST", "/api/v1/agent/claim", agent,
+                                                              {"queues": QUEUES}, (200,)))
+            await run_phase("create", urls, args.tickets, args.concurrency,
+                            lambda i: ("POST", "/api/v1/tickets", bot, body(i), (201,)))
+            await run_phase("claim", urls, args.tickets, args.concurrency,
+                            lambda i: ("POST", "/api/v1/agent/claim", agent, {"queues": QUEUES}, (200,)))
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+            for proc in procs:
+                proc.terminate()
+                proc.wait(10)
+            redis.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--instances", type=int, default=1)
+    parser.add_argument("--mode", choices=("subprocess", "inprocess"), default="subprocess")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
