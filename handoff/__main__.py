@@ -41,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    from handoff.app import create_app  # noqa: PLC0415
+    from handoff.app import create_app, install_sighup_reload  # noqa: PLC0415
 
     try:
         app = create_app(settings)
+        install_sighup_reload(app)
     except HandoffError as exc:
         print(f"handoff: {exc.detail}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -13,6 +14,7 @@ from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 
 from handoff import keys as appkeys
 from handoff.auth import AgentTokens
+from handoff.errors import MatrixError
 from handoff.matrix_source import MatrixSource
 from handoff.notify import RasaNotifier
 from handoff.service import TicketService
@@ -33,6 +35,23 @@ def create_app(settings: appkeys.Settings, clock: Clock = time.time) -> web.Appl
     app.cleanup_ctx.append(_background)
     setup_routes(app)
     return app
+
+
+def install_sighup_reload(app: web.Application) -> None:
+    """SIGHUP reloads the escalation matrix (a bad file is logged and the last good one stays)."""
+
+    async def on_startup(app: web.Application) -> None:
+        source = app[appkeys.MATRIX]
+
+        def reload() -> None:
+            try:
+                source.reload()
+            except MatrixError as exc:
+                logger.error("SIGHUP: keeping the last good escalation matrix: %s", exc.detail)
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+    app.on_startup.append(on_startup)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

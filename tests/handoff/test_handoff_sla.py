@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timezone
 from typing import Any
 
@@ -143,3 +144,19 @@ async def test_watcher_is_safe_with_two_instances(make_client: Any, clock: FakeC
     assert sum(r["escalated"] for r in results) == 30
     queues = {q["queue"]: q["depth"] for q in await one.app[appkeys.SERVICE].queues()}
     assert queues["tier1-general"] == 0 and queues["tech-support"] == 30
+
+
+async def test_background_watcher_runs_in_the_app(make_client: Any, settings: Any, clock: FakeClock) -> None:
+    client = await make_client(dataclasses.replace(settings, sla_interval=0.05))
+    body = payload("bg-1", category="billing", description="question", customer={})
+    created = await (await client.post("/api/v1/tickets", json=body, headers=bot_headers())).json()
+    assert created["queue"] == "billing"
+    body = payload("bg-2", category="general", description="question", customer={})
+    created = await (await client.post("/api/v1/tickets", json=body, headers=bot_headers())).json()
+    clock.advance(25 * 60)
+    for _ in range(100):
+        ticket = await client.app[appkeys.SERVICE].view(created["reference"])
+        if ticket["queue"] != "tier1-general":
+            break
+        await asyncio.sleep(0.05)
+    assert ticket["queue"] == "tech-support"
