@@ -40,7 +40,7 @@ def create_app(settings: appkeys.Settings, clock: Clock = time.time) -> web.Appl
 def install_sighup_reload(app: web.Application) -> None:
     """SIGHUP reloads the escalation matrix (a bad file is logged and the last good one stays)."""
 
-    async def on_startup(app: web.Application) -> None:
+    async def sighup(app: web.Application) -> AsyncIterator[None]:
         source = app[appkeys.MATRIX]
 
         def reload() -> None:
@@ -49,9 +49,12 @@ def install_sighup_reload(app: web.Application) -> None:
             except MatrixError as exc:
                 logger.error("SIGHUP: keeping the last good escalation matrix: %s", exc.detail)
 
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        yield
+        loop.remove_signal_handler(signal.SIGHUP)
 
-    app.on_startup.append(on_startup)
+    app.cleanup_ctx.append(sighup)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
