@@ -385,14 +385,16 @@ class TicketService:
                 if t.get("status") not in OPEN_STATUSES:
                     continue
                 for kind in ("warn", "breach", "tier"):
-                    if await self._sla_step(t["reference"], kind, now):
-                        counts[{"warn": "warned", "breach": "breached", "tier": "escalated"}[kind]] += 1
+                    outcome = await self._sla_step(t["reference"], kind, now)
+                    if outcome:
+                        counts[outcome] += 1
         finally:
             await self.store.release_lock("sla", owner)
         return counts
 
-    async def _sla_step(self, ref: str, kind: str, now: float) -> bool:
-        changed = False
+    async def _sla_step(self, ref: str, kind: str, now: float) -> str:
+        """One SLA check of one ticket, re-evaluated inside the atomic update; returns what it did."""
+        changed = ""
         matrix = self.matrix.matrix
 
         def decide(t: dict[str, Any]) -> Change | None:
@@ -405,7 +407,7 @@ class TicketService:
                 if responded or t.get("warned") or not (float(t.get("warn_at") or due) <= now < due):
                     return None
                 priority = sla.raise_priority(t["priority"], 1, highest="P2" if t["priority"] != "P1" else "P1")
-                changed = True
+                changed = "warned"
                 waiting = t["status"] in WAITING_STATUSES
                 return Change(action="sla_warning", by=SYSTEM, reason=f"first response due in "
                               f"{max(0, round((due - now) / 60))} min; priority {t['priority']} -> {priority}",
@@ -415,7 +417,7 @@ class TicketService:
             if kind == "breach":
                 if responded or t.get("breached") or now < due:
                     return None
-                changed = True
+                changed = "breached"
                 return Change(action="sla_breached", by=SYSTEM, reason="first response deadline passed",
                               fields={"breached": 1}, counters=[("stats:breaches_by_queue", t["queue"], 1)],
                               event_data={"due": due, "queue": t["queue"]})
@@ -426,10 +428,10 @@ class TicketService:
                 target = escalation_target(matrix, t["category"], t["queue"])
                 if target.name == t["queue"]:
                     return None
-                changed = True
+                changed = "escalated"
                 return self._move(t, target.name, target.tier, SYSTEM,
                                   f"tier-1 limit of {sla.TIER_LIMIT_MINUTES[1]} minutes exceeded", now)
-            changed = True
+            changed = "tier_alerts"
             return Change(action="tier_limit_exceeded", by=SYSTEM,
                           reason=f"tier-{t['tier']} time limit exceeded", fields={"tier_due": ""},
                           event_data={"tier": t["tier"], "queue": t["queue"]})
