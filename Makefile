@@ -1,0 +1,57 @@
+# frontdoor: `make run` starts everything, `make test` runs every check. Both set up what they need.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WEBCHAT_VERSION := 1.0.1
+WEBCHAT_SHA512 := 2ddd73549bd301a4ebb3
+WEBCHAT := web/vendor/rasa-webchat/index.js
+PYTEST_ARGS ?=
+
+.PHONY: run test install train validate lint typecheck bench clean
+
+run: install
+	@$(VENV)/bin/frontdoor up
+
+test: install
+	@$(VENV)/bin/frontdoor train
+	@$(MAKE) --no-print-directory validate
+	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+install: $(STAMP) $(WEBCHAT)
+
+$(STAMP): pyproject.toml constraints.txt
+	@python=$$(scripts/find-python310.sh) || exit 1; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+	  rm -rf $(VENV); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; \
+	fi
+	@$(PY) -m pip install --quiet --upgrade "pip>=24,<26" "wheel==0.45.1" "setuptools==70.3.0"
+	@echo "installing frontdoor and its pinned dependencies into $(VENV) (a few minutes the first time)"
+	@$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+# The chat widget (rasa-webchat, a standalone UMD bundle) comes from the npm registry at install time,
+# checked against its pinned hash; the website never loads it from a CDN.
+$(WEBCHAT):
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch the chat widget (apt-get install npm)"; exit 1; }
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent rasa-webchat@$(WEBCHAT_VERSION) >/dev/null 2>&1 \
+	  && echo "$$(sha512sum rasa-webchat-$(WEBCHAT_VERSION).tgz | cut -c1-20)" | grep -qx $(WEBCHAT_SHA512) \
+	  || { echo "could not fetch rasa-webchat@$(WEBCHAT_VERSION) (or its hash differs)"; exit 1; }; \
+	  tar xzf $$tmp/rasa-webchat-$(WEBCHAT_VERSION).tgz -C $$tmp && mkdir -p $(CURDIR)/$(dir $(WEBCHAT)) \
+	  && cp $$tmp/package/lib/index.js $(CURDIR)/$(WEBCHAT) && cp $$tmp/package/LICENSE $(CURDIR)/$(dir $(WEBCHAT))LICENSE \
+	  && rm -rf $$tmp && echo "fetched rasa-webchat $(WEBCHAT_VERSION)"
+
+train: install
+	@$(VENV)/bin/frontdoor train
+
+validate: install
+	@mkdir -p var; $(VENV)/bin/rasa data validate --fail-on-warnings --data data --domain domain.yml --config config.yml \
+	  >var/validate.log 2>&1 || { tail -40 var/validate.log; exit 1; }
+	@echo "rasa data validate: ok"
+
+lint: install
+	@$(VENV)/bin/ruff check bot actions handoff tests scripts
+	@$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) var models web/vendor

@@ -1,0 +1,101 @@
+"""The one HTTP client of the handoff service (used by every action that needs a ticket)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any, cast
+
+import aiohttp
+
+from bot.contract import SCHEMA_VERSION, CreateTicketRequest, TicketCreated, TicketStatusView
+
+logger = logging.getLogger(__name__)
+
+
+class HandoffUnavailable(Exception):
+    """The handoff service did not answer (down, timeout, 5xx); the request can be retried later."""
+
+
+class HandoffRejected(Exception):
+    """The handoff service refused the request (4xx); retrying the same request will not help."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(f"{status} {error}: {detail}")
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+class HandoffClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 5.0, retries: int = 2) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.retries = retries
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HandoffClient:
+        env = os.environ if env is None else env
+        return cls(env.get("HANDOFF_URL", "http://127.0.0.1:8090"), env.get("HANDOFF_BOT_TOKEN", ""))
+
+    async def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        last_error: Exception | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                async with aiohttp.ClientSession(timeout=self.timeout) as session:
+                    async with session.request(method, self.base_url + path, json=body, headers=headers) as resp:
+                        text = await resp.text()
+                        payload = json.loads(text) if text else None
+                        if resp.status >= 500:
+                            raise HandoffUnavailable(f"{method} {path}: {resp.status}")
+                        if resp.status >= 400:
+                            payload = payload if isinstance(payload, dict) else {}
+                            raise HandoffRejected(resp.status, str(payload.get("error", "rejected")),
+                                                  str(payload.get("detail", "")))
+                        return resp.status, payload
+            except HandoffRejected:
+                raise
+            except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError, HandoffUnavailable) as exc:
+                last_error = exc
+                logger.warning("handoff %s %s failed (attempt %d): %s", method, path, attempt + 1,
+                               type(exc).__name__)
+                if attempt < self.retries:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+        raise HandoffUnavailable(str(last_error))
+
+    async def create_ticket(self, request: CreateTicketRequest) -> TicketCreated:
+        body = dict(request)
+        body.setdefault("schema_version", SCHEMA_VERSION)
+        _status, payload = await self._request("POST", "/api/v1/tickets", body)
+        return cast(TicketCreated, payload)
+
+    async def ticket_for_conversation(self, conversation_id: str) -> TicketStatusView | None:
+        try:
+            _status, payload = await self._request("GET", f"/api/v1/tickets/by-conversation/{conversation_id}")
+        except HandoffRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return cast(TicketStatusView, payload)
+
+    async def status_by_secret(self, secret_reference: str) -> TicketStatusView | None:
+        try:
+            _status, payload = await self._request("GET", f"/api/v1/status/{secret_reference}")
+        except HandoffRejected as exc:
+            if exc.status in (400, 404):
+                return None
+            raise
+        return cast(TicketStatusView, payload)
+
+    async def customer_tickets(self, customer_id: str) -> list[TicketStatusView]:
+        _status, payload = await self._request("GET", f"/api/v1/customers/{customer_id}/tickets")
+        tickets = payload.get("tickets", []) if isinstance(payload, dict) else payload
+        return cast(list[TicketStatusView], tickets or [])
+
+    async def rate(self, reference: str, rating: int) -> None:
+        await self._request("POST", f"/api/v1/tickets/{reference}/rating", {"rating": rating})

@@ -1,0 +1,40 @@
+"""A new conversation: take the page language and the signed identity from the website's metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.customer import IdentityVerifier, language_from_metadata, metadata_of
+
+
+class ActionSessionStart(Action):
+    def __init__(self, verifier: IdentityVerifier | None = None) -> None:
+        self._verifier = verifier
+
+    @property
+    def verifier(self) -> IdentityVerifier:
+        if self._verifier is None:
+            self._verifier = IdentityVerifier()
+        return self._verifier
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
+        # carry over what we already know (identity, language, open ticket)
+        for key, value in tracker.current_slot_values().items():
+            if value is not None and key != "session_started_metadata":
+                events.append(SlotSet(key, value))
+        metadata = metadata_of(tracker)
+        lang = language_from_metadata(metadata)
+        if lang:
+            events.append(SlotSet("language", lang))
+        events.extend(self.verifier.slots_from(metadata))
+        events.append(ActionExecuted("action_listen"))
+        return events

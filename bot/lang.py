@@ -1,0 +1,99 @@
+"""Language identification for short customer messages (German, English, Danish).
+
+A multinomial naive Bayes over words and character n-grams, trained on labelled text (the bot's NLU data
+per language) plus spaCy's stop-word lists. Short or neutral messages ("ok", "E-1001", an order number)
+return ``None`` so that the conversation keeps the language it has.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LANGS: tuple[str, ...] = ("de", "en", "da")
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_MARKERS = {"de": set("äöüß"), "da": set("æøå"), "en": set()}
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFC", text.lower()))
+
+
+def features(text: str) -> list[str]:
+    feats: list[str] = []
+    for word in _words(text):
+        feats.append("w:" + word)
+        padded = f" {word} "
+        for n in (2, 3, 4):
+            feats.extend("c:" + padded[i:i + n] for i in range(len(padded) - n + 1))
+    return feats
+
+
+def stop_words(lang: str) -> set[str]:
+    module = importlib.import_module(f"spacy.lang.{lang}.stop_words")
+    words: set[str] = set(module.STOP_WORDS)
+    return words
+
+
+@dataclass
+class LanguageIdentifier:
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+    vocabulary: int = 1
+    min_margin: float = 1.0  # log-odds the winner needs over the runner-up
+
+    @classmethod
+    def train(cls, corpora: Mapping[str, Iterable[str]], use_stop_words: bool = True) -> LanguageIdentifier:
+        counts: dict[str, Counter[str]] = {}
+        for lang, texts in corpora.items():
+            counter: Counter[str] = Counter()
+            for text in texts:
+                counter.update(features(text))
+            if use_stop_words:
+                for word in stop_words(lang):
+                    counter.update(features(word))
+            counts[lang] = counter
+        vocabulary = len(set().union(*counts.values())) if counts else 1
+        return cls(counts, {lang: sum(c.values()) for lang, c in counts.items()}, max(vocabulary, 1))
+
+    def scores(self, text: str) -> dict[str, float]:
+        feats = features(text)
+        result: dict[str, float] = {}
+        for lang, counter in self.counts.items():
+            denominator = math.log(self.totals[lang] + self.vocabulary)
+            score = sum(math.log(counter.get(f, 0) + 1) - denominator for f in feats)
+            chars = set(text.lower())
+            for other, markers in _MARKERS.items():
+                if other != lang and chars & markers:
+                    score -= 6.0
+            result[lang] = score
+        return result
+
+    def detect(self, text: str) -> str | None:
+        """The message's language, or None when it is too short or too neutral to tell."""
+        words = _words(text)
+        if not words or sum(len(w) for w in words) < 2:
+            return None
+        ranked = sorted(self.scores(text).items(), key=lambda item: item[1], reverse=True)
+        if len(ranked) < 2:
+            return ranked[0][0] if ranked else None
+        (best, top), (_second, runner_up) = ranked[0], ranked[1]
+        # a single known-everywhere token ("ok", "hi", "no") must not flip the conversation's language
+        margin_needed = self.min_margin * (2.0 if len(words) == 1 else 1.0)
+        return best if top - runner_up >= margin_needed else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": {lang: dict(c) for lang, c in self.counts.items()}, "vocabulary": self.vocabulary,
+                "min_margin": self.min_margin}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LanguageIdentifier:
+        counts = {lang: Counter({str(k): int(v) for k, v in c.items()}) for lang, c in data["counts"].items()}
+        return cls(counts, {lang: sum(c.values()) for lang, c in counts.items()}, int(data["vocabulary"]),
+                   float(data.get("min_margin", 1.0)))

@@ -1,0 +1,312 @@
+"""`frontdoor up`: start the whole front door, wait until every part is healthy, stop it cleanly.
+
+Processes (each logs to var/log/<name>.log): embedded Redis (unless REDIS_URL is set), the action server,
+the handoff service, the demo website and the Rasa server. Children run in their own session so that a
+Ctrl-C reaches only the supervisor, which then stops them in reverse order (Redis last, so its
+append-only file is flushed); on Linux every child also gets SIGTERM if the supervisor dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import errno
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.embedded_redis import EmbeddedRedis, ping
+from bot.settings import ENV_DEFAULTS, RedisAddress, Settings
+from bot.training import ensure_model
+
+logger = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The stack cannot start; the message says why and what to change."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def check_port_free(host: str, port: int, variable: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"port {port} is already in use; stop what uses it or set {variable} to another port"
+                ) from exc
+            raise
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own loopback URL
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    env: Mapping[str, str]
+    health: Callable[[], bool]
+    log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, cwd: Path) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_file.open("ab")
+        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.name}\n".encode())
+        log.flush()
+        self.process = subprocess.Popen(
+            self.command, cwd=cwd, env=dict(self.env), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Stack:
+    """Everything `frontdoor up` runs; also what the end-to-end tests start."""
+
+    settings: Settings
+    model: Path | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    redis: EmbeddedRedis | None = None
+    children: list[Child] = field(default_factory=list)
+
+    # -- configuration -------------------------------------------------------------------------
+    def base_env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(s.secrets)
+        address = RedisAddress.parse(s.effective_redis_url)
+        env.update({
+            "PYTHONUNBUFFERED": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "REDIS_URL": s.effective_redis_url,
+            # endpoints.yml reads these (Rasa substitutes ${VAR} in endpoint files)
+            "REDIS_HOST": address.host,
+            "REDIS_PORT": str(address.port),
+            "REDIS_DB": str(address.db),
+            "REDIS_PASSWORD": address.password,
+            "RASA_KEY_PREFIX": env.get("RASA_KEY_PREFIX") or "frontdoor",
+            "ACTION_ENDPOINT_URL": f"http://{s.host}:{s.action_port}/webhook",
+            "HANDOFF_HOST": s.host,
+            "HANDOFF_PORT": str(s.handoff_port),
+            "HANDOFF_URL": f"http://{s.host}:{s.handoff_port}",
+            "HANDOFF_KEY_PREFIX": s.key_prefix,
+            "HANDOFF_BOOTSTRAP_TOKENS": f"demo:lead:{s.secrets.get('FRONTDOOR_DEMO_AGENT_TOKEN', '')}",
+            "RASA_URL": f"http://{s.host}:{s.rasa_port}",
+            "SITE_HOST": s.host,
+            "SITE_PORT": str(s.site_port),
+            "PUBLIC_RASA_URL": s.url(s.rasa_port),
+            "PUBLIC_HANDOFF_URL": s.url(s.handoff_port),
+            "KB_ROOT": str(s.kb_root),
+            "KB_DRAFTS_DIR": str(s.kb_root / "drafts"),
+        })
+        env.update(self.extra_env)
+        return env
+
+    def build_children(self) -> list[Child]:
+        s, py, log = self.settings, sys.executable, self.settings.log_dir
+        env = self.base_env()
+        assert self.model is not None
+        token = s.secrets.get("RASA_TOKEN", "")
+        rasa_cmd = [
+            py, "-m", "rasa", "run", "--enable-api", "--cors", "*",
+            "--interface", s.host, "--port", str(s.rasa_port),
+            "--credentials", str(s.root / "credentials.yml"),
+            "--endpoints", str(s.root / "endpoints.yml"),
+            "--model", str(self.model),
+        ]
+        if token:
+            rasa_cmd += ["--auth-token", token]
+        rasa_status = f"http://{s.host}:{s.rasa_port}/status?token={token}"
+        return [
+            Child("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
+                  env, lambda: http_ok(f"http://{s.host}:{s.action_port}/health"), log / "actions.log"),
+            Child("handoff", [py, "-m", "handoff"], env,
+                  lambda: http_ok(f"http://{s.host}:{s.handoff_port}/health"), log / "handoff.log"),
+            Child("site", [py, "-m", "bot.website"], env,
+                  lambda: http_ok(f"http://{s.host}:{s.site_port}/healthz"), log / "site.log"),
+            Child("rasa", rasa_cmd, env, lambda: http_ok(rasa_status, timeout=2.0), log / "rasa.log"),
+        ]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def check_ports(self) -> None:
+        s = self.settings
+        for attr, variable in Settings.PORT_VARS.items():
+            if attr == "embedded_redis_port" and s.redis_url:
+                continue
+            check_port_free(s.host if attr != "embedded_redis_port" else "127.0.0.1", getattr(s, attr), variable)
+
+    def start(self, timeout: float = 240.0) -> None:
+        s = self.settings
+        self.check_ports()
+        s.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.model is None:
+            self.model = ensure_model(s.root, s.models_dir, log_file=s.log_dir / "train.log")
+        if s.redis_url:
+            address = RedisAddress.parse(s.redis_url)
+            if not ping(address.host, address.port) and not address.password:
+                raise StartupError(f"Redis at REDIS_URL ({address.host}:{address.port}) does not answer")
+        else:
+            self.redis = EmbeddedRedis(
+                data_dir=s.var_dir / "redis", port=s.embedded_redis_port, log_file=s.log_dir / "redis.log"
+            )
+            self.redis.start(start_new_session=True, preexec_fn=_die_with_parent)
+            logger.info("embedded Redis on port %d (append-only file in %s)", s.embedded_redis_port,
+                        self.redis.data_dir)
+        self.children = self.build_children()
+        for child in self.children:
+            child.start(s.root)
+            logger.info("started %s (pid %d), log: %s", child.name, child.process.pid if child.process else -1,
+                        child.log_file)
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float) -> None:
+        pending = {child.name: child for child in self.children}
+        deadline = time.monotonic() + timeout
+        while pending:
+            for name, child in list(pending.items()):
+                if not child.alive():
+                    raise StartupError(f"{name} exited during start-up; last lines of {child.log_file}:\n"
+                                       f"{child.log_tail()}")
+                if child.health():
+                    logger.info("%s is healthy", name)
+                    del pending[name]
+            if time.monotonic() > deadline:
+                names = ", ".join(pending)
+                raise StartupError(f"not healthy after {timeout:.0f}s: {names}; see {self.settings.log_dir}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop(timeout=15.0)
+        if self.redis is not None:
+            self.redis.stop()
+
+    def dead_child(self) -> Child | None:
+        return next((child for child in self.children if not child.alive()), None)
+
+    def urls(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            "website (chat)": s.url(s.site_port) + "/",
+            "agents' console": s.url(s.handoff_port) + "/agent",
+            "Rasa REST channel": s.url(s.rasa_port) + "/webhooks/rest/webhook",
+            "handoff API (OpenAPI)": s.url(s.handoff_port) + "/openapi.json",
+        }
+
+
+def up(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(os.environ).with_secrets()
+    except ValueError as exc:
+        print(f"frontdoor: {exc}", file=sys.stderr)
+        return 2
+    stack = Stack(settings)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start(timeout=args.timeout)
+    except (StartupError, RuntimeError) as exc:
+        print(f"\nfrontdoor: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    except KeyboardInterrupt:
+        stack.stop()
+        return 130
+    if stopping:
+        stack.stop()
+        return 0
+    width = max(map(len, stack.urls()))
+    print("\nfrontdoor is running:\n")
+    for label, url in stack.urls().items():
+        print(f"  {label:<{width}}  {url}")
+    print(f"\n  agents' console token (demo lead): {settings.secrets['FRONTDOOR_DEMO_AGENT_TOKEN']}")
+    print(f"  logs: {settings.log_dir}/   Redis: {settings.effective_redis_url}")
+    print("\nPress Ctrl-C to stop.", flush=True)
+    code = 0
+    while not stopping:
+        dead = stack.dead_child()
+        if dead is not None:
+            print(f"\nfrontdoor: {dead.name} stopped unexpectedly; last lines of {dead.log_file}:\n"
+                  f"{dead.log_tail()}", file=sys.stderr)
+            code = 1
+            break
+        time.sleep(0.5)
+    print("\nstopping ...", flush=True)
+    stack.stop()
+    print("stopped.")
+    return code
+
+
+def train(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(os.environ)
+    try:
+        path = ensure_model(settings.root, settings.models_dir, force=args.force)
+    except RuntimeError as exc:
+        print(f"frontdoor: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    defaults = "; ".join(f"{k}={v or '(embedded)'}" for k, (v, _h) in ENV_DEFAULTS.items())
+    p_up = sub.add_parser("up", help="start the whole front door and print its URLs",
+                          description=f"Environment variables and defaults: {defaults}")
+    p_up.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for health checks")
+    p_up.set_defaults(func=up)
+    p_train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
+    p_train.add_argument("--force", action="store_true", help="train even when a model for the inputs exists")
+    p_train.set_defaults(func=train)
