@@ -1,0 +1,168 @@
+"""Per-language text analysis: spaCy tokenizer + lookup lemmatizer, stop words, lowercasing,
+umlaut/ß/æøå folding, and word-boundary character n-grams (for typos and German/Danish compounds).
+
+Pipelines are built once per language, lazily, and shared by every index (thread-safe).
+Features are strings with a one-letter kind prefix: ``w:`` lemma, ``b:`` lemma bigram, ``c:`` char n-gram.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa",
+                       "é": "e", "è": "e", "á": "a", "à": "a"})
+
+_PIPELINES: dict[str, Language] = {}
+_LOCK = threading.Lock()
+
+
+def fold(text: str) -> str:
+    """Lowercase and fold umlauts, ß and æøå to ASCII (``Rückerstattung`` -> ``rueckerstattung``)."""
+    return text.lower().translate(_FOLD)
+
+
+def pipeline(lang: str) -> Language:
+    """The spaCy pipeline for ``lang`` (blank + lookup lemmatizer), built on first use."""
+    nlp = _PIPELINES.get(lang)
+    if nlp is not None:
+        return nlp
+    with _LOCK:
+        nlp = _PIPELINES.get(lang)
+        if nlp is None:
+            import spacy
+
+            nlp = spacy.blank(lang)
+            try:
+                nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+                nlp.initialize()
+            except (ValueError, OSError, KeyError):  # no lookup table for this language
+                nlp = spacy.blank(lang)
+            _PIPELINES[lang] = nlp
+    return nlp
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    char_min: int = 3
+    char_max: int = 5
+    bigrams: bool = True
+    char_ngrams: bool = True
+    drop_stop_words: bool = False  # idf handles them; short queries need "what", "how", "my"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The features of one text, and its content terms (folded lemmas) for feedback."""
+
+    features: tuple[str, ...]
+    terms: tuple[str, ...]
+
+
+class Analyzer:
+    """Turns texts of one language into sparse features. Results are cached per text (bounded)."""
+
+    def __init__(self, lang: str, config: AnalyzerConfig | None = None, cache_size: int = 200_000) -> None:
+        self.lang = lang
+        self.config = config or AnalyzerConfig()
+        self._cache: dict[str, Analysis] = {}
+        self._cache_size = cache_size
+        self._stop: frozenset[str] | None = None
+        self._ngram_cache: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def nlp(self) -> Language:
+        return pipeline(self.lang)
+
+    def _stop_words(self) -> frozenset[str]:
+        if self._stop is None:
+            words = self.nlp.Defaults.stop_words
+            self._stop = frozenset(fold(w) for w in words) | frozenset(words)
+        return self._stop
+
+    def _char_ngrams(self, word: str) -> tuple[str, ...]:
+        hit = self._ngram_cache.get(word)
+        if hit is not None:
+            return hit
+        padded = f"<{word}>"
+        cfg = self.config
+        grams: list[str] = []
+        n_len = len(padded)
+        for n in range(cfg.char_min, cfg.char_max + 1):
+            if n > n_len:
+                break
+            grams.extend("c:" + padded[i : i + n] for i in range(n_len - n + 1))
+        if n_len < cfg.char_min:
+            grams.append("c:" + padded)
+        out = tuple(grams)
+        if len(self._ngram_cache) < 500_000:
+            self._ngram_cache[word] = out
+        return out
+
+    def _from_tokens(self, tokens: Sequence[tuple[str, str, bool]]) -> Analysis:
+        """tokens: (folded text, folded lemma, is_stop)."""
+        cfg = self.config
+        feats: list[str] = []
+        terms: list[str] = []
+        content = [(t, lem) for t, lem, stop in tokens if not (cfg.drop_stop_words and stop)]
+        if not content:  # a query made only of stop words still needs something to match
+            content = [(t, lem) for t, lem, _ in tokens]
+        for text, lemma in content:
+            feats.append("w:" + lemma)
+            terms.append(lemma)
+            if cfg.char_ngrams:
+                feats.extend(self._char_ngrams(text))
+        if cfg.bigrams:
+            lemmas = [lem for _, lem in content]
+            feats.extend(f"b:{a}_{b}" for a, b in zip(lemmas, lemmas[1:]))
+        return Analysis(tuple(feats), tuple(dict.fromkeys(terms)))
+
+    def _tokens(self, doc: Iterable[object]) -> list[tuple[str, str, bool]]:
+        stop = self._stop_words()
+        out: list[tuple[str, str, bool]] = []
+        for tok in doc:
+            text: str = tok.text  # type: ignore[attr-defined]
+            if not any(ch.isalnum() for ch in text):
+                continue
+            folded = fold(text)
+            lemma = fold(tok.lemma_ or text)  # type: ignore[attr-defined]
+            out.append((folded, lemma, folded in stop or text.lower() in stop))
+        return out
+
+    def analyze(self, text: str) -> Analysis:
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
+        result = self._from_tokens(self._tokens(self.nlp(text)))
+        self._remember(text, result)
+        return result
+
+    def analyze_many(self, texts: Sequence[str], batch_size: int = 256) -> list[Analysis]:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=batch_size)):
+                self._remember(text, self._from_tokens(self._tokens(doc)))
+        return [self._cache[t] if t in self._cache else self.analyze(t) for t in texts]
+
+    def _remember(self, text: str, result: Analysis) -> None:
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[text] = result
+
+
+_ANALYZERS: dict[tuple[str, AnalyzerConfig], Analyzer] = {}
+
+
+def analyzer_for(lang: str, config: AnalyzerConfig | None = None) -> Analyzer:
+    """A shared analyzer per (language, config): its caches survive reloads."""
+    key = (lang, config or AnalyzerConfig())
+    with _LOCK:
+        an = _ANALYZERS.get(key)
+        if an is None:
+            an = _ANALYZERS[key] = Analyzer(lang, key[1])
+    return an

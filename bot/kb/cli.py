@@ -1,0 +1,135 @@
+"""``frontdoor kb check | search | eval``: the knowledge-base commands for content editors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.contract import LANGUAGES
+
+DEFAULT_ROOT = Path("kb_articles")
+DEFAULT_CASES = Path("tests/kb_cases")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``kb`` command and its subcommands to the ``frontdoor`` parser."""
+    kb = subparsers.add_parser("kb", help="knowledge base: check, search, eval")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+
+    check = kb_sub.add_parser("check", help="validate every article; exit code 1 on errors")
+    _common(check)
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.set_defaults(func=lambda args: cmd_check(args))
+
+    search = kb_sub.add_parser("search", help="ask the knowledge base like the bot does")
+    _common(search)
+    search.add_argument("query")
+    search.add_argument("--lang", default="en", choices=LANGUAGES)
+    search.add_argument("-k", type=int, default=3, help="number of articles to show")
+    search.add_argument("--threshold", type=float, default=None, help="override the abstention threshold")
+    search.set_defaults(func=lambda args: cmd_search(args))
+
+    ev = kb_sub.add_parser("eval", help="measure the search engine (own cases or an intent dataset)")
+    _common(ev)
+    ev.add_argument("--cases", type=Path, default=DEFAULT_CASES, help="folder of *.jsonl regression cases")
+    ev.add_argument("--train", type=Path, help="intent dataset: training JSONL (one article per label)")
+    ev.add_argument("--test", type=Path, help="intent dataset: test JSONL")
+    ev.add_argument("--val", type=Path, help="intent dataset: validation JSONL (threshold chosen on it)")
+    ev.add_argument("--shots", type=int, default=0, help="training rows per label (0 = all)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--failures", action="store_true", help="list the failing own cases")
+    ev.set_defaults(func=lambda args: cmd_eval(args))
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="articles folder (default kb_articles)")
+    p.add_argument("--matrix", type=Path, default=None,
+                   help="escalation matrix with categories and queues (default handoff/escalation_matrix.yml)")
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from bot.kb.article import count_by_severity, load_articles, load_taxonomy
+    from bot.kb.article import TaxonomyError
+    from bot.kb.search import DEFAULT_MATRIX
+
+    out = out or sys.stdout
+    matrix = args.matrix or DEFAULT_MATRIX
+    try:
+        taxonomy = load_taxonomy(matrix)
+    except TaxonomyError as exc:
+        print(f"{matrix}:0: {exc}", file=out)
+        return 2
+    articles, issues = load_articles(args.root, taxonomy)
+    for issue in sorted(issues, key=lambda i: (str(i.path), i.line)):
+        print(issue, file=out)
+    counts = count_by_severity(issues)
+    langs = {lang: sum(a.lang == lang for a in articles) for lang in LANGUAGES}
+    per_lang = ", ".join(f"{n} {lang}" for lang, n in langs.items())
+    print(f"{len(articles)} articles OK ({per_lang}); {counts['error']} errors, {counts['warning']} warnings",
+          file=out)
+    failed = counts["error"] > 0 or (getattr(args, "strict", False) and counts["warning"] > 0)
+    return 1 if failed else 0
+
+
+def cmd_search(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from bot.kb.search import KnowledgeBase
+
+    out = out or sys.stdout
+    kb = KnowledgeBase.load(args.root, args.matrix)
+    if args.threshold is not None:
+        kb.config = replace(kb.config, threshold=args.threshold)
+    res = kb.search(args.query, args.lang, k=args.k)
+    if not res.hits:
+        print("no article matches", file=out)
+    for rank, hit in enumerate(res.hits, 1):
+        art = hit.article
+        fb = f"  [fallback: {art.lang} article, no {args.lang} translation]" if hit.fallback_lang else ""
+        print(f"{rank}. {hit.score:.3f}  {art.id}  ({art.lang}, {art.category})  {art.title}{fb}", file=out)
+        print(f"   {hit.snippet}", file=out)
+    if res.abstained:
+        print(f"=> abstains (best confidence below threshold {res.threshold:.2f}): the bot hands off", file=out)
+    elif res.ambiguous:
+        print("=> ambiguous: the bot asks which of the first two is meant", file=out)
+    else:
+        print(f"=> answers with {res.hits[0].article.id}", file=out)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from bot.kb.evaluate import evaluate_cases, evaluate_dataset
+    from bot.kb.search import KnowledgeBase
+
+    out = out or sys.stdout
+    report: dict[str, Any]
+    if args.train or args.test:
+        if not (args.train and args.test):
+            print("--train and --test go together", file=sys.stderr)
+            return 2
+        report = evaluate_dataset(args.train, args.test, args.val, args.shots, args.seed)
+    else:
+        kb = KnowledgeBase.load(args.root, args.matrix)
+        report = evaluate_cases(kb, args.cases)
+        if not args.failures:
+            report.pop("failures", None)
+    print(json.dumps(report, indent=2, ensure_ascii=False), file=out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``kb`` commands alone (``python -m bot.kb.cli check``) without the rest of the CLI."""
+    import logging
+
+    parser = argparse.ArgumentParser(prog="frontdoor")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["kb", *(argv if argv is not None else sys.argv[1:])])
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Measuring the real search engine: the project's own regression cases (``tests/kb_cases/*.jsonl``)
+and the intent-dataset protocol of ``shared/eval/README.md`` (one article per label, K questions each).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.kb.article import Article
+from bot.kb.search import KnowledgeBase, SearchConfig, SearchResult
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    lang: str
+    expected: str | None  # article id (or dataset label); None = out of scope
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    ranked: tuple[str, ...]  # article ids, best first
+    top_score: float
+    second_score: float
+    latency_ms: float
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+def cases_from_rows(rows: Iterable[dict[str, Any]], key: str = "expected", lang: str = "en") -> list[Case]:
+    """Cases from JSONL rows; with ``key="label"`` (datasets) labels become article ids via :func:`slug`."""
+    out: list[Case] = []
+    for r in rows:
+        exp = r.get(key)
+        if exp is not None and key == "label":
+            exp = slug(str(exp))
+        out.append(Case(str(r["text"]), str(r.get("lang") or lang), None if exp is None else str(exp)))
+    return out
+
+
+def slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "x"
+
+
+def articles_from_dataset(rows: Sequence[dict[str, Any]], shots: int, seed: int, lang: str = "en"
+                          ) -> list[Article]:
+    """One article per label; its questions are ``shots`` training rows (all when 0) sampled by seed."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    row_lang: dict[str, str] = {}
+    for r in rows:
+        if r.get("label") is None:
+            continue
+        by_label[str(r["label"])].append(str(r["text"]))
+        row_lang.setdefault(str(r["label"]), str(r.get("lang") or lang))
+    rng = random.Random(seed)
+    articles: list[Article] = []
+    for label in sorted(by_label):
+        texts = by_label[label]
+        picked = texts if shots <= 0 or shots >= len(texts) else rng.sample(texts, shots)
+        title = label.replace("_", " ")
+        articles.append(Article(
+            id=slug(label), lang=row_lang[label], title=title, category="general", questions=tuple(picked),
+            body=title, path=Path(f"{label}.md"),
+        ))
+    return articles
+
+
+def run_cases(kb: KnowledgeBase, cases: Sequence[Case], k: int = 3) -> list[Outcome]:
+    out: list[Outcome] = []
+    for case in cases:
+        t0 = time.perf_counter()
+        res: SearchResult = kb.search(case.text, case.lang, k=k)
+        ms = (time.perf_counter() - t0) * 1000.0
+        scores = [h.score for h in res.hits]
+        out.append(Outcome(case, tuple(h.article.id for h in res.hits), scores[0] if scores else 0.0,
+                           scores[1] if len(scores) > 1 else 0.0, ms))
+    return out
+
+
+@dataclass(frozen=True)
+class Metrics:
+    n_in: int
+    n_oos: int
+    top1: float  # in-scope: right article first and not abstained
+    top3: float  # in-scope: right article among the first 3 and not abstained
+    oos_recall: float
+    oos_precision: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"n_in_scope": self.n_in, "n_oos": self.n_oos, "in_scope_accuracy": round(self.top1, 4),
+                "top3_accuracy": round(self.top3, 4), "oos_recall": round(self.oos_recall, 4),
+                "oos_precision": round(self.oos_precision, 4)}
+
+
+def metrics(outcomes: Sequence[Outcome], threshold: float) -> Metrics:
+    n_in = n_oos = top1 = top3 = oos_abst = abst = 0
+    for o in outcomes:
+        abstained = o.top_score < threshold
+        abst += abstained
+        if o.case.expected is None:
+            n_oos += 1
+            oos_abst += abstained
+            continue
+        n_in += 1
+        exp = o.case.expected
+        if not abstained:
+            top1 += bool(o.ranked) and o.ranked[0] == exp
+            top3 += exp in o.ranked[:3]
+    return Metrics(n_in, n_oos, top1 / max(n_in, 1), top3 / max(n_in, 1), oos_abst / max(n_oos, 1),
+                   oos_abst / abst if abst else 1.0)
+
+
+def choose_threshold(outcomes: Sequence[Outcome]) -> float:
+    """The threshold that maximises the mean of in-scope accuracy and OOS recall on validation data."""
+    scores = sorted({round(o.top_score, 4) for o in outcomes})
+    best_t, best_v = 0.5, -1.0
+    for t in [0.0, *scores]:
+        m = metrics(outcomes, t)
+        value = (m.top1 + m.oos_recall) / 2 if m.n_oos else m.top1
+        if value > best_v:
+            best_t, best_v = t, value
+    # put the threshold just above the score of the last abstained validation query
+    return best_t
+
+
+def latency(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    ms = np.array([o.latency_ms for o in outcomes]) if outcomes else np.zeros(1)
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+
+
+def evaluate_dataset(
+    train: Path, test: Path, val: Path | None = None, shots: int = 0, seed: int = 0,
+    config: SearchConfig | None = None,
+) -> dict[str, Any]:
+    """The intent-dataset protocol: returns the JSON-able report."""
+    train_rows = read_jsonl(train)
+    articles = articles_from_dataset(train_rows, shots, seed)
+    config = config or SearchConfig()
+    t0 = time.perf_counter()
+    kb = KnowledgeBase(articles, config=config)
+    build_s = time.perf_counter() - t0
+    threshold = config.threshold
+    chosen_on = "engine default"
+    if val is not None:
+        val_out = run_cases(kb, cases_from_rows(read_jsonl(val), key="label"))
+        threshold = choose_threshold(val_out)
+        chosen_on = str(val)
+        kb.config = replace(config, threshold=threshold)
+    test_out = run_cases(kb, cases_from_rows(read_jsonl(test), key="label"))
+    m = metrics(test_out, threshold)
+    return {
+        "train": str(train), "test": str(test), "shots": shots, "seed": seed,
+        "articles": len(articles), "questions": sum(len(a.questions) for a in articles),
+        **m.as_dict(), "threshold": round(threshold, 4), "threshold_chosen_on": chosen_on,
+        "index_build_s": round(build_s, 3), "latency": latency(test_out),
+    }
+
+
+def evaluate_cases(kb: KnowledgeBase, cases_dir: Path) -> dict[str, Any]:
+    """Own regression cases, per language: top-1, top-3, OOS recall."""
+    cases: list[Case] = []
+    for path in sorted(cases_dir.glob("*.jsonl")):
+        cases.extend(cases_from_rows(read_jsonl(path)))
+    outcomes = run_cases(kb, cases)
+    report: dict[str, Any] = {"cases": len(cases), "threshold": kb.config.threshold, "languages": {}}
+    for lang in sorted({c.lang for c in cases}):
+        sub = [o for o in outcomes if o.case.lang == lang]
+        report["languages"][lang] = metrics(sub, kb.config.threshold).as_dict()
+    report["all"] = metrics(outcomes, kb.config.threshold).as_dict()
+    report["latency"] = latency(outcomes)
+    report["failures"] = [
+        {"text": o.case.text, "lang": o.case.lang, "expected": o.case.expected, "got": list(o.ranked[:3]),
+         "score": round(o.top_score, 3)}
+        for o in outcomes
+        if (o.case.expected is None) != (o.top_score < kb.config.threshold)
+        or (o.case.expected is not None and o.ranked[:1] != (o.case.expected,))
+    ]
+    return report

@@ -1,0 +1,271 @@
+"""The knowledge base the bot asks: load articles, search them per language, learn from feedback,
+reload on change.
+
+``KnowledgeBase.search`` returns calibrated confidences (0..1); below ``threshold`` the result is
+``abstained`` (the bot hands off instead of guessing); when the two best articles are both above the
+threshold and close, it is ``ambiguous`` (the bot asks which one is meant). A query in a language whose
+translation of an article is missing may be answered by the article in another language
+(``Hit.fallback_lang``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bot.contract import LANGUAGES
+from bot.kb.article import (
+    Article,
+    ArticleCache,
+    Issue,
+    KbError,
+    Taxonomy,
+    TaxonomyError,
+    load_articles,
+    load_taxonomy,
+    log_issues,
+)
+from bot.kb.feedback import FeedbackStore, adjustment_factors
+from bot.kb.index import FloatArray, IndexConfig, LanguageIndex
+
+if TYPE_CHECKING:
+    from bot.kb.watch import KnowledgeBaseWatcher
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MATRIX = Path("handoff/escalation_matrix.yml")
+
+
+class UnsupportedLanguage(KbError):
+    """A search in a language the knowledge base does not support."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Calibration (raw score -> confidence) and decision rules."""
+
+    threshold: float = 0.5  # abstain when the best confidence is below
+    ambiguity_margin: float = 0.06  # ambiguous when the runner-up is this close (and above threshold)
+    center: float = 0.40  # raw score that maps to confidence 0.5
+    slope: float = 14.0
+    fallback_penalty: float = 0.9  # confidence factor for an article in another language
+    snippet_chars: int = 180
+    index: IndexConfig = IndexConfig()
+
+    def calibrate(self, raw: FloatArray) -> FloatArray:
+        out: FloatArray = 1.0 / (1.0 + np.exp(-self.slope * (raw - self.center)))
+        return out
+
+
+@dataclass(frozen=True)
+class Hit:
+    article: Article
+    score: float  # calibrated confidence 0..1
+    snippet: str
+    fallback_lang: bool = False  # the article is in another language: no translation exists
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    lang: str
+    hits: list[Hit]  # best first; present even when abstained (for display), the bot should not use them
+    abstained: bool
+    ambiguous: bool
+    threshold: float
+
+    @property
+    def best(self) -> Hit | None:
+        return None if self.abstained or not self.hits else self.hits[0]
+
+
+# (confidence, article, fallback, query terms, index, position in the index)
+_Candidate = tuple[float, Article, bool, tuple[str, ...], LanguageIndex, int]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Everything a search needs, swapped atomically on reload."""
+
+    articles: dict[tuple[str, str], Article]
+    indexes: dict[str, LanguageIndex]
+    issues: tuple[Issue, ...]
+    ids: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        articles: Sequence[Article],
+        issues: Sequence[Issue] = (),
+        *,
+        config: SearchConfig | None = None,
+        feedback: FeedbackStore | None = None,
+        root: Path | None = None,
+        matrix_path: Path | None = None,
+    ) -> None:
+        self.config = config or SearchConfig()
+        self.feedback_store = feedback
+        self.root = root
+        self.matrix_path = matrix_path
+        self._cache = ArticleCache()
+        self._reload_lock = threading.Lock()
+        self._state = self._build(articles, issues)
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        root: Path,
+        matrix_path: Path | None = None,
+        *,
+        config: SearchConfig | None = None,
+        feedback: FeedbackStore | None = None,
+    ) -> KnowledgeBase:
+        """Load every article under ``root`` (``<root>/<lang>/*.md``). Never raises for a bad article:
+        it is skipped, recorded in ``issues`` and logged with file and line."""
+        kb = cls((), config=config, feedback=feedback, root=Path(root), matrix_path=matrix_path)
+        kb.reload()
+        return kb
+
+    def _taxonomy(self) -> tuple[Taxonomy | None, list[Issue]]:
+        path = self.matrix_path
+        if path is None:
+            candidates = [DEFAULT_MATRIX]
+            if self.root is not None:
+                candidates.insert(0, self.root.resolve().parent / DEFAULT_MATRIX)
+            path = next((c for c in candidates if c.is_file()), candidates[0])
+        try:
+            return load_taxonomy(path), []
+        except TaxonomyError as exc:
+            return None, [Issue(path, 0, f"{exc}; categories and queues are not checked")]
+
+    def reload(self) -> tuple[Issue, ...]:
+        """Re-read the articles (only changed files are re-parsed), build new indexes, swap them in."""
+        if self.root is None:
+            raise KbError("this knowledge base was not loaded from a folder")
+        with self._reload_lock:
+            taxonomy, issues = self._taxonomy()
+            articles, art_issues = load_articles(self.root, taxonomy, self._cache)
+            issues.extend(art_issues)
+            log_issues(issues)
+            new_state = self._build(articles, issues)
+            self._state = new_state  # atomic swap: searches in flight keep the old snapshot
+        logger.info("kb loaded: %d articles, %d issues", len(articles), len(issues))
+        return new_state.issues
+
+    def _build(self, articles: Sequence[Article], issues: Sequence[Issue]) -> _Snapshot:
+        by_lang: dict[str, list[Article]] = {}
+        for art in articles:
+            by_lang.setdefault(art.lang, []).append(art)
+        indexes = {lang: LanguageIndex(lang, arts, self.config.index) for lang, arts in by_lang.items()}
+        ids = {lang: frozenset(a.id for a in arts) for lang, arts in by_lang.items()}
+        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids)
+
+    def watch(self, interval: float = 0.5) -> KnowledgeBaseWatcher:
+        """Start a polling thread that reloads this knowledge base when an article changes."""
+        from bot.kb.watch import KnowledgeBaseWatcher
+
+        if self.root is None:
+            raise KbError("this knowledge base was not loaded from a folder")
+        watcher = KnowledgeBaseWatcher(self.root, None, interval, matrix_path=self.matrix_path, kb=self)
+        watcher.start()
+        return watcher
+
+    # -- queries ---------------------------------------------------------------------------------
+    @property
+    def issues(self) -> tuple[Issue, ...]:
+        return self._state.issues
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(lang for lang in LANGUAGES if lang in self._state.indexes)
+
+    def get(self, article_id: str, lang: str) -> Article | None:
+        return self._state.articles.get((lang, article_id))
+
+    def articles(self, lang: str | None = None) -> list[Article]:
+        return [a for a in self._state.articles.values() if lang is None or a.lang == lang]
+
+    def products(self) -> list[str]:
+        """Every product/device name named in article metadata, de-duplicated, sorted."""
+        names: dict[str, str] = {}
+        for art in self._state.articles.values():
+            for p in art.products:
+                names.setdefault(p.casefold(), p)
+        return sorted(names.values(), key=str.casefold)
+
+    def search(self, query: str, lang: str, k: int = 3) -> SearchResult:
+        if lang not in LANGUAGES:
+            raise UnsupportedLanguage(f"unsupported language {lang!r} (expected one of {LANGUAGES})")
+        state = self._state
+        cfg = self.config
+        candidates: list[_Candidate] = []
+        own_ids = state.ids.get(lang, frozenset())
+        terms: tuple[str, ...] = ()
+        for idx_lang in (lang, *(x for x in LANGUAGES if x != lang)):
+            index = state.indexes.get(idx_lang)
+            if index is None:
+                continue
+            fallback = idx_lang != lang
+            if fallback and not (state.ids[idx_lang] - own_ids):
+                continue  # every article of that language has a translation in ours
+            qv = index.vectorize(query)
+            if not fallback:
+                terms = qv.terms
+            if qv.empty:
+                continue
+            conf = cfg.calibrate(index.raw_scores(qv))
+            if fallback:
+                conf = conf * cfg.fallback_penalty
+            top = np.argsort(-conf)[: k + 2 if not fallback else k + len(own_ids) + 2]
+            for i in top:
+                art = index.articles[int(i)]
+                if fallback and art.id in own_ids:
+                    continue
+                candidates.append((float(conf[i]), art, fallback, qv.terms, index, int(i)))
+        if self.feedback_store is not None and candidates:
+            candidates = self._apply_feedback(lang, terms, candidates)
+        candidates.sort(key=lambda c: -c[0])
+        hits = [Hit(c[1], round(c[0], 4), c[4].snippet(c[5], c[3], cfg.snippet_chars), c[2])
+                for c in candidates[:k]]
+        abstained = not hits or hits[0].score < cfg.threshold
+        ambiguous = (
+            not abstained
+            and len(candidates) > 1
+            and candidates[1][0] >= cfg.threshold
+            and candidates[0][0] - candidates[1][0] < cfg.ambiguity_margin
+        )
+        return SearchResult(query, lang, hits, abstained, ambiguous, cfg.threshold)
+
+    def _apply_feedback(
+        self, lang: str, terms: tuple[str, ...], candidates: list[_Candidate]
+    ) -> list[_Candidate]:
+        assert self.feedback_store is not None
+        try:
+            votes = self.feedback_store.votes(lang, terms)
+        except Exception:  # a feedback outage must not break answering
+            logger.warning("kb feedback store unavailable; searching without feedback", exc_info=True)
+            return candidates
+        factors = adjustment_factors(votes, terms)
+        return [(min(1.0, c[0] * factors.get(c[1].id, 1.0)), *c[1:]) for c in candidates]
+
+    def record_feedback(self, query: str, lang: str, article_id: str, helped: bool) -> None:
+        """Remember that ``article_id`` did (not) help for ``query``: similar queries move with it."""
+        if self.feedback_store is None:
+            raise KbError("no feedback store configured")
+        index = self._state.indexes.get(lang)
+        terms = index.analyzer.analyze(query).terms if index is not None else ()
+        if not terms:
+            from bot.kb.analysis import analyzer_for
+
+            terms = analyzer_for(lang, self.config.index.analyzer).analyze(query).terms
+        if terms:
+            self.feedback_store.add(lang, terms, article_id, 1 if helped else -1)
+
