@@ -3,6 +3,7 @@ Combines the pure routing/SLA rules with the store and the Rasa notifier; knows 
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -46,58 +47,61 @@ class TicketService:
         now = self.clock()
         conv = request["conversation_id"]
         cks = customer_keys(request)
-        contacts = await self.store.record_contact(cks, conv, now, REPEAT_WINDOW)
         matrix = self.matrix.matrix
         facts = routing_facts(request)
         decision = route(matrix, facts)
-        priority, reasons = sla.compute_priority(
-            decision.priority,
-            impact=facts.impact,
-            customer_tier=facts.customer_tier,
-            frustrated=bool(request.get("frustrated")),
-            repeat_contact=contacts >= REPEAT_THRESHOLD,
-            urgency=request.get("urgency", "normal"),
-        )
-        due = sla.deadlines(priority, decision.tier, now, self.settings.business_hours)
         doc = build_doc(request, now)
-        doc["routing_rule"] = decision.rule
-        doc["priority_reasons"] = reasons
-        doc["contacts_7d"] = contacts
-        fields: dict[str, str | int | float] = {
-            "status": "queued", "queue": decision.queue, "tier": decision.tier, "priority": priority,
-            "agent": "", "version": 1, "created_at": repr(now), "updated_at": repr(now),
-            "enqueued_at": repr(now), "tier_entered_at": repr(now),
-            "first_response_due": repr(due.first_response_due), "resolution_due": repr(due.resolution_due),
-            "warn_at": repr(sla.warn_time(now, due.first_response_due)), "warned": 0, "breached": 0,
-        }
-        if due.tier_due is not None:
-            fields["tier_due"] = repr(due.tier_due)
         category = doc["category"]
+        variants = [self._variant(request, decision.priority, decision.queue, decision.tier, decision.rule,
+                                  repeat, now) for repeat in (False, True)]
         counters = [("stats:created_by_category", category), ("stats:created_by_queue", decision.queue)]
         counters += [("stats:handoff_by_tag", t.lower()) for t in doc["tags"]]
         counters += [("stats:handoff_by_article", a["id"]) for a in doc["articles_shown"]
                      if a.get("feedback") != "helped"]
         if doc["error_code"] or doc["product"]:
             counters.append(("stats:issues", f"{category}|{doc['error_code'] or doc['product']}"))
-        history = {"at": now, "by": "bot", "action": "created",
-                   "reason": f"routed by rule {decision.rule} to {decision.queue} ({priority})"}
         secret = secrets.token_urlsafe(24)
-        result = await self.store.create(
-            conversation_id=conv, secret=secret, doc=doc, fields=fields,
-            queue=decision.queue, score=sla.queue_score(priority, due.first_response_due), now=now,
-            history=history, category=category, customer_keys=cks, counters=counters,
-            event_data={"queue": decision.queue, "priority": priority, "category": category,
-                        "channel": request["channel"], "rule": decision.rule},
-        )
+        result = await self.store.create({
+            "conv": conv, "secret": secret, "category": category, "queue": decision.queue, "customer_keys": cks,
+            "now": repr(now), "cutoff": repr(now - REPEAT_WINDOW), "contacts_ttl": int(REPEAT_WINDOW) + 86400,
+            "repeat_threshold": REPEAT_THRESHOLD, "counters": counters, "variants": variants,
+        }, doc)
         if result.outcome == "created":
-            logger.info("ticket %s created in %s (%s, rule %s)", result.reference, decision.queue, priority,
-                        decision.rule)
+            fields = variants[1 if result.repeated_contact else 0]["fields"]
+            logger.info("ticket %s created in %s (%s, rule %s)", result.reference, decision.queue,
+                        fields["priority"], decision.rule)
             ticket = {**fields, "reference": result.reference, "secret_reference": secret}
             return self._created(ticket, True, now), True
         if result.outcome == "attach":
             ticket = await self._attach(result.reference, request, now)
             return self._created(ticket, False, now), False
         return self._created(await self.store.ticket(result.reference, with_lists=False), False, now), False
+
+    def _variant(self, request: CreateTicketRequest, base: str, queue: str, tier: int, rule: str, repeat: bool,
+                 now: float) -> dict[str, Any]:
+        """State fields, queue score, history and event of a new ticket, with or without the
+        repeated-contact raise (the create script picks one once it has counted the contacts)."""
+        priority, reasons = sla.compute_priority(
+            base, impact=request.get("impact", "only_me"),
+            customer_tier=request.get("customer", {}).get("tier", "standard"),
+            frustrated=bool(request.get("frustrated")), repeat_contact=repeat, urgency=request.get("urgency", "normal"),
+        )
+        due = sla.deadlines(priority, tier, now, self.settings.business_hours)
+        fields: dict[str, str] = {
+            "status": "queued", "queue": queue, "tier": str(tier), "priority": priority, "agent": "",
+            "version": "1", "created_at": repr(now), "updated_at": repr(now), "enqueued_at": repr(now),
+            "tier_entered_at": repr(now), "first_response_due": repr(due.first_response_due),
+            "resolution_due": repr(due.resolution_due), "warn_at": repr(sla.warn_time(now, due.first_response_due)),
+            "warned": "0", "breached": "0", "routing_rule": rule, "priority_reasons": json.dumps(reasons),
+        }
+        if due.tier_due is not None:
+            fields["tier_due"] = repr(due.tier_due)
+        history = {"at": now, "by": "bot", "action": "created",
+                   "reason": f"routed by rule {rule} to {queue} ({priority})"}
+        event = {"queue": queue, "priority": priority, "category": request.get("category") or "general",
+                 "channel": request["channel"], "rule": rule}
+        return {"fields": fields, "score": repr(sla.queue_score(priority, due.first_response_due)),
+                "history": json.dumps(history), "event": json.dumps(event)}
 
     async def _attach(self, ref: str, request: CreateTicketRequest, now: float) -> dict[str, Any]:
         conv, channel = request["conversation_id"], request["channel"]

@@ -31,20 +31,29 @@ FLOAT_FIELDS = (
     "created_at", "updated_at", "enqueued_at", "tier_entered_at", "claimed_at", "first_response_at",
     "first_response_due", "resolution_due", "tier_due", "resolved_at", "warn_at",
 )
-INT_FIELDS = ("tier", "version", "rating", "warned", "breached", "reopened")
+INT_FIELDS = ("tier", "version", "rating", "warned", "breached", "reopened", "contacts_7d")
+JSON_FIELDS = ("priority_reasons",)
 STATE_FIELDS = FLOAT_FIELDS + INT_FIELDS + (
     "reference", "secret_reference", "status", "queue", "priority", "agent", "resolution", "routing_rule",
-)
+) + JSON_FIELDS
 
 _CREATE_LUA = """
-local p = ARGV[1]
-local conv = p .. 'conv:' .. ARGV[2]
+local spec = cjson.decode(ARGV[1])
+local p = spec.prefix
+local conv = p .. 'conv:' .. spec.conv
 local existing = redis.call('GET', conv)
 if existing then return {'existing', existing} end
-local ncust = tonumber(ARGV[11])
-local category = ARGV[10]
-for i = 1, ncust do
-  local ref = redis.call('GET', p .. 'customer:' .. ARGV[11 + i] .. ':open:' .. category)
+local contacts = 1
+for _, ck in ipairs(spec.customer_keys) do
+  local key = p .. 'customer:' .. ck .. ':contacts'
+  redis.call('ZADD', key, 'NX', spec.now, spec.conv)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', spec.cutoff)
+  redis.call('EXPIRE', key, spec.contacts_ttl)
+  local n = redis.call('ZCARD', key)
+  if n > contacts then contacts = n end
+end
+for _, ck in ipairs(spec.customer_keys) do
+  local ref = redis.call('GET', p .. 'customer:' .. ck .. ':open:' .. spec.category)
   if ref then
     local st = redis.call('HGET', p .. 'ticket:' .. ref, 'status')
     if st == 'queued' or st == 'claimed' or st == 'waiting_customer' or st == 'escalated' then
@@ -52,32 +61,29 @@ for i = 1, ncust do
     end
   end
 end
+local v = spec.variants[1]
+if contacts >= spec.repeat_threshold then v = spec.variants[2] end
 local n = redis.call('INCR', p .. 'seq:ticket')
 local ref = string.format('T-%06d', n)
 local tk = p .. 'ticket:' .. ref
 redis.call('SET', conv, ref)
-redis.call('SET', p .. 'secret:' .. ARGV[3], ref)
-local fields = cjson.decode(ARGV[5])
-local flat = {'doc', ARGV[4], 'reference', ref, 'secret_reference', ARGV[3]}
-for k, v in pairs(fields) do table.insert(flat, k); table.insert(flat, tostring(v)) end
+redis.call('SET', p .. 'secret:' .. spec.secret, ref)
+local flat = {'doc', ARGV[2], 'reference', ref, 'secret_reference', spec.secret, 'contacts_7d', tostring(contacts)}
+for k, val in pairs(v.fields) do table.insert(flat, k); table.insert(flat, val) end
 redis.call('HSET', tk, unpack(flat))
-redis.call('ZADD', p .. 'queue:' .. ARGV[6], ARGV[7], ref)
+redis.call('ZADD', p .. 'queue:' .. spec.queue, v.score, ref)
 redis.call('SADD', p .. 'open', ref)
-redis.call('RPUSH', tk .. ':history', ARGV[9])
-for i = 1, ncust do
-  local ck = p .. 'customer:' .. ARGV[11 + i]
-  redis.call('SET', ck .. ':open:' .. category, ref)
-  redis.call('ZADD', ck .. ':tickets', ARGV[8], ref)
+redis.call('RPUSH', tk .. ':history', v.history)
+for _, ck in ipairs(spec.customer_keys) do
+  local key = p .. 'customer:' .. ck
+  redis.call('SET', key .. ':open:' .. spec.category, ref)
+  redis.call('ZADD', key .. ':tickets', spec.now, ref)
 end
-local s = 12 + ncust
-local nstats = tonumber(ARGV[s])
-for i = 1, nstats do
-  redis.call('HINCRBY', p .. ARGV[s + 2 * i - 1], ARGV[s + 2 * i], 1)
-end
-local e = s + 2 * nstats + 1
-redis.call('XADD', p .. 'events', 'MAXLEN', '~', ARGV[e], '*', 'type', 'created', 'ref', ref,
-           'at', ARGV[8], 'data', ARGV[e + 1])
-return {'created', ref}
+for _, c in ipairs(spec.counters) do redis.call('HINCRBY', p .. c[1], c[2], 1) end
+redis.call('XADD', p .. 'events', 'MAXLEN', '~', spec.maxlen, '*', 'type', 'created', 'ref', ref,
+           'at', spec.now, 'data', v.event)
+if v == spec.variants[2] then return {'created', ref, '1'} end
+return {'created', ref, '0'}
 """
 
 _CLAIM_LUA = """
@@ -105,8 +111,11 @@ redis.call('LTRIM', p .. 'waits:' .. bestq, 0, 49)
 redis.call('HINCRBY', p .. 'agent:' .. ARGV[2], 'claimed', 1)
 redis.call('XADD', p .. 'events', 'MAXLEN', '~', ARGV[4], '*', 'type', 'claimed', 'ref', best, 'at', now,
   'data', cjson.encode({agent = ARGV[2], queue = bestq}))
-return {best, redis.call('HGETALL', tk), redis.call('LRANGE', tk .. ':history', 0, -1),
-        redis.call('LRANGE', tk .. ':replies', 0, -1), redis.call('LRANGE', tk .. ':notes', 0, -1)}
+local flat = redis.call('HGETALL', tk)
+local fields = {}
+for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
+return cjson.encode({fields = fields, history = redis.call('LRANGE', tk .. ':history', 0, -1),
+  replies = redis.call('LRANGE', tk .. ':replies', 0, -1), notes = redis.call('LRANGE', tk .. ':notes', 0, -1)})
 """
 
 
@@ -132,6 +141,7 @@ class Change:
 class CreateResult:
     outcome: str  # created | existing | attach
     reference: str
+    repeated_contact: bool = False
 
 
 class Store:
@@ -170,50 +180,16 @@ class Store:
 
     # -- create ---------------------------------------------------------------------------------------
 
-    async def record_contact(self, customer_keys: list[str], conversation_id: str, now: float,
-                             window: float) -> int:
-        """Remember this conversation as a contact; return the customer's contacts within ``window``."""
-        if not customer_keys:
-            return 1
-        pipe = self.redis.pipeline(transaction=False)
-        for ck in customer_keys:
-            key = self._k("customer", ck, "contacts")
-            pipe.zadd(key, {conversation_id: now}, nx=True)
-            pipe.zremrangebyscore(key, "-inf", now - window)
-            pipe.zcard(key)
-            pipe.expire(key, int(window) + 86400)
-        results = await pipe.execute()
-        return max(int(results[i]) for i in range(2, len(results), 4))
-
     async def conversation_ref(self, conversation_id: str) -> str | None:
         ref = await self.redis.get(self._k("conv", conversation_id))
         return cast(str | None, ref)
 
-    async def create(
-        self,
-        *,
-        conversation_id: str,
-        secret: str,
-        doc: dict[str, Any],
-        fields: dict[str, str | int | float],
-        queue: str,
-        score: float,
-        now: float,
-        history: dict[str, Any],
-        category: str,
-        customer_keys: list[str],
-        counters: list[tuple[str, str]],
-        event_data: dict[str, Any],
-    ) -> CreateResult:
-        args: list[Any] = [
-            self.prefix, conversation_id, secret, json.dumps(doc), json.dumps(fields), queue, repr(score),
-            repr(now), json.dumps(history), category, len(customer_keys), *customer_keys, len(counters),
-        ]
-        for kind, name in counters:
-            args += [kind, name]
-        args += [self.events_maxlen, json.dumps(event_data)]
-        outcome, ref = await self._create(keys=[], args=args)
-        return CreateResult(str(outcome), str(ref))
+    async def create(self, spec: dict[str, Any], doc: dict[str, Any]) -> CreateResult:
+        """One round trip: idempotency by conversation, repeated-contact count, attach detection and the
+        new ticket (see _CREATE_LUA). ``spec["variants"]`` = [normal, repeated contact] field sets."""
+        spec = {"prefix": self.prefix, "maxlen": str(self.events_maxlen), **spec}
+        result = await self._create(keys=[], args=[json.dumps(spec), json.dumps(doc)])
+        return CreateResult(str(result[0]), str(result[1]), len(result) > 2 and result[2] == "1")
 
     async def link_conversation(self, conversation_id: str, ref: str) -> str:
         """Point a conversation at ``ref`` unless it already points somewhere; return the winner."""
@@ -298,10 +274,11 @@ class Store:
         result = await self._claim(keys=[], args=[self.prefix, agent, repr(now), self.events_maxlen, *queues])
         if not result:
             return None
-        flat = result[1]
-        ticket = decode_ticket(dict(zip(flat[::2], flat[1::2])))
-        for name, raw in zip(("history", "replies", "notes"), result[2:]):
-            ticket[name] = [json.loads(item) for item in raw]
+        data = json.loads(result)
+        ticket = decode_ticket(data["fields"])
+        for name in ("history", "replies", "notes"):
+            raw = data[name]  # Lua's cjson encodes an empty list as {}
+            ticket[name] = [json.loads(item) for item in raw] if isinstance(raw, list) else []
         return ticket
 
     async def mutate(
@@ -429,6 +406,8 @@ def decode_ticket(raw: dict[str, str]) -> dict[str, Any]:
             ticket[name] = float(value) if value != "" else None
         elif name in INT_FIELDS:
             ticket[name] = int(float(value))
+        elif name in JSON_FIELDS:
+            ticket[name] = json.loads(value)
         else:
             ticket[name] = value
     return ticket
