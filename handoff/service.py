@@ -52,8 +52,12 @@ class TicketService:
         decision = route(matrix, facts)
         doc = build_doc(request, now)
         category = doc["category"]
-        variants = [self._variant(request, decision.priority, decision.queue, decision.tier, decision.rule,
-                                  repeat, now) for repeat in (False, True)]
+        normal = self._variant(request, decision.priority, decision.queue, decision.tier, decision.rule, False, now)
+        repeated = normal
+        if sla.compute_priority(normal["fields"]["priority"], repeat_contact=True)[0] != normal["fields"]["priority"]:
+            repeated = self._variant(request, decision.priority, decision.queue, decision.tier, decision.rule, True,
+                                     now)
+        variants = [normal, repeated]
         counters = [("stats:created_by_category", category), ("stats:created_by_queue", decision.queue)]
         counters += [("stats:handoff_by_tag", t.lower()) for t in doc["tags"]]
         counters += [("stats:handoff_by_article", a["id"]) for a in doc["articles_shown"]
