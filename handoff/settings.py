@@ -64,7 +64,7 @@ class Settings:
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
             port=_int(env, "HANDOFF_PORT", 8090),
             key_prefix=env.get("HANDOFF_KEY_PREFIX", "fd:"),
-            matrix_path=Path(env.get("HANDOFF_MATRIX", "handoff/escalation_matrix.yml")),
+            matrix_path=_matrix_path(env.get("HANDOFF_MATRIX")),
             kb_drafts_dir=Path(env.get("KB_DRAFTS_DIR", "kb_articles/drafts")),
             rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             rasa_token=env.get("RASA_TOKEN") or None,
@@ -78,6 +78,15 @@ class Settings:
             ),
             instance_id=env.get("HANDOFF_INSTANCE_ID", "handoff"),
         )
+
+
+def _matrix_path(raw: str | None) -> Path:
+    """HANDOFF_MATRIX, else handoff/escalation_matrix.yml (relative to the working directory, or the
+    file shipped in this package when the service runs from elsewhere)."""
+    if raw:
+        return Path(raw)
+    default = Path("handoff/escalation_matrix.yml")
+    return default if default.exists() else Path(__file__).resolve().parent / "escalation_matrix.yml"
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

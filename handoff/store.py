@@ -86,6 +86,11 @@ if v == spec.variants[2] then return {'created', ref, '1'} end
 return {'created', ref, '0'}
 """
 
+_DELETE_IF_EQUAL_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 _CLAIM_LUA = """
 local p = ARGV[1]
 local best, bestscore, bestq
@@ -331,13 +336,12 @@ class Store:
         cks = customer_keys_of(ticket)
         if change.close_open_keys:
             pipe.srem(self._k("open"), ref)
-            for ck in cks:
-                # only drop the pointer when it still points at this ticket (done by the caller's check)
-                pipe.delete(self._k("customer", ck, "open", category))
+            for ck in cks:  # drop the customer's pointer only while it still points at this ticket
+                pipe.eval(_DELETE_IF_EQUAL_LUA, 1, self._k("customer", ck, "open", category), ref)
         if change.reopen_keys:
             pipe.sadd(self._k("open"), ref)
-            for ck in cks:
-                pipe.set(self._k("customer", ck, "open", category), ref)
+            for ck in cks:  # a newer open ticket of the same customer and category keeps the pointer
+                pipe.set(self._k("customer", ck, "open", category), ref, nx=True)
         for suffix, name, amount in change.counters:
             pipe.hincrby(self._k(suffix), name, amount)
         data = {"by": change.by, "reason": change.reason, **change.event_data}

@@ -160,3 +160,24 @@ async def test_background_watcher_runs_in_the_app(make_client: Any, settings: An
             break
         await asyncio.sleep(0.05)
     assert ticket["queue"] == "tech-support"
+
+
+async def test_tier2_limit_alert_and_expected_wait_from_history(client: TestClient, clock: FakeClock) -> None:
+    service = client.app[appkeys.SERVICE]
+    refs = []
+    for i in range(3):
+        body = payload(f"t2-{i}", category="billing", description="invoice question", customer={})
+        refs.append((await (await client.post("/api/v1/tickets", json=body, headers=bot_headers())).json()))
+    assert refs[0]["queue"] == "billing"
+    clock.advance(5 * 60)
+    resp = await client.post("/api/v1/agent/claim", json={"queues": ["billing"]}, headers=agent_headers())
+    assert (await resp.json())["ticket"]["reference"] == refs[0]["reference"]
+    status = await (await client.get(f"/api/v1/status/{refs[2]['secret_reference']}")).json()
+    assert status["queue_position"] == 2 and status["expected_wait_minutes"] == 10  # median 5 min x 2
+    clock.advance(4 * 3600)  # past the 4-hour tier-2 limit (Monday 16:05 -> Tuesday 10:05 business time)
+    clock.advance(16 * 3600)
+    counts = await service.sweep_sla()
+    assert counts["tier_alerts"] == 3 and counts["escalated"] == 0
+    assert (await service.sweep_sla())["tier_alerts"] == 0
+    types = [e["type"] for e in await service.store.events()]
+    assert types.count("tier_limit_exceeded") == 3
