@@ -18,6 +18,9 @@ from typing import Any
 
 LANGS: tuple[str, ...] = ("de", "en", "da")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# words customers of every language use alike: never a reason to switch the conversation's language
+NEUTRAL = frozenset({"ok", "okay", "k", "kk", "super", "cool", "top", "hmm", "aha", "lol", "xd", "stream", "streamly",
+                     "stick", "app", "tv", "smart", "premium", "standard", "basic", "pdf", "mail", "e", "t"})
 _MARKERS = {"de": set("äöüß"), "da": set("æøå"), "en": set()}
 
 
@@ -77,7 +80,7 @@ class LanguageIdentifier:
 
     def detect(self, text: str) -> str | None:
         """The message's language, or None when it is too short or too neutral to tell."""
-        words = _words(text)
+        words = [w for w in _words(text) if w not in NEUTRAL]
         if not words or sum(len(w) for w in words) < 2:
             return None
         ranked = sorted(self.scores(text).items(), key=lambda item: item[1], reverse=True)

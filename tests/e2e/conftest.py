@@ -1,0 +1,91 @@
+"""The whole stack for end-to-end tests: real Rasa server, action server, handoff service, website and
+Redis, started by the same code as `frontdoor up`, on free ports, with their own key prefixes."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.embedded_redis import free_port
+from bot.settings import ROOT, Settings
+from bot.supervisor import Stack
+from bot.training import model_path
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    model = model_path(ROOT, ROOT / "models")
+    if not model.exists():
+        pytest.fail(f"no trained model for the current inputs ({model.name}); run `make test` or `frontdoor train`")
+    var = tmp_path_factory.mktemp("var")
+    run_id = uuid.uuid4().hex[:8]
+    env = {
+        "REDIS_URL": redis_url,
+        "FRONTDOOR_VAR": str(var),
+        "RASA_PORT": str(free_port()),
+        "ACTION_PORT": str(free_port()),
+        "HANDOFF_PORT": str(free_port()),
+        "SITE_PORT": str(free_port()),
+        "HANDOFF_KEY_PREFIX": f"e2e{run_id}:",
+        "FRONTDOOR_DEMO_AGENT_TOKEN": "e2e-lead-token",
+        "HANDOFF_BOT_TOKEN": "e2e-bot-token",
+        "RASA_TOKEN": "e2e-rasa-token",
+        "FRONTDOOR_TOKEN_SECRET": "e2e-token-secret",
+    }
+    settings = Settings.from_env(env).with_secrets()
+    drafts = var / "drafts"
+    running = Stack(settings, model=model, extra_env={"RASA_KEY_PREFIX": f"e2e{run_id}",
+                                                      "KB_DRAFTS_DIR": str(drafts)})
+    try:
+        running.start(timeout=300)
+    except Exception:
+        running.stop()
+        for log in sorted(Path(settings.log_dir).glob("*.log")):
+            print(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+        raise
+    yield running
+    running.stop()
+
+
+def http_json(url: str, body: Any = None, token: str = "", method: str | None = None,
+              timeout: float = 30.0) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, json.loads(raw) if raw else None
+
+
+class Chat:
+    """One customer's conversation through Rasa's REST channel."""
+
+    def __init__(self, stack: Stack, sender: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+        self.url = f"http://127.0.0.1:{stack.settings.rasa_port}/webhooks/rest/webhook"
+        self.sender = sender or f"e2e-{uuid.uuid4().hex[:10]}"
+        self.metadata = metadata or {}
+
+    def say(self, text: str) -> list[dict[str, Any]]:
+        status, replies = http_json(self.url, {"sender": self.sender, "message": text, "metadata": self.metadata})
+        assert status == 200, replies
+        return list(replies or [])
+
+    def texts(self, text: str) -> list[str]:
+        return [reply.get("text", "") for reply in self.say(text)]
+
+
+@pytest.fixture
+def chat(stack: Stack) -> Chat:
+    return Chat(stack)

@@ -1,0 +1,51 @@
+"""The foundation end to end: every process answers, a greeting gets an answer in the customer's
+language, and a custom action in the action server reaches the handoff service."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.supervisor import Stack, http_ok
+from tests.e2e.conftest import Chat, http_json
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_process_is_healthy(stack: Stack) -> None:
+    assert [child.name for child in stack.children] == ["actions", "handoff", "site", "rasa"]
+    for child in stack.children:
+        assert child.alive(), child.name
+        assert child.health(), child.name
+
+
+def test_website_serves_the_chat_page_and_widget(stack: Stack) -> None:
+    base = f"http://127.0.0.1:{stack.settings.site_port}"
+    assert http_ok(base + "/")
+    assert http_ok(base + "/static/webchat.js")
+    status, config = http_json(base + "/config.json")
+    assert status == 200 and config["socketPath"] == "/socket.io/"
+
+
+@pytest.mark.parametrize(("greeting", "expected"), [
+    ("Hallo, guten Tag", "Streamly-Assistent"),
+    ("Hello there", "Streamly assistant"),
+    ("Hej med dig", "Streamlys assistent"),
+])
+def test_greeting_is_answered_in_the_customers_language(stack: Stack, greeting: str, expected: str) -> None:
+    replies = Chat(stack).texts(greeting)
+    assert any(expected in text for text in replies), replies
+
+
+def test_request_for_a_human_creates_a_ticket_through_the_action_server(stack: Stack) -> None:
+    chat = Chat(stack)
+    chat.texts("Guten Tag")
+    replies = chat.texts("Ich möchte bitte mit einem Mitarbeiter sprechen")
+    joined = " ".join(replies)
+    assert "Ticketnummer: T-" in joined, replies
+    reference = joined.split("Ticketnummer: ")[1].split(" ")[0]
+    handoff = f"http://127.0.0.1:{stack.settings.handoff_port}"
+    status, ticket = http_json(f"{handoff}/api/v1/tickets/by-conversation/{chat.sender}",
+                               token=stack.settings.secrets["HANDOFF_BOT_TOKEN"])
+    assert status == 200, ticket
+    assert ticket["reference"] == reference
+    assert ticket["status"] == "queued"

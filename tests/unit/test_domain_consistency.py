@@ -1,0 +1,72 @@
+"""Every action, form and `utter_*` the Python code names exists in domain.yml, and vice versa."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import yaml
+from rasa_sdk import Action
+
+import actions
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+UTTER = re.compile(r"""["'](utter_[a-z0-9_]+)["']""")
+
+
+def action_classes() -> list[type[Action]]:
+    import importlib
+    import pkgutil
+
+    found: list[type[Action]] = []
+    for module in pkgutil.iter_modules(actions.__path__):
+        loaded = importlib.import_module(f"actions.{module.name}")
+        for _name, obj in inspect.getmembers(loaded, inspect.isclass):
+            if issubclass(obj, Action) and obj.__module__ == loaded.__name__ and not inspect.isabstract(obj):
+                found.append(obj)
+    return found
+
+
+def test_every_action_class_is_declared_in_the_domain() -> None:
+    declared = set(DOMAIN.get("actions", [])) | set((DOMAIN.get("forms") or {}))
+    names = {cls().name() for cls in action_classes()}
+    assert names, "no actions found"
+    missing = {name for name in names if name not in declared and not name.startswith("validate_")}
+    assert not missing, f"actions not in domain.yml: {sorted(missing)}"
+
+
+def test_every_declared_custom_action_has_an_implementation() -> None:
+    names = {cls().name() for cls in action_classes()}
+    custom = {name for name in DOMAIN.get("actions", []) if name.startswith("action_")}
+    assert custom - names == set()
+
+
+def test_every_response_named_in_python_exists() -> None:
+    used: set[str] = set()
+    for path in (ROOT / "actions").glob("*.py"):
+        used |= set(UTTER.findall(path.read_text()))
+    missing = used - set(DOMAIN["responses"])
+    assert not missing, f"responses used in actions/ but missing in domain.yml: {sorted(missing)}"
+
+
+def test_every_response_speaks_german_english_and_danish() -> None:
+    for name, variations in DOMAIN["responses"].items():
+        langs = set()
+        for variation in variations:
+            conditions = variation.get("condition") or []
+            lang = next((c["value"] for c in conditions if c.get("name") == "language"), "en")
+            langs.add(lang)
+        assert {"de", "en", "da"} <= langs, f"{name} lacks a language: has {sorted(langs)}"
+
+
+def test_actions_do_no_work_at_import_or_construction() -> None:
+    for cls in action_classes():
+        source = inspect.getsource(inspect.getmodule(cls))  # type: ignore[arg-type]
+        tree = ast.parse(source)
+        calls_at_module_level = [node for node in tree.body if isinstance(node, ast.Expr)
+                                 and isinstance(node.value, ast.Call)]
+        assert not calls_at_module_level, f"{cls.__module__} runs code at import"
+        cls()  # must not need arguments, network or environment
