@@ -187,10 +187,14 @@ def parse_article(
     try:
         node = yaml.compose(front, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        # the context mark is where the broken construct starts (an unclosed '[' or quote): that is the
+        # line to fix; the problem mark is where the parser gave up
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
         problem = getattr(exc, "problem", None) or str(exc)
-        return ParseResult(None, (Issue(path, line, f"invalid YAML in front matter: {problem}"),))
+        context = getattr(exc, "context", None)
+        detail = f"{context}: {problem}" if context else problem
+        return ParseResult(None, (Issue(path, line, f"invalid YAML in front matter: {detail}"),))
     if not isinstance(node, yaml.MappingNode):
         return ParseResult(None, (Issue(path, 2, "front matter must be a YAML mapping of fields"),))
     try:

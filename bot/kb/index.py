@@ -75,10 +75,13 @@ class LanguageIndex:
 
         q_texts: list[str] = []
         q_owner: list[int] = []
+        q_is_title: list[bool] = []
         for i, art in enumerate(self.articles):
-            for q in dict.fromkeys((art.title, *art.questions)):
+            for j, q in enumerate(dict.fromkeys((art.title, *art.questions))):
                 q_texts.append(q)
                 q_owner.append(i)
+                q_is_title.append(j == 0)
+        self.q_is_title = np.asarray(q_is_title, dtype=bool)
         meta_texts = [_article_text(a) for a in self.articles]
         body_texts = [strip_markdown(a.body)[: cfg.body_max_chars] for a in self.articles]
         an = self.analyzer
@@ -197,13 +200,16 @@ class LanguageIndex:
         total = float(np.sqrt(np.sum(self.group_weight[present] ** 2)))
         return QueryVector(idx, vals / (total or 1.0), analysis.terms)
 
-    def raw_scores(self, qv: QueryVector) -> FloatArray:
-        """One raw similarity (about 0..1) per article, in ``self.articles`` order."""
+    def raw_scores(self, qv: QueryVector, exclude_row: int | None = None) -> FloatArray:
+        """One raw similarity (about 0..1) per article, in ``self.articles`` order.
+        ``exclude_row`` leaves one question out (for self-calibration)."""
         n_art = len(self.articles)
         if qv.empty or not self.has_questions:
             return np.zeros(n_art)
         cfg = self.config
         q_sims = _gather(self.q_matrix_t, qv.indices, qv.values, len(self.q_owner))
+        if exclude_row is not None:
+            q_sims[exclude_row] = 0.0
         best = np.maximum.reduceat(q_sims, self.q_starts) if len(q_sims) else np.zeros(n_art)
         score = cfg.question_weight * best
         if cfg.second_weight:
@@ -218,6 +224,54 @@ class LanguageIndex:
         total = cfg.question_weight + cfg.second_weight + cfg.centroid_weight + cfg.body_weight
         result: FloatArray = score / total
         return result
+
+
+    def calibration_samples(self, max_samples: int = 400, seed: int = 0) -> tuple[FloatArray, FloatArray]:
+        """Leave-one-out raw scores over the articles' own questions: (score of the right article,
+        score of the best wrong article). Used to fit the raw-score -> confidence mapping."""
+        rows = np.flatnonzero(~self.q_is_title)
+        if len(self.articles) < 2 or len(rows) == 0:
+            return np.zeros(0), np.zeros(0)
+        if len(rows) > max_samples:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, max_samples, replace=False))
+        pos, neg = [], []
+        m = self.q_matrix
+        for r in rows:
+            lo, hi = m.indptr[r], m.indptr[r + 1]
+            qv = QueryVector(m.indices[lo:hi].astype(np.int64), m.data[lo:hi], ())
+            scores = self.raw_scores(qv, exclude_row=int(r))
+            own = int(self.q_owner[r])
+            pos.append(scores[own])
+            scores[own] = -1.0
+            neg.append(scores.max())
+        return np.asarray(pos), np.asarray(neg)
+
+
+def fit_logistic(pos: FloatArray, neg: FloatArray, l2: float = 1e-3, iterations: int = 25
+                 ) -> tuple[float, float] | None:
+    """1-D logistic regression p(correct | raw) = sigmoid(slope * (raw - center)) by Newton's method.
+    Returns (center, slope), or None with too little data."""
+    if len(pos) < 5 or len(neg) < 5:
+        return None
+    x = np.concatenate([pos, neg])
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    w = np.zeros(2)  # intercept, slope
+    X = np.column_stack([np.ones_like(x), x])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(X @ w)))
+        grad = X.T @ (p - y) + l2 * w
+        hess = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(2)
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            return None
+        w -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    b, a = float(w[0]), float(w[1])
+    if a <= 1e-6 or not np.isfinite(a) or not np.isfinite(b):
+        return None
+    return -b / a, a
 
 
 def _counts(feature_lists: Sequence[Sequence[str]], vocab: dict[str, int], n_feat: int) -> sp.csr_matrix:

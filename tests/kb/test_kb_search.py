@@ -1,0 +1,95 @@
+"""Ranking on a small three-language fixture KB: typos, compounds, language fallback, abstention,
+ambiguity; and the read API the action server uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.kb.search import KnowledgeBase, UnsupportedLanguage
+
+
+@pytest.mark.parametrize(("query", "lang", "expected"), [
+    ("charged twice", "en", "billing-double-charge"),
+    ("doppelte Abbuchung", "de", "billing-double-charge"),
+    ("trukket dobbelt", "da", "billing-double-charge"),
+    ("Passwort vergesen", "de", "account-password-reset"),  # typo
+    ("I forgott my passwrd", "en", "account-password-reset"),  # typos
+    ("pasword resett", "en", "account-password-reset"),
+    ("Passwortzurücksetzung", "de", "account-password-reset"),  # compound of "Passwort zurücksetzen"
+    ("adgangskoden er glemt", "da", "account-password-reset"),  # Danish definite form
+    ("Passwort zuruecksetzen", "de", "account-password-reset"),  # umlaut typed as ue
+])
+def test_ranks_the_right_article_first_in_the_asked_language(
+    shared_kb: KnowledgeBase, query: str, lang: str, expected: str
+) -> None:
+    res = shared_kb.search(query, lang)
+    top = res.hits[0]
+    assert (top.article.id, top.article.lang, top.fallback_lang) == (expected, lang, False)
+    assert 0.0 <= top.score <= 1.0
+    assert all(a.score >= b.score for a, b in zip(res.hits, res.hits[1:]))
+
+
+@pytest.mark.parametrize("query", ["charged twice", "doppelte Abbuchung", "Passwort vergesen"])
+def test_clear_matches_are_answered(shared_kb: KnowledgeBase, query: str) -> None:
+    lang = "en" if query.startswith("charged") else "de"
+    res = shared_kb.search(query, lang)
+    assert not res.abstained and not res.ambiguous and res.best is res.hits[0]
+    assert res.hits[0].snippet and len(res.hits[0].snippet) <= shared_kb.config.snippet_chars
+
+
+def test_never_returns_another_language_when_a_translation_exists(shared_kb: KnowledgeBase) -> None:
+    res = shared_kb.search("I was charged twice", "de", k=10)
+    ids = [(h.article.id, h.article.lang) for h in res.hits]
+    assert ("billing-double-charge", "en") not in ids
+    assert all(h.fallback_lang == (h.article.lang != "de") for h in res.hits)
+
+
+@pytest.mark.parametrize(("query", "lang", "expected", "article_lang"), [
+    ("E-2002", "da", "tech-tv-error-2002", "en"),  # exists only in English
+    ("Rücksendung", "en", "shipping-return", "de"),  # exists only in German
+])
+def test_falls_back_to_another_language_without_translation(
+    shared_kb: KnowledgeBase, query: str, lang: str, expected: str, article_lang: str
+) -> None:
+    res = shared_kb.search(query, lang)
+    top = res.hits[0]
+    assert (top.article.id, top.article.lang, top.fallback_lang) == (expected, article_lang, True)
+    assert not res.abstained
+
+
+@pytest.mark.parametrize(("query", "lang"), [
+    ("what's the weather in Paris tomorrow", "en"),
+    ("Wie wird das Wetter morgen", "de"),
+    ("hvad bliver vejret i morgen", "da"),
+    ("", "en"),
+    ("!!!", "de"),
+])
+def test_abstains_when_nothing_fits(shared_kb: KnowledgeBase, query: str, lang: str) -> None:
+    res = shared_kb.search(query, lang)
+    assert res.abstained and res.best is None and not res.ambiguous
+
+
+def test_two_close_candidates_are_ambiguous(shared_kb: KnowledgeBase) -> None:
+    res = shared_kb.search("I want to stop my subscription", "en")
+    assert not res.abstained and res.ambiguous
+    assert {h.article.id for h in res.hits[:2]} == {"subscription-cancel", "subscription-pause"}
+    clear = shared_kb.search("pause my subscription for a month", "en")
+    assert clear.hits[0].article.id == "subscription-pause" and not clear.ambiguous
+
+
+def test_k_limits_hits_and_unknown_language_raises(shared_kb: KnowledgeBase) -> None:
+    assert len(shared_kb.search("password", "en", k=1).hits) == 1
+    assert len(shared_kb.search("password", "en", k=5).hits) == 5
+    with pytest.raises(UnsupportedLanguage):
+        shared_kb.search("password", "fr")
+
+
+def test_read_api(shared_kb: KnowledgeBase) -> None:
+    assert shared_kb.languages == ("de", "en", "da")
+    art = shared_kb.get("billing-double-charge", "de")
+    assert art is not None and art.escalate_to == "billing" and art.title == "Ich wurde doppelt belastet"
+    assert shared_kb.get("billing-double-charge", "fr") is None
+    assert {a.lang for a in shared_kb.articles("da")} == {"da"}
+    assert len(shared_kb.articles()) == 10
+    assert shared_kb.products() == ["Smart TV app", "Streamly Stick"]
+    assert shared_kb.issues == ()

@@ -1,0 +1,70 @@
+"""Hot reload: saved, added, deleted and malformed articles take effect within 2 s, no restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.kb.search import KnowledgeBase
+from bot.kb.watch import KnowledgeBaseWatcher
+
+from conftest import article_text
+
+QUESTIONS = ["How do I redeem a gift card?", "gift card code does not work", "use a voucher",
+             "redeem voucher code", "where do I enter my gift code", "gift card balance"]
+
+
+def _until(condition: Callable[[], bool], timeout: float = 2.0) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def _top(kb: KnowledgeBase, query: str) -> str | None:
+    res = kb.search(query, "en")
+    return None if res.abstained else res.hits[0].article.id
+
+
+def test_add_edit_malformed_delete_within_two_seconds(kb_root: Path, matrix_path: Path) -> None:
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    path = kb_root / "en" / "gift-card.md"
+    assert _top(kb, "redeem my gift card") is None
+    with kb.watch(interval=0.1):
+        path.write_text(article_text("gift-card", "en", "Gift cards", QUESTIONS, "Enter the code.",
+                                     "subscription"), encoding="utf-8")
+        _until(lambda: _top(kb, "redeem my gift card") == "gift-card")
+
+        path.write_text(article_text("gift-card", "en", "Gift cards and vouchers", QUESTIONS,
+                                     "Enter the code.", "subscription"), encoding="utf-8")
+        _until(lambda: kb.get("gift-card", "en") is not None
+               and kb.get("gift-card", "en").title == "Gift cards and vouchers")  # type: ignore[union-attr]
+
+        path.write_text("---\nid: gift-card\ntitle: [unclosed\n---\nBody\n", encoding="utf-8")
+        _until(lambda: kb.get("gift-card", "en") is None)
+        assert any(i.path == path and i.line == 3 for i in kb.issues)
+        assert _top(kb, "charged twice") == "billing-double-charge"  # the rest keeps serving
+
+        path.write_text(article_text("gift-card", "en", "Gift cards", QUESTIONS, "Enter the code.",
+                                     "subscription"), encoding="utf-8")
+        _until(lambda: _top(kb, "redeem my gift card") == "gift-card")
+        assert kb.issues == ()
+
+        path.unlink()
+        _until(lambda: kb.get("gift-card", "en") is None)
+        assert _top(kb, "redeem my gift card") is None
+
+
+def test_watcher_with_callback_hands_over_a_new_knowledge_base(kb_root: Path, matrix_path: Path) -> None:
+    received: list[KnowledgeBase] = []
+    watcher = KnowledgeBaseWatcher(kb_root, received.append, interval=0.1, matrix_path=matrix_path)
+    with watcher:
+        assert not watcher.check()  # nothing changed since start
+        (kb_root / "en" / "account-password-reset.md").unlink()
+        _until(lambda: bool(received))
+    assert received[-1].get("account-password-reset", "en") is None
+    assert received[-1].get("account-password-reset", "de") is not None
+    assert watcher.reloads >= 1
