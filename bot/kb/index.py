@@ -247,11 +247,11 @@ class LanguageIndex:
         return np.asarray(pos), np.asarray(neg)
 
 
-def fit_logistic(pos: FloatArray, neg: FloatArray, l2: float = 1e-3, iterations: int = 25
-                 ) -> tuple[float, float] | None:
+def fit_logistic(pos: FloatArray, neg: FloatArray, l2: float = 1e-3, iterations: int = 25,
+                 min_samples: int = 40) -> tuple[float, float] | None:
     """1-D logistic regression p(correct | raw) = sigmoid(slope * (raw - center)) by Newton's method.
     Returns (center, slope), or None with too little data."""
-    if len(pos) < 5 or len(neg) < 5:
+    if len(pos) < min_samples or len(neg) < min_samples:
         return None
     x = np.concatenate([pos, neg])
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])

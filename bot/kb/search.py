@@ -191,8 +191,7 @@ class KnowledgeBase:
                               np.concatenate([n for _, n in samples.values()] or [np.zeros(0)]))
         out: dict[str, Calibration] = {}
         for lang, (pos, neg) in samples.items():
-            fit = fit_logistic(pos, neg) if len(pos) >= 30 else None
-            fit = fit or pooled
+            fit = fit_logistic(pos, neg) or pooled
             out[lang] = Calibration(*fit) if fit else default
             logger.debug("kb calibration %s: %s", lang, out[lang])
         return out
