@@ -12,11 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa",
                        "é": "e", "è": "e", "á": "a", "à": "a"})
+
+GROUPS = ("w", "b", "c")
+GROUP_INDEX = {g: i for i, g in enumerate(GROUPS)}
 
 _PIPELINES: dict[str, Language] = {}
 _LOCK = threading.Lock()
@@ -74,6 +80,12 @@ class Analyzer:
         self._cache_size = cache_size
         self._stop: frozenset[str] | None = None
         self._ngram_cache: dict[str, tuple[str, ...]] = {}
+        # feature -> column id, shared by every index built with this analyzer (it only grows), so that
+        # a reload re-uses the ids of unchanged texts instead of re-counting millions of strings
+        self.vocab: dict[str, int] = {}
+        self.groups: list[int] = []
+        self._ids: dict[tuple[str, bool], npt.NDArray[np.int64]] = {}
+        self._vocab_lock = threading.Lock()
 
     @property
     def nlp(self) -> Language:
@@ -148,6 +160,28 @@ class Analyzer:
             for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=batch_size)):
                 self._remember(text, self._from_tokens(self._tokens(doc)))
         return [self._cache[t] if t in self._cache else self.analyze(t) for t in texts]
+
+    def feature_ids(self, texts: Sequence[str], words_only: bool = False) -> list[npt.NDArray[np.int64]]:
+        """Column ids of each text's features (repeated features repeat), new features interned."""
+        todo = [t for t in dict.fromkeys(texts) if (t, words_only) not in self._ids]
+        if todo:
+            analyses = self.analyze_many(todo)
+            with self._vocab_lock:
+                vocab, groups = self.vocab, self.groups
+                for text, an in zip(todo, analyses):
+                    feats = [f for f in an.features if f[0] == "w"] if words_only else an.features
+                    ids = []
+                    for f in feats:
+                        j = vocab.get(f)
+                        if j is None:
+                            j = vocab[f] = len(groups)
+                            groups.append(GROUP_INDEX[f[0]])
+                        ids.append(j)
+                    if len(self._ids) >= self._cache_size:
+                        self._ids.clear()
+                    self._ids[(text, words_only)] = np.asarray(ids, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return [self._ids.get((t, words_only), empty) for t in texts]
 
     def _remember(self, text: str, result: Analysis) -> None:
         if len(self._cache) >= self._cache_size:

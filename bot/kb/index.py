@@ -20,14 +20,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from bot.kb.analysis import Analyzer, AnalyzerConfig, analyzer_for, fold
+from bot.kb.analysis import GROUP_INDEX, GROUPS, Analyzer, AnalyzerConfig, analyzer_for, fold
 from bot.kb.article import Article, strip_markdown
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-GROUPS = ("w", "b", "c")
-_GROUP_INDEX = {g: i for i, g in enumerate(GROUPS)}
 
 
 @dataclass(frozen=True)
@@ -85,27 +83,19 @@ class LanguageIndex:
         meta_texts = [_article_text(a) for a in self.articles]
         body_texts = [strip_markdown(a.body)[: cfg.body_max_chars] for a in self.articles]
         an = self.analyzer
-        q_feats = [a.features for a in an.analyze_many(q_texts)]
-        meta_feats = [a.features for a in an.analyze_many(meta_texts)]
-        body_feats = [tuple(f for f in a.features if f[0] == "w") for a in an.analyze_many(body_texts)]
-
-        vocab: dict[str, int] = {}
-        for feats in (*q_feats, *meta_feats, *body_feats):
-            for f in feats:
-                if f not in vocab:
-                    vocab[f] = len(vocab)
-        self.vocab = vocab
-        n_feat = max(len(vocab), 1)
-        self.group_of: IntArray = np.zeros(n_feat, dtype=np.int64)
-        for f, j in vocab.items():
-            self.group_of[j] = GROUPS.index(f[0])
+        q_ids = an.feature_ids(q_texts)
+        meta_ids = an.feature_ids(meta_texts)
+        body_ids = an.feature_ids(body_texts, words_only=True)
+        self.vocab = an.vocab  # shared and growing: only ids < n_feat belong to this index
+        self.n_feat = n_feat = max(len(an.groups), 1)
+        self.group_of: IntArray = np.asarray(an.groups[:n_feat] or [0], dtype=np.int64)
         self.group_weight: FloatArray = np.sqrt(
             np.array([cfg.word_weight, cfg.bigram_weight, cfg.char_weight], dtype=np.float64)
         )
 
-        q_counts = self._count_matrix(q_feats, n_feat)
-        meta_counts = self._count_matrix(meta_feats, n_feat)
-        body_counts = self._count_matrix(body_feats, n_feat)
+        q_counts = self._count_matrix(q_ids, n_feat)
+        meta_counts = self._count_matrix(meta_ids, n_feat)
+        body_counts = self._count_matrix(body_ids, n_feat)
         # document frequency over questions and article metadata (bodies only add unseen words)
         if cfg.class_idf:
             owner0 = sp.csr_matrix((np.ones(len(q_owner)), (q_owner, np.arange(len(q_owner)))),
@@ -158,8 +148,14 @@ class LanguageIndex:
                 best, best_score = sentence, score
         return _truncate(best, limit)
 
-    def _count_matrix(self, feature_lists: Sequence[Sequence[str]], n_feat: int) -> sp.csr_matrix:
-        return _counts(feature_lists, self.vocab, n_feat)
+    @staticmethod
+    def _count_matrix(id_lists: Sequence[IntArray], n_feat: int) -> sp.csr_matrix:
+        lens = np.fromiter((len(x) for x in id_lists), dtype=np.int64, count=len(id_lists))
+        indptr = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
+        indices = np.concatenate(id_lists) if id_lists else np.zeros(0, np.int64)
+        m = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(id_lists), n_feat))
+        m.sum_duplicates()
+        return m
 
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Sublinear TF x IDF, each feature group L2-normalised and weighted, rows L2-normalised."""
@@ -179,7 +175,8 @@ class LanguageIndex:
     def vectorize(self, text: str) -> QueryVector:
         analysis = self.analyzer.analyze(text)
         counts = Counter(analysis.features)
-        known = [(self.vocab[f], c) for f, c in counts.items() if f in self.vocab]
+        vocab, n_feat = self.vocab, self.n_feat
+        known = [(j, c) for f, c in counts.items() if (j := vocab.get(f, n_feat)) < n_feat]
         if not known:
             return QueryVector(np.zeros(0, np.int64), np.zeros(0), analysis.terms)
         idx = np.fromiter((j for j, _ in known), dtype=np.int64, count=len(known))
@@ -191,8 +188,8 @@ class LanguageIndex:
         sq = np.zeros(len(GROUPS))
         np.add.at(sq, groups, vals**2)
         for f, c in counts.items():
-            if f not in self.vocab:
-                sq[_GROUP_INDEX[f[0]]] += ((1.0 + math.log(c)) * self.max_idf) ** 2
+            if vocab.get(f, n_feat) >= n_feat:
+                sq[GROUP_INDEX[f[0]]] += ((1.0 + math.log(c)) * self.max_idf) ** 2
         present = sq > 0
         norms = np.sqrt(sq)
         norms[~present] = 1.0
@@ -200,31 +197,34 @@ class LanguageIndex:
         total = float(np.sqrt(np.sum(self.group_weight[present] ** 2)))
         return QueryVector(idx, vals / (total or 1.0), analysis.terms)
 
-    def raw_scores(self, qv: QueryVector, exclude_row: int | None = None) -> FloatArray:
-        """One raw similarity (about 0..1) per article, in ``self.articles`` order.
-        ``exclude_row`` leaves one question out (for self-calibration)."""
+    def raw_scores(self, qv: QueryVector) -> FloatArray:
+        """One raw similarity (about 0..1) per article, in ``self.articles`` order."""
         n_art = len(self.articles)
         if qv.empty or not self.has_questions:
             return np.zeros(n_art)
         cfg = self.config
-        q_sims = _gather(self.q_matrix_t, qv.indices, qv.values, len(self.q_owner))
-        if exclude_row is not None:
-            q_sims[exclude_row] = 0.0
-        best = np.maximum.reduceat(q_sims, self.q_starts) if len(q_sims) else np.zeros(n_art)
+        q_sims = _gather(self.q_matrix_t, qv.indices, qv.values, len(self.q_owner))[np.newaxis, :]
+        cent = _gather(self.centroid_t, qv.indices, qv.values, n_art) if cfg.centroid_weight else None
+        body = _gather(self.body_t, qv.indices, qv.values, n_art) if cfg.body_weight else None
+        result: FloatArray = self._combine(q_sims, cent, body)[0]
+        return result
+
+    def _combine(self, q_sims: FloatArray, cent: FloatArray | None, body: FloatArray | None) -> FloatArray:
+        """Rows of question similarities (m x questions) + centroid/body similarities -> m x articles."""
+        cfg = self.config
+        best = np.maximum.reduceat(q_sims, self.q_starts, axis=1)
         score = cfg.question_weight * best
         if cfg.second_weight:
             # second-best question per article (ties with the best count as the best)
-            masked = np.where(q_sims >= best[self.q_owner], -1.0, q_sims)
-            second = np.maximum(np.maximum.reduceat(masked, self.q_starts), 0.0)
-            score += cfg.second_weight * second
-        if cfg.centroid_weight:
-            score += cfg.centroid_weight * _gather(self.centroid_t, qv.indices, qv.values, n_art)
-        if cfg.body_weight:
-            score += cfg.body_weight * _gather(self.body_t, qv.indices, qv.values, n_art)
+            masked = np.where(q_sims >= best[:, self.q_owner], -1.0, q_sims)
+            score += cfg.second_weight * np.maximum(np.maximum.reduceat(masked, self.q_starts, axis=1), 0.0)
+        if cent is not None:
+            score += cfg.centroid_weight * cent
+        if body is not None:
+            score += cfg.body_weight * body
         total = cfg.question_weight + cfg.second_weight + cfg.centroid_weight + cfg.body_weight
-        result: FloatArray = score / total
-        return result
-
+        out: FloatArray = score / total
+        return out
 
     def calibration_samples(self, max_samples: int = 400, seed: int = 0) -> tuple[FloatArray, FloatArray]:
         """Leave-one-out raw scores over the articles' own questions: (score of the right article,
@@ -234,17 +234,18 @@ class LanguageIndex:
             return np.zeros(0), np.zeros(0)
         if len(rows) > max_samples:
             rows = np.sort(np.random.default_rng(seed).choice(rows, max_samples, replace=False))
-        pos, neg = [], []
-        m = self.q_matrix
-        for r in rows:
-            lo, hi = m.indptr[r], m.indptr[r + 1]
-            qv = QueryVector(m.indices[lo:hi].astype(np.int64), m.data[lo:hi], ())
-            scores = self.raw_scores(qv, exclude_row=int(r))
-            own = int(self.q_owner[r])
-            pos.append(scores[own])
-            scores[own] = -1.0
-            neg.append(scores.max())
-        return np.asarray(pos), np.asarray(neg)
+        m = self.q_matrix[rows]
+        q_sims = (m @ self.q_matrix_t).toarray()
+        q_sims[np.arange(len(rows)), rows] = 0.0  # leave the question itself out
+        cfg = self.config
+        cent = (m @ self.centroid_t).toarray() if cfg.centroid_weight else None
+        body = (m @ self.body_t).toarray() if cfg.body_weight else None
+        scores = self._combine(q_sims, cent, body)
+        own = self.q_owner[rows]
+        pos = scores[np.arange(len(rows)), own].copy()
+        scores[np.arange(len(rows)), own] = -1.0
+        neg = scores.max(axis=1)
+        return pos, neg
 
 
 def fit_logistic(pos: FloatArray, neg: FloatArray, l2: float = 1e-3, iterations: int = 25,
@@ -272,19 +273,6 @@ def fit_logistic(pos: FloatArray, neg: FloatArray, l2: float = 1e-3, iterations:
     if a <= 1e-6 or not np.isfinite(a) or not np.isfinite(b):
         return None
     return -b / a, a
-
-
-def _counts(feature_lists: Sequence[Sequence[str]], vocab: dict[str, int], n_feat: int) -> sp.csr_matrix:
-    indptr = [0]
-    indices: list[int] = []
-    for feats in feature_lists:
-        indices.extend(vocab[f] for f in feats if f in vocab)
-        indptr.append(len(indices))
-    data = np.ones(len(indices))
-    m = sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
-                      shape=(len(feature_lists), n_feat))
-    m.sum_duplicates()
-    return m
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
