@@ -41,6 +41,9 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--val", type=Path, help="intent dataset: validation JSONL (threshold chosen on it)")
     ev.add_argument("--shots", type=int, default=0, help="training rows per label (0 = all)")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--min-oos-recall", type=float, default=0.8,
+                    help="with --val: highest accuracy among thresholds reaching this OOS recall on val "
+                         "(negative = maximise the mean of accuracy and OOS recall instead)")
     ev.add_argument("--failures", action="store_true", help="list the failing own cases")
     ev.set_defaults(func=lambda args: cmd_eval(args))
 
@@ -109,7 +112,9 @@ def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if not (args.train and args.test):
             print("--train and --test go together", file=sys.stderr)
             return 2
-        report = evaluate_dataset(args.train, args.test, args.val, args.shots, args.seed)
+        min_oos = args.min_oos_recall if args.min_oos_recall >= 0 else None
+        report = evaluate_dataset(args.train, args.test, args.val, args.shots, args.seed,
+                                  min_oos_recall=min_oos)
     else:
         kb = KnowledgeBase.load(args.root, args.matrix)
         report = evaluate_cases(kb, args.cases)

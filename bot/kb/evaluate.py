@@ -129,17 +129,22 @@ def metrics(outcomes: Sequence[Outcome], threshold: float) -> Metrics:
                    oos_abst / abst if abst else 1.0)
 
 
-def choose_threshold(outcomes: Sequence[Outcome]) -> float:
-    """The threshold that maximises the mean of in-scope accuracy and OOS recall on validation data."""
+def choose_threshold(outcomes: Sequence[Outcome], min_oos_recall: float | None = 0.8) -> float:
+    """Threshold chosen on validation data: the highest in-scope accuracy among thresholds whose OOS
+    recall is at least ``min_oos_recall`` (the issue's operating point); when no threshold reaches it,
+    or with ``None``, the one maximising the mean of in-scope accuracy and OOS recall."""
     scores = sorted({round(o.top_score, 4) for o in outcomes})
+    candidates = [0.0, *[s + 1e-4 for s in scores]]  # "abstain below t": just above a seen score
     best_t, best_v = 0.5, -1.0
-    for t in [0.0, *scores]:
+    best_c, best_cv = None, -1.0
+    for t in candidates:
         m = metrics(outcomes, t)
         value = (m.top1 + m.oos_recall) / 2 if m.n_oos else m.top1
         if value > best_v:
             best_t, best_v = t, value
-    # put the threshold just above the score of the last abstained validation query
-    return best_t
+        if min_oos_recall is not None and m.n_oos and m.oos_recall >= min_oos_recall and m.top1 > best_cv:
+            best_c, best_cv = t, m.top1
+    return best_c if best_c is not None else best_t
 
 
 def latency(outcomes: Sequence[Outcome]) -> dict[str, float]:
@@ -149,7 +154,7 @@ def latency(outcomes: Sequence[Outcome]) -> dict[str, float]:
 
 def evaluate_dataset(
     train: Path, test: Path, val: Path | None = None, shots: int = 0, seed: int = 0,
-    config: SearchConfig | None = None,
+    config: SearchConfig | None = None, min_oos_recall: float | None = 0.8,
 ) -> dict[str, Any]:
     """The intent-dataset protocol: returns the JSON-able report."""
     train_rows = read_jsonl(train)
@@ -162,8 +167,10 @@ def evaluate_dataset(
     chosen_on = "engine default"
     if val is not None:
         val_out = run_cases(kb, cases_from_rows(read_jsonl(val), key="label"))
-        threshold = choose_threshold(val_out)
-        chosen_on = str(val)
+        threshold = choose_threshold(val_out, min_oos_recall)
+        rule = (f"max in-scope accuracy with OOS recall >= {min_oos_recall}" if min_oos_recall is not None
+                else "max mean of in-scope accuracy and OOS recall")
+        chosen_on = f"{val} ({rule})"
         kb.config = replace(config, threshold=threshold)
     test_out = run_cases(kb, cases_from_rows(read_jsonl(test), key="label"))
     m = metrics(test_out, threshold)

@@ -41,6 +41,13 @@ class IndexConfig:
     body_weight: float = 0.05
     body_max_chars: int = 1500
     class_idf: bool = True  # document frequency counted per article instead of per question
+    # kernel ridge regression over the questions (kernel = cosine ** power), a light discriminative
+    # model: raw = (1 - ridge_weight) * similarity score + ridge_weight * ridge score.
+    # Trained in closed form at build time, only up to ridge_max_questions (O(n^3)).
+    ridge_weight: float = 0.8
+    ridge_power: int = 1
+    ridge_lambda: float = 1.0
+    ridge_max_questions: int = 2500
     analyzer: AnalyzerConfig = AnalyzerConfig()
 
 
@@ -125,7 +132,26 @@ class LanguageIndex:
         self.body_t = self._weight(body_counts).T.tocsr()
         self.q_starts: IntArray = np.searchsorted(self.q_owner, np.arange(n_art)).astype(np.int64)
         self.has_questions = n_art > 0 and len(q_owner) > 0
+        self.ridge: FloatArray | None = None
+        self._ridge_loo: FloatArray | None = None
+        if cfg.ridge_weight > 0 and n_art >= 2 and 0 < len(q_owner) <= cfg.ridge_max_questions:
+            self._fit_ridge()
         self._sentences: list[tuple[tuple[str, frozenset[str]], ...] | None] = [None] * n_art
+
+    def _fit_ridge(self) -> None:
+        cfg = self.config
+        n = len(self.q_owner)
+        kernel = (self.q_matrix @ self.q_matrix_t).toarray() ** cfg.ridge_power
+        kernel[np.diag_indices(n)] += cfg.ridge_lambda
+        try:
+            g_inv = np.linalg.inv(kernel)
+        except np.linalg.LinAlgError:
+            return
+        y = np.zeros((n, len(self.articles)))
+        y[np.arange(n), self.q_owner] = 1.0
+        self.ridge = g_inv @ y
+        # closed-form leave-one-out predictions for the training questions (for calibration)
+        self._ridge_loo = y - self.ridge / np.diag(g_inv)[:, np.newaxis]
 
     def snippet(self, position: int, terms: Sequence[str], limit: int) -> str:
         """The body sentence sharing most query terms (compared on 5-character prefixes)."""
@@ -209,9 +235,12 @@ class LanguageIndex:
         result: FloatArray = self._combine(q_sims, cent, body)[0]
         return result
 
-    def _combine(self, q_sims: FloatArray, cent: FloatArray | None, body: FloatArray | None) -> FloatArray:
+    def _combine(self, q_sims: FloatArray, cent: FloatArray | None, body: FloatArray | None,
+                 ridge: FloatArray | None = None) -> FloatArray:
         """Rows of question similarities (m x questions) + centroid/body similarities -> m x articles."""
         cfg = self.config
+        if self.ridge is not None and ridge is None:
+            ridge = (q_sims ** cfg.ridge_power) @ self.ridge
         best = np.maximum.reduceat(q_sims, self.q_starts, axis=1)
         score = cfg.question_weight * best
         if cfg.second_weight:
@@ -224,6 +253,8 @@ class LanguageIndex:
             score += cfg.body_weight * body
         total = cfg.question_weight + cfg.second_weight + cfg.centroid_weight + cfg.body_weight
         out: FloatArray = score / total
+        if ridge is not None:
+            out = (1.0 - cfg.ridge_weight) * out + cfg.ridge_weight * ridge
         return out
 
     def calibration_samples(self, max_samples: int = 400, seed: int = 0) -> tuple[FloatArray, FloatArray]:
@@ -240,7 +271,8 @@ class LanguageIndex:
         cfg = self.config
         cent = (m @ self.centroid_t).toarray() if cfg.centroid_weight else None
         body = (m @ self.body_t).toarray() if cfg.body_weight else None
-        scores = self._combine(q_sims, cent, body)
+        ridge = self._ridge_loo[rows] if self._ridge_loo is not None else None
+        scores = self._combine(q_sims, cent, body, ridge)
         own = self.q_owner[rows]
         pos = scores[np.arange(len(rows)), own].copy()
         scores[np.arange(len(rows)), own] = -1.0
