@@ -69,6 +69,7 @@ class TicketService:
             "conv": conv, "secret": secret, "category": category, "queue": decision.queue, "customer_keys": cks,
             "now": repr(now), "cutoff": repr(now - REPEAT_WINDOW), "contacts_ttl": int(REPEAT_WINDOW) + 86400,
             "repeat_threshold": REPEAT_THRESHOLD, "counters": counters, "variants": variants,
+            "verified": bool(request.get("customer", {}).get("verified") and request.get("customer", {}).get("id")),
         }, doc)
         if result.outcome == "created":
             fields = variants[1 if result.repeated_contact else 0]["fields"]

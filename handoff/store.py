@@ -31,7 +31,7 @@ FLOAT_FIELDS = (
     "created_at", "updated_at", "enqueued_at", "tier_entered_at", "claimed_at", "first_response_at",
     "first_response_due", "resolution_due", "tier_due", "resolved_at", "warn_at",
 )
-INT_FIELDS = ("tier", "version", "rating", "warned", "breached", "reopened", "contacts_7d")
+INT_FIELDS = ("tier", "version", "rating", "warned", "breached", "reopened", "contacts_7d", "customer_verified")
 JSON_FIELDS = ("priority_reasons",)
 STATE_FIELDS = FLOAT_FIELDS + INT_FIELDS + (
     "reference", "secret_reference", "status", "queue", "priority", "agent", "resolution", "routing_rule",
@@ -52,13 +52,16 @@ for _, ck in ipairs(spec.customer_keys) do
   local n = redis.call('ZCARD', key)
   if n > contacts then contacts = n end
 end
+local function is_open(ref)
+  local st = redis.call('HGET', p .. 'ticket:' .. ref, 'status')
+  return st == 'queued' or st == 'claimed' or st == 'waiting_customer' or st == 'escalated'
+end
 for _, ck in ipairs(spec.customer_keys) do
   local ref = redis.call('GET', p .. 'customer:' .. ck .. ':open:' .. spec.category)
-  if ref then
-    local st = redis.call('HGET', p .. 'ticket:' .. ref, 'status')
-    if st == 'queued' or st == 'claimed' or st == 'waiting_customer' or st == 'escalated' then
-      return {'attach', ref}
-    end
+  -- an unverified visitor who only gives an e-mail never joins a verified customer's ticket
+  if ref and is_open(ref) and (spec.verified or string.sub(ck, 1, 6) ~= 'email:'
+      or redis.call('HGET', p .. 'ticket:' .. ref, 'customer_verified') ~= '1') then
+    return {'attach', ref}
   end
 end
 local v = spec.variants[1]
@@ -68,7 +71,8 @@ local ref = string.format('T-%06d', n)
 local tk = p .. 'ticket:' .. ref
 redis.call('SET', conv, ref)
 redis.call('SET', p .. 'secret:' .. spec.secret, ref)
-local flat = {'doc', ARGV[2], 'reference', ref, 'secret_reference', spec.secret, 'contacts_7d', tostring(contacts)}
+local flat = {'doc', ARGV[2], 'reference', ref, 'secret_reference', spec.secret, 'contacts_7d', tostring(contacts),
+              'customer_verified', spec.verified and '1' or '0'}
 for k, val in pairs(v.fields) do table.insert(flat, k); table.insert(flat, val) end
 redis.call('HSET', tk, unpack(flat))
 redis.call('ZADD', p .. 'queue:' .. spec.queue, v.score, ref)
@@ -76,7 +80,8 @@ redis.call('SADD', p .. 'open', ref)
 redis.call('RPUSH', tk .. ':history', v.history)
 for _, ck in ipairs(spec.customer_keys) do
   local key = p .. 'customer:' .. ck
-  redis.call('SET', key .. ':open:' .. spec.category, ref)
+  local current = redis.call('GET', key .. ':open:' .. spec.category)
+  if not current or not is_open(current) then redis.call('SET', key .. ':open:' .. spec.category, ref) end
   redis.call('ZADD', key .. ':tickets', spec.now, ref)
 end
 for _, c in ipairs(spec.counters) do redis.call('HINCRBY', p .. c[1], c[2], 1) end

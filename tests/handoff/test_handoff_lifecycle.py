@@ -37,7 +37,7 @@ async def test_create_is_idempotent_and_masks(client: TestClient) -> None:
 
 
 async def test_cross_channel_attach(client: TestClient) -> None:
-    first = await create(client, payload("web-1"))
+    first = await create(client, payload("web-1", customer={"email": "ada@example.com", "name": "Ada"}))
     other = payload("wa-1", channel="whatsapp", customer={"email": "ADA@example.com", "name": "Ada"})
     attached = await create(client, other, status=200)
     assert attached["reference"] == first["reference"]
@@ -145,3 +145,18 @@ async def test_release_and_priority_order(client: TestClient) -> None:
         resp = await client.post("/api/v1/agent/claim", json={}, headers=agent_headers())
         order.append((await resp.json())["ticket"]["reference"])
     assert order == [high["reference"], vip["reference"], low["reference"]]
+
+
+async def test_unverified_email_does_not_join_a_verified_ticket(client: TestClient) -> None:
+    verified = await create(client, payload("v-1"))
+    intruder = payload("x-1", channel="rest", customer={"email": "ada@example.com", "verified": False})
+    separate = await create(client, intruder)
+    assert separate["reference"] != verified["reference"]
+    # the verified customer coming back from another channel still joins their own ticket
+    back = await create(client, payload("v-2", channel="whatsapp"), status=200)
+    assert back["reference"] == verified["reference"]
+    # two unverified contacts with the same e-mail do join
+    first = await create(client, payload("u-1", category="billing", customer={"email": "bo@example.com"}))
+    again = await create(client, payload("u-2", category="billing", channel="rest",
+                                         customer={"email": "bo@example.com"}), status=200)
+    assert again["reference"] == first["reference"]
