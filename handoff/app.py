@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import ClientSession, ClientTimeout, web
 from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
+from redis.exceptions import RedisError  # type: ignore[import-untyped, unused-ignore]
 
 from handoff import keys as appkeys
 from handoff.auth import AgentTokens
@@ -75,12 +76,31 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.SERVICE] = TicketService(
             store, app[appkeys.MATRIX], settings, app[appkeys.CLOCK], notifier
         )
-        for bootstrap in settings.bootstrap_tokens:
-            try:
-                await store.register_token(bootstrap.token, bootstrap.name, bootstrap.role, app[appkeys.CLOCK]())
-            except (ConnectionError, OSError) as exc:  # pragma: no cover - Redis down at start
-                logger.warning("could not register bootstrap tokens: %s", exc)
+        retry: asyncio.Task[None] | None = None
+        if settings.bootstrap_tokens and not await _register_bootstrap_tokens(app):
+            retry = asyncio.create_task(_retry_bootstrap_tokens(app))  # Redis not up yet: keep trying
         yield
+        if retry is not None:
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
+
+
+async def _register_bootstrap_tokens(app: web.Application) -> bool:
+    store, settings = app[appkeys.STORE], app[appkeys.SETTINGS]
+    try:
+        for bootstrap in settings.bootstrap_tokens:
+            await store.register_token(bootstrap.token, bootstrap.name, bootstrap.role, app[appkeys.CLOCK]())
+    except (RedisError, ConnectionError, OSError) as exc:
+        logger.warning("could not register bootstrap tokens yet: %s", type(exc).__name__)
+        return False
+    logger.info("registered %d bootstrap agent token(s)", len(settings.bootstrap_tokens))
+    return True
+
+
+async def _retry_bootstrap_tokens(app: web.Application) -> None:
+    while not await _register_bootstrap_tokens(app):
+        await asyncio.sleep(1.0)
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +86,37 @@ def test_bad_matrix_at_start_exits_2(env: dict[str, str]) -> None:
                           timeout=30)
     assert proc.returncode == 2
     assert env["HANDOFF_MATRIX"] in proc.stderr and "categories" in proc.stderr
+
+
+def test_starts_before_redis_and_recovers(env: dict[str, str], tmp_path: Path) -> None:
+    from bot.embedded_redis import EmbeddedRedis  # noqa: PLC0415
+
+    redis_port = free_port()
+    env = dict(env, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", HANDOFF_BOOTSTRAP_TOKENS="dora:agent:dora-token")
+    url = f"http://127.0.0.1:{env['HANDOFF_PORT']}"
+    proc = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env)
+    server = EmbeddedRedis(data_dir=tmp_path / "late-redis", port=redis_port)
+    try:
+        deadline = time.monotonic() + 20
+        status = 0
+        while status != 503:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=3)
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        server.start()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                assert call(url + "/api/v1/agent/me", token="dora-token") == {"name": "dora", "role": "agent"}
+                break
+            except (urllib.error.HTTPError, OSError):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        server.stop()
