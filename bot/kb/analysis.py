@@ -155,19 +155,36 @@ class Analyzer:
         return result
 
     def analyze_many(self, texts: Sequence[str], batch_size: int = 256) -> list[Analysis]:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        found: dict[str, Analysis] = {}
+        todo: list[str] = []
+        for t in dict.fromkeys(texts):
+            hit = self._cache.get(t)
+            if hit is None:
+                todo.append(t)
+            else:
+                found[t] = hit
         if todo:
             for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=batch_size)):
-                self._remember(text, self._from_tokens(self._tokens(doc)))
-        return [self._cache[t] if t in self._cache else self.analyze(t) for t in texts]
+                found[text] = self._from_tokens(self._tokens(doc))
+                self._remember(text, found[text])
+        return [found[t] for t in texts]
 
     def feature_ids(self, texts: Sequence[str], words_only: bool = False) -> list[npt.NDArray[np.int64]]:
         """Column ids of each text's features (repeated features repeat), new features interned."""
-        todo = [t for t in dict.fromkeys(texts) if (t, words_only) not in self._ids]
+        found: dict[str, npt.NDArray[np.int64]] = {}
+        todo: list[str] = []
+        for t in dict.fromkeys(texts):
+            hit = self._ids.get((t, words_only))
+            if hit is None:
+                todo.append(t)
+            else:
+                found[t] = hit
         if todo:
             analyses = self.analyze_many(todo)
             with self._vocab_lock:
                 vocab, groups = self.vocab, self.groups
+                if len(self._ids) + len(todo) > self._cache_size:
+                    self._ids.clear()
                 for text, an in zip(todo, analyses):
                     feats = [f for f in an.features if f[0] == "w"] if words_only else an.features
                     ids = []
@@ -177,11 +194,8 @@ class Analyzer:
                             j = vocab[f] = len(groups)
                             groups.append(GROUP_INDEX[f[0]])
                         ids.append(j)
-                    if len(self._ids) >= self._cache_size:
-                        self._ids.clear()
-                    self._ids[(text, words_only)] = np.asarray(ids, dtype=np.int64)
-        empty = np.zeros(0, dtype=np.int64)
-        return [self._ids.get((t, words_only), empty) for t in texts]
+                    found[text] = self._ids[(text, words_only)] = np.asarray(ids, dtype=np.int64)
+        return [found[t] for t in texts]
 
     def _remember(self, text: str, result: Analysis) -> None:
         if len(self._cache) >= self._cache_size:

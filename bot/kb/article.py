@@ -7,6 +7,7 @@ while the rest of the knowledge base keeps serving. Nothing here raises for a ba
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -119,6 +120,7 @@ _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_MARKS = re.compile(r"(\*\*|__|`|^\s*[-*+>]\s+|^\s*\d+\.\s+|^#+\s*)", re.MULTILINE)
 
 
+@functools.lru_cache(maxsize=8192)
 def strip_markdown(text: str) -> str:
     """Plain text from Markdown, good enough for snippets and indexing."""
     text = _MD_LINK.sub(r"\1", text)

@@ -127,7 +127,7 @@ class LanguageIndex:
         owner = sp.csr_matrix(
             (np.ones(len(q_owner)), (self.q_owner, np.arange(len(q_owner)))), shape=(n_art, len(q_owner))
         )
-        centroid = (owner @ self.q_matrix + meta).tocsr()
+        centroid = sp.csr_matrix(owner @ self.q_matrix + meta)
         self.centroid_t = _l2_rows(centroid).T.tocsr()
         self.body_t = self._weight(body_counts).T.tocsr()
         self.q_starts: IntArray = np.searchsorted(self.q_owner, np.arange(n_art)).astype(np.int64)
@@ -186,17 +186,21 @@ class LanguageIndex:
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Sublinear TF x IDF, each feature group L2-normalised and weighted, rows L2-normalised."""
         x = counts.tocsr(copy=True).astype(np.float64)
-        x.data = 1.0 + np.log(x.data)
-        x = x.multiply(self.idf[np.newaxis, :]).tocsr()
-        x.sort_indices()
+        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
+        n_groups = len(GROUPS)
         rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
         groups = self.group_of[x.indices]
-        sq = np.zeros((x.shape[0], len(GROUPS)))
-        np.add.at(sq, (rows, groups), x.data**2)
+        cell = rows * n_groups + groups
+        sq = np.bincount(cell, weights=x.data**2, minlength=x.shape[0] * n_groups)
         norms = np.sqrt(sq)
         norms[norms == 0] = 1.0
-        x.data = x.data / norms[rows, groups] * self.group_weight[groups]
-        return _l2_rows(x)
+        x.data = x.data / norms[cell] * self.group_weight[groups]
+        # rows: sqrt of the sum of the squared group weights present in the row
+        present = (sq > 0).reshape(x.shape[0], n_groups)
+        row_norm = np.sqrt(present @ (self.group_weight**2))
+        row_norm[row_norm == 0] = 1.0
+        x.data = x.data / row_norm[rows]
+        return x
 
     def vectorize(self, text: str) -> QueryVector:
         analysis = self.analyzer.analyze(text)

@@ -261,6 +261,10 @@ class KnowledgeBase:
         if self.feedback_store is not None and candidates:
             candidates = self._apply_feedback(lang, terms, candidates)
         candidates.sort(key=lambda c: -c[0])
+        best_per_id: dict[str, _Candidate] = {}  # an untranslated id may come from two languages
+        for c in candidates:
+            best_per_id.setdefault(c[1].id, c)
+        candidates = list(best_per_id.values())
         hits = [Hit(c[1], round(c[0], 4), c[4].snippet(c[5], c[3], cfg.snippet_chars), c[2])
                 for c in candidates[:k]]
         abstained = not hits or hits[0].score < cfg.threshold

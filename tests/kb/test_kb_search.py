@@ -93,3 +93,18 @@ def test_read_api(shared_kb: KnowledgeBase) -> None:
     assert len(shared_kb.articles()) == 10
     assert shared_kb.products() == ["Smart TV app", "Streamly Stick"]
     assert shared_kb.issues == ()
+
+
+def test_an_untranslated_article_appears_once(tmp_path, matrix_path) -> None:  # type: ignore[no-untyped-def]
+    from conftest import ARTICLES, write_kb
+
+    # the stick return article exists in German and English, not in Danish
+    en = ("shipping-return", "en", "shipping", "Return an item", [
+        "How do I send an order back?", "I want to return the stick", "request a return label",
+        "can I return the remote?", "send goods back", "return within 30 days"],
+        "Request a return label under **Orders**.", "")
+    kb = KnowledgeBase.load(write_kb(tmp_path / "kb", [*ARTICLES, en]), matrix_path)
+    res = kb.search("Streamly Stick retur", "da", k=10)
+    ids = [h.article.id for h in res.hits]
+    assert ids.count("shipping-return") == 1 and len(ids) == len(set(ids))
+    assert res.hits[0].article.id == "shipping-return" and res.hits[0].fallback_lang
