@@ -50,12 +50,26 @@ def body(i: int) -> dict[str, object]:
     return base
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes (Linux /proc), to separate service cost from machine load."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
 
 
-async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: object) -> dict[str, float]:
+async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: object,
+                    service_pids: list[int] = [], redis_pid: int = 0) -> dict[str, float]:  # noqa: B006
     latencies: list[float] = []
     counter = iter(range(n))
     connector = aiohttp.TCPConnector(limit=concurrency * 2)
@@ -71,15 +85,22 @@ async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: 
                         raise RuntimeError(f"{name}: HTTP {resp.status} {data[:200]!r}")
                 latencies.append(time.perf_counter() - t0)
 
+        cpu0, rcpu0 = cpu_seconds(service_pids), cpu_seconds([redis_pid])
         start = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(concurrency)))
         elapsed = time.perf_counter() - start
+        cpu, rcpu = cpu_seconds(service_pids) - cpu0, cpu_seconds([redis_pid]) - rcpu0
     result = {"requests": float(n), "seconds": elapsed, "per_second": n / elapsed,
               "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
               "mean_ms": statistics.mean(latencies) * 1000}
     print(f"{name:8s} {n:6d} req in {elapsed:6.2f}s = {result['per_second']:7.0f}/s  "
           f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms",
           flush=True)
+    if service_pids:
+        result["service_cpu_ms_per_request"] = cpu * 1000 / n
+        result["redis_cpu_ms_per_request"] = rcpu * 1000 / n
+        print(f"         service CPU {cpu * 1000 / n:.2f} ms/request (= {n / cpu if cpu else 0:.0f} req/s per fully "
+              f"available core), redis CPU {rcpu * 1000 / n:.3f} ms/request", flush=True)
     return result
 
 
@@ -127,17 +148,19 @@ async def main_async(args: argparse.Namespace) -> None:
                 await asyncio.to_thread(wait_health, url)
             bot = {"Authorization": f"Bearer {BOT}"}
             agent = {"Authorization": f"Bearer {AGENT}"}
-            print(f"mode={args.mode} instances={args.instances} tickets={args.tickets} "
+            print(f"mode={args.mode} instances={args.instances} tickets={args.tickets} uvloop={not args.no_uvloop} "
                   f"concurrency={args.concurrency} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}", flush=True)
             # warm-up (connections, scripts)
             await run_phase("warmup", urls, 200, 8, lambda i: ("POST", "/api/v1/tickets", bot,
                                                               body(1_000_000 + i), (201,)))
             await run_phase("warmup", urls, 200, 8, lambda i: ("POST", "/api/v1/agent/claim", agent,
                                                               {"queues": QUEUES}, (200,)))
+            pids = [p.pid for p in procs]
+            rpid = redis.process.pid if redis.process else 0
             await run_phase("create", urls, args.tickets, args.concurrency,
-                            lambda i: ("POST", "/api/v1/tickets", bot, body(i), (201,)))
+                            lambda i: ("POST", "/api/v1/tickets", bot, body(i), (201,)), pids, rpid)
             await run_phase("claim", urls, args.tickets, args.concurrency,
-                            lambda i: ("POST", "/api/v1/agent/claim", agent, {"queues": QUEUES}, (200,)))
+                            lambda i: ("POST", "/api/v1/agent/claim", agent, {"queues": QUEUES}, (200,)), pids, rpid)
         finally:
             for runner in runners:
                 await runner.cleanup()
@@ -153,7 +176,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--instances", type=int, default=1)
     parser.add_argument("--mode", choices=("subprocess", "inprocess"), default="subprocess")
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio loop in the client (and service)")
+    args = parser.parse_args()
+    if args.no_uvloop:
+        os.environ["HANDOFF_UVLOOP"] = "0"
+    else:
+        try:
+            import uvloop  # noqa: PLC0415  (installed with Rasa's dependencies)
+
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        except ImportError:
+            pass
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
