@@ -85,6 +85,10 @@ def add_business_minutes(start: float, minutes: float, hours: BusinessHours) -> 
     tz = ZoneInfo(hours.timezone)
     remaining = minutes * 60.0
     t = datetime.fromtimestamp(start, tz)
+    minute_of_day = t.hour * 60 + t.minute + t.second / 60.0 + t.microsecond / 60e6
+    if (t.isoweekday() in hours.days and hours.start_minute <= minute_of_day
+            and minute_of_day + minutes <= hours.end_minute):
+        return start + remaining  # fast path: open now and still open at the deadline
     for _ in range(3700):  # at most ~10 years of days; guards against a bad configuration
         day_start = t.replace(hour=0, minute=0, second=0, microsecond=0)
         open_at = day_start + timedelta(minutes=hours.start_minute)
