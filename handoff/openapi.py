@@ -62,6 +62,11 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/tickets/by-conversation/{conversation_id}": {"get": _op(
             "Ticket status for a conversation", security=bot, params=("conversation_id",),
             ok=_resp("status", {"$ref": "#/components/schemas/TicketStatusView"}), tags=("bot",))},
+        "/api/v1/tickets/by-conversation/{conversation_id}/messages": {"post": _op(
+            "Relay a customer message written while an agent owns the conversation (masked, added to the "
+            "transcript; waiting_customer -> claimed)", security=bot, params=("conversation_id",),
+            body=_obj({"text": _S, "timestamp": {"type": "number"}}, ("text",)),
+            ok=_resp("stored", _obj({"reference": _S, "status": _S})), extra=conflict, tags=("bot",))},
         "/api/v1/tickets/{ref}/rating": {"post": _op(
             "Satisfaction rating 1-5 of a resolved ticket", security=bot, params=("ref",),
             body=_obj({"rating": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": _S}, ("rating",)),
@@ -84,6 +89,11 @@ def openapi_document() -> dict[str, Any]:
             body=_obj({"queues": {"type": "array", "items": _S}}),
             ok=_resp("the claimed ticket, or null when the queues are empty", _obj({"ticket": _TICKET})),
             tags=("agent",))},
+        "/api/v1/agent/tickets": {"get": {**_op(
+            "Open tickets, most urgent first (query: mine=1, queue, status)", security=agent,
+            ok=_resp("tickets", _obj({"tickets": {"type": "array", "items": {"type": "object"}}})), tags=("agent",)),
+            "parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                           for n in ("mine", "queue", "status")]}},
         "/api/v1/agent/tickets/{ref}": {"get": _op(
             "Full ticket with history, replies and notes", security=agent, params=("ref",), ok=_resp("ticket", _TICKET),
             tags=("agent",))},

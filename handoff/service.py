@@ -161,6 +161,39 @@ class TicketService:
             updated_at=float(ticket["updated_at"]),
         )
 
+    async def customer_message(self, conversation_id: str, text: str, timestamp: float | None) -> dict[str, Any]:
+        """A message the customer wrote while an agent owns the conversation (relayed by the bot)."""
+        ref = await self.store.conversation_ref(conversation_id)
+        if ref is None:
+            raise TicketNotFound(f"no ticket for conversation {conversation_id}")
+        now = self.clock()
+        turn = {"sender": "customer", "text": mask_text(text), "timestamp": timestamp if timestamp is not None else now}
+
+        def decide(t: dict[str, Any]) -> Change:
+            if t["status"] not in OPEN_STATUSES:
+                raise Conflict(f"ticket {ref} is {t['status']}")
+            doc = doc_part(t)
+            doc["transcript"] = [*doc.get("transcript", []), turn][-500:]
+            fields: dict[str, str | int | float] = {}
+            if t["status"] == "waiting_customer":
+                fields["status"] = "claimed"
+            return Change(action="customer_message", by="customer", reason=f"message via conversation "
+                          f"{conversation_id}", doc=doc, fields=fields)
+
+        ticket = await self.store.mutate(ref, decide, now)
+        return {"reference": ref, "status": ticket["status"]}
+
+    async def list_tickets(self, *, agent: str | None, queue: str | None, status: str | None) -> list[dict[str, Any]]:
+        """Open tickets (for the agents' console), optionally only one agent's, one queue's or one status."""
+        rows = []
+        for t in await self.store.tickets_state(await self.store.open_refs()):
+            if (agent and t.get("agent") != agent) or (queue and t.get("queue") != queue) or (
+                    status and t.get("status") != status):
+                continue
+            rows.append({k: t.get(k) for k in ("reference", "status", "queue", "tier", "priority", "agent",
+                                               "category", "language", "first_response_due", "updated_at")})
+        return sorted(rows, key=lambda r: (str(r["priority"]), float(r["first_response_due"] or 0)))
+
     async def customer_tickets(self, customer_id: str) -> list[TicketStatusView]:
         refs = await self.store.customer_refs(f"id:{customer_id}")
         return [await self.status_view(ref) for ref in refs]

@@ -131,6 +131,18 @@ async def ticket_by_conversation(request: web.Request) -> web.Response:
     return web.json_response(await service.status_by_conversation(request.match_info["conversation_id"]))
 
 
+async def customer_message(request: web.Request) -> web.Response:
+    require_bot(request)
+    body = await json_body(request)
+    text = validate_text(body, "text")
+    timestamp = body.get("timestamp")
+    if timestamp is not None and (not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool)):
+        raise InvalidTicket("'timestamp' must be a number (unix seconds)")
+    service = request.app[appkeys.SERVICE]
+    return web.json_response(await service.customer_message(request.match_info["conversation_id"], text,
+                                                            None if timestamp is None else float(timestamp)))
+
+
 async def customer_tickets(request: web.Request) -> web.Response:
     require_bot(request)
     tickets = await request.app[appkeys.SERVICE].customer_tickets(request.match_info["customer_id"])
@@ -168,18 +180,35 @@ async def claim(request: web.Request) -> web.Response:
     if not isinstance(queues, list) or not all(isinstance(q, str) for q in queues):
         raise InvalidTicket("'queues' must be a list of queue names")
     ticket = await request.app[appkeys.SERVICE].claim_next(agent["name"], queues)
-    return web.json_response({"ticket": ticket})
+    return web.json_response({"ticket": agent_view(ticket)})
+
+
+def agent_view(ticket: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What agents see: everything but the customer's secret reference."""
+    if ticket is None:
+        return None
+    return {k: v for k, v in ticket.items() if k != "secret_reference"}
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    agent = await require_agent(request)
+    mine = request.query.get("mine") in ("1", "true", "yes")
+    service = request.app[appkeys.SERVICE]
+    tickets = await service.list_tickets(agent=agent["name"] if mine else None, queue=request.query.get("queue"),
+                                         status=request.query.get("status"))
+    return web.json_response({"tickets": tickets})
 
 
 async def view_ticket(request: web.Request) -> web.Response:
     await require_agent(request)
-    return web.json_response(await request.app[appkeys.SERVICE].view(request.match_info["ref"]))
+    return web.json_response(agent_view(await request.app[appkeys.SERVICE].view(request.match_info["ref"])))
 
 
 async def add_note(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     text = validate_text(await json_body(request), "text")
-    return web.json_response(await request.app[appkeys.SERVICE].note(request.match_info["ref"], agent["name"], text))
+    ticket = await request.app[appkeys.SERVICE].note(request.match_info["ref"], agent["name"], text)
+    return web.json_response(agent_view(ticket))
 
 
 async def reply(request: web.Request) -> web.Response:
@@ -198,7 +227,7 @@ async def escalate(request: web.Request) -> web.Response:
         raise InvalidTicket("'to_queue' must be a queue name")
     service = request.app[appkeys.SERVICE]
     ticket = await service.escalate(request.match_info["ref"], agent["name"], agent["role"], to_queue, reason)
-    return web.json_response(ticket)
+    return web.json_response(agent_view(ticket))
 
 
 async def resolve(request: web.Request) -> web.Response:
@@ -210,20 +239,22 @@ async def resolve(request: web.Request) -> web.Response:
     if body.get("propose_article") is not None:
         proposal = validate_proposal(body["propose_article"], list(service.matrix.matrix.categories))
     result = await service.resolve(request.match_info["ref"], agent["name"], agent["role"], resolution, proposal)
-    return web.json_response(result)
+    return web.json_response({**result, "ticket": agent_view(result["ticket"])})
 
 
 async def reopen(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     reason = validate_text(await json_body(request), "reason", max_len=2000)
-    return web.json_response(await request.app[appkeys.SERVICE].reopen(request.match_info["ref"], agent["name"], reason))
+    ticket = await request.app[appkeys.SERVICE].reopen(request.match_info["ref"], agent["name"], reason)
+    return web.json_response(agent_view(ticket))
 
 
 async def release(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     reason = validate_text(await json_body(request, optional=True), "reason", required=False, max_len=2000)
     service = request.app[appkeys.SERVICE]
-    return web.json_response(await service.release(request.match_info["ref"], agent["name"], agent["role"], reason))
+    ticket = await service.release(request.match_info["ref"], agent["name"], agent["role"], reason)
+    return web.json_response(agent_view(ticket))
 
 
 # -- lead only ---------------------------------------------------------------------------------------
@@ -254,12 +285,14 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/openapi.json", openapi),
     ("POST", "/api/v1/tickets", create_ticket),
     ("GET", "/api/v1/tickets/by-conversation/{conversation_id}", ticket_by_conversation),
+    ("POST", "/api/v1/tickets/by-conversation/{conversation_id}/messages", customer_message),
     ("POST", "/api/v1/tickets/{ref}/rating", rate_ticket),
     ("GET", "/api/v1/status/{secret}", customer_status),
     ("GET", "/api/v1/customers/{customer_id}/tickets", customer_tickets),
     ("GET", "/api/v1/agent/me", me),
     ("GET", "/api/v1/agent/queues", list_queues),
     ("POST", "/api/v1/agent/claim", claim),
+    ("GET", "/api/v1/agent/tickets", list_tickets),
     ("GET", "/api/v1/agent/tickets/{ref}", view_ticket),
     ("POST", "/api/v1/agent/tickets/{ref}/notes", add_note),
     ("POST", "/api/v1/agent/tickets/{ref}/reply", reply),

@@ -160,3 +160,25 @@ async def test_unverified_email_does_not_join_a_verified_ticket(client: TestClie
     again = await create(client, payload("u-2", category="billing", channel="rest",
                                          customer={"email": "bo@example.com"}), status=200)
     assert again["reference"] == first["reference"]
+
+
+async def test_customer_messages_and_ticket_list(client: TestClient) -> None:
+    created = await create(client, payload("cm-1"))
+    ref = created["reference"]
+    claimed = (await (await client.post("/api/v1/agent/claim", json={}, headers=agent_headers())).json())["ticket"]
+    assert claimed["reference"] == ref and "secret_reference" not in claimed
+    await client.post(f"/api/v1/agent/tickets/{ref}/reply", json={"text": "Which device?"}, headers=agent_headers())
+    resp = await client.post("/api/v1/tickets/by-conversation/cm-1/messages", headers=bot_headers(),
+                             json={"text": "An iPhone, my password: secret1"})
+    assert await resp.json() == {"reference": ref, "status": "claimed"}
+    ticket = await (await client.get(f"/api/v1/agent/tickets/{ref}", headers=agent_headers())).json()
+    assert ticket["transcript"][-1]["text"] == "An iPhone, my password: [password masked]"
+    assert "secret_reference" not in ticket
+    other = await create(client, payload("cm-2", category="billing", customer={}))
+    mine = await (await client.get("/api/v1/agent/tickets?mine=1", headers=agent_headers())).json()
+    assert [t["reference"] for t in mine["tickets"]] == [ref]
+    queued = await (await client.get("/api/v1/agent/tickets?status=queued", headers=agent_headers())).json()
+    assert [t["reference"] for t in queued["tickets"]] == [other["reference"]]
+    resp = await client.post("/api/v1/tickets/by-conversation/unknown/messages", json={"text": "x"},
+                             headers=bot_headers())
+    assert resp.status == 404
