@@ -29,8 +29,19 @@ def metadata_of(tracker: Tracker) -> dict[str, Any]:
 
 
 def language_of(tracker: Tracker) -> str:
+    """The conversation's language; before one is set, the best guess from the latest message."""
     lang = tracker.get_slot("language")
-    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    if lang in LANGUAGES:
+        return str(lang)
+    guess = (tracker.latest_message or {}).get("language_guess")
+    return guess if guess in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def language_events(tracker: Tracker) -> list[SlotSet]:
+    """Pin the guessed language into the slot when the conversation has none yet."""
+    if tracker.get_slot("language") in LANGUAGES:
+        return []
+    return [SlotSet("language", language_of(tracker))]
 
 
 class IdentityVerifier:

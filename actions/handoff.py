@@ -1,19 +1,66 @@
-"""Hand the conversation to a human: create the pre-qualified ticket in the handoff service."""
+"""Hand the conversation to a human: create the pre-qualified ticket, report its status, take the rating.
+
+No ticket is lost when the handoff service is down: the request is parked in Redis (the outbox, drained by
+the handoff service when it is back) and the bot retries by itself with a reminder, then tells the customer
+the reference in the same chat.
+"""
 
 from __future__ import annotations
 
+import abc
+import datetime as dt
+import json
 import logging
+import os
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.respond import utter
 from actions.customer import language_of
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
-from bot.contract import CreateTicketRequest, Customer
+from actions.prequal import steps_tried_text
+from actions.texts import ETA, ETA_HOURS, NEXT_STEPS, QUEUE_POSITION, QUEUES, SKIPPED, STATUSES, label
+from bot.contract import ArticleShown, CreateTicketRequest, Customer, TicketStatusView
 
 logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 20  # FRONTDOOR_TICKET_RETRY_SECONDS overrides
+OUTBOX_KEY = "outbox"  # `{prefix}outbox`: hash conversation id -> pending CreateTicketRequest (JSON)
+
+
+class Outbox:
+    """Durable parking place for ticket requests while the handoff service is unreachable."""
+
+    def __init__(self, redis_url: str | None = None, prefix: str | None = None) -> None:
+        self.redis_url = os.environ.get("REDIS_URL", "") if redis_url is None else redis_url
+        self.key = (os.environ.get("HANDOFF_KEY_PREFIX", "fd:") if prefix is None else prefix) + OUTBOX_KEY
+
+    async def park(self, request: CreateTicketRequest) -> bool:
+        if not self.redis_url:
+            return False
+        from redis import asyncio as aioredis
+
+        try:
+            async with aioredis.Redis.from_url(self.redis_url, socket_timeout=2) as client:
+                await client.hset(self.key, request["conversation_id"], json.dumps(request))
+            return True
+        except Exception:  # Redis down as well: the slots in the tracker still hold every detail
+            logger.exception("could not park the ticket request of %s", request.get("conversation_id"))
+            return False
+
+    async def clear(self, conversation_id: str) -> None:
+        if not self.redis_url:
+            return
+        from redis import asyncio as aioredis
+
+        try:
+            async with aioredis.Redis.from_url(self.redis_url, socket_timeout=2) as client:
+                await client.hdel(self.key, conversation_id)
+        except Exception:
+            logger.warning("could not clear the outbox entry of %s", conversation_id)
 
 
 def customer_of(tracker: Tracker) -> Customer:
@@ -23,20 +70,70 @@ def customer_of(tracker: Tracker) -> Customer:
         value = tracker.get_slot(slot)
         if value:
             customer[field] = value  # type: ignore[literal-required]
+    if "email" not in customer and tracker.get_slot("contact_email") not in (None, SKIPPED):
+        customer["email"] = tracker.get_slot("contact_email")
     return customer
 
 
 def transcript_of(tracker: Tracker) -> list[dict[str, Any]]:
     turns = []
     for event in tracker.events:
-        if event.get("event") == "user" and event.get("text"):
-            turns.append({"sender": "customer", "text": event["text"], "timestamp": event.get("timestamp", 0.0)})
-        elif event.get("event") == "bot" and event.get("text"):
-            turns.append({"sender": "bot", "text": event["text"], "timestamp": event.get("timestamp", 0.0)})
-    return turns
+        text = event.get("text")
+        if not text or str(text).startswith("/"):
+            continue
+        if event.get("event") == "user":
+            turns.append({"sender": "customer", "text": text, "timestamp": float(event.get("timestamp") or 0)})
+        elif event.get("event") == "bot":
+            turns.append({"sender": "bot", "text": text, "timestamp": float(event.get("timestamp") or 0)})
+    return turns[-60:]
 
 
-class ActionRequestHuman(Action):
+def ticket_request(tracker: Tracker) -> CreateTicketRequest:
+    """Everything the customer told us, so that the next tier never asks again."""
+
+    def slot(name: str) -> str | None:
+        value = tracker.get_slot(name)
+        return None if value in (None, "", SKIPPED, "none") else str(value)
+
+    shown = tracker.get_slot("kb_articles_shown") or []
+    articles: list[ArticleShown] = [
+        {"id": a["id"], "lang": a.get("lang", "en"), "title": a.get("title", a["id"]),
+         "feedback": a.get("feedback", "none")}  # type: ignore[typeddict-item]
+        for a in shown if a.get("id")
+    ]
+    request: CreateTicketRequest = {
+        "conversation_id": tracker.sender_id,
+        "channel": tracker.get_latest_input_channel() or "rest",
+        "language": language_of(tracker),
+        "customer": customer_of(tracker),
+        "description": slot("description") or slot("kb_query") or "(no description given)",
+        "frustrated": bool(tracker.get_slot("frustrated")),
+        "requested_human": bool(tracker.get_slot("requested_human")),
+        "articles_shown": articles,
+        "transcript": transcript_of(tracker),  # type: ignore[typeddict-item]
+    }
+    steps = steps_tried_text(tracker)
+    if steps:
+        request["steps_tried"] = [s.strip() for s in steps.split(";") if s.strip()]
+    for field in ("category", "product", "error_code", "order_number", "invoice_number", "impact", "urgency"):
+        value = slot(field)
+        if value:
+            request[field] = value  # type: ignore[literal-required]
+    not_helped = [a for a in shown if a.get("feedback") == "did_not_help" and a.get("escalate_to")]
+    if not_helped:
+        request["escalate_to"] = not_helped[-1]["escalate_to"]
+    return request
+
+
+def eta_text(minutes: int, lang: str) -> str:
+    if minutes >= 120:
+        return ETA_HOURS[lang].format(n=round(minutes / 60))
+    return ETA[lang].format(n=max(1, minutes))
+
+
+class HandoffAction(Action, abc.ABC):
+    """Base of the actions that talk to the handoff service (abstract: not registered itself)."""
+
     def __init__(self, client: HandoffClient | None = None) -> None:
         self._client = client
 
@@ -46,30 +143,127 @@ class ActionRequestHuman(Action):
             self._client = HandoffClient.from_env()
         return self._client
 
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+
+class ActionCreateTicket(HandoffAction):
+    def __init__(self, client: HandoffClient | None = None, outbox: Outbox | None = None) -> None:
+        super().__init__(client)
+        self._outbox = outbox
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            self._outbox = Outbox()
+        return self._outbox
+
     def name(self) -> str:
-        return "action_request_human"
+        return "action_create_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        customer_texts = [t["text"] for t in transcript_of(tracker) if t["sender"] == "customer"]
-        request: CreateTicketRequest = {
-            "conversation_id": tracker.sender_id,
-            "channel": (tracker.get_latest_input_channel() or "rest"),
-            "language": language_of(tracker),
-            "customer": customer_of(tracker),
-            "description": " / ".join(customer_texts[-5:]) or "(no description)",
-            "requested_human": True,
-            "transcript": transcript_of(tracker),  # type: ignore[typeddict-item]
-        }
+        lang = language_of(tracker)
+        retry = (tracker.latest_message or {}).get("intent", {}).get("name") == "EXTERNAL_retry_ticket"
+        if retry and tracker.get_slot("ticket_reference"):
+            return []  # created meanwhile (e.g. by the outbox drain + an earlier retry)
+        request = ticket_request(tracker)
         try:
             created = await self.client.create_ticket(request)
+        except (HandoffUnavailable, HandoffRejected) as exc:
+            if isinstance(exc, HandoffRejected) and exc.status < 500 and exc.status != 429:
+                logger.error("handoff rejected the ticket of %s: %s", tracker.sender_id, exc)
+            parked = await self.outbox.park(request)
+            if not retry:
+                utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
+            delay = float(os.environ.get("FRONTDOOR_TICKET_RETRY_SECONDS", RETRY_AFTER_SECONDS))
+            when = dt.datetime.now() + dt.timedelta(seconds=delay)
+            logger.warning("ticket of %s parked=%s; retrying in %ss", tracker.sender_id, parked, delay)
+            return [SlotSet("ticket_pending", True),
+                    ReminderScheduled("EXTERNAL_retry_ticket", when, name="retry_ticket",
+                                      kill_on_user_message=False)]
+        await self.outbox.clear(tracker.sender_id)
+        if not created.get("created", True) and created["reference"] != tracker.get_slot("ticket_reference"):
+            utter(dispatcher, tracker, domain, "utter_ticket_attached", reference=created["reference"])
+        dispatcher.utter_message(
+            response="utter_ticket_created", reference=created["reference"],
+            queue_label=label(QUEUES, created["queue"], lang),
+            next_steps=NEXT_STEPS.get(int(created.get("tier", 1)), NEXT_STEPS[1])[lang],
+            eta=eta_text(int(created["expected_first_response_minutes"]), lang),
+            secret=created["secret_reference"],
+        )
+        return [SlotSet("ticket_reference", created["reference"]), SlotSet("ticket_secret", created["secret_reference"]),
+                SlotSet("ticket_pending", False)]
+
+
+class ActionTicketStatus(HandoffAction):
+    """Status only for the verified owner, or with the ticket's secret reference; never by e-mail."""
+
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        try:
+            tickets = await self._tickets(tracker)
         except HandoffUnavailable:
-            dispatcher.utter_message(response="utter_handoff_unavailable")
+            utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
             return []
-        except HandoffRejected as exc:
-            logger.error("handoff rejected the ticket for %s: %s", tracker.sender_id, exc)
-            dispatcher.utter_message(response="utter_handoff_unavailable")
+        if tickets is None:
+            utter(dispatcher, tracker, domain, "utter_status_needs_verification")
             return []
-        dispatcher.utter_message(response="utter_ticket_created", reference=created["reference"],
-                                 queue=created["queue"], minutes=created["expected_first_response_minutes"])
-        return [SlotSet("ticket_reference", created["reference"])]
+        if not tickets:
+            utter(dispatcher, tracker, domain, "utter_no_ticket_found")
+            return []
+        for ticket in tickets[:3]:
+            position = ticket.get("queue_position")
+            wait = ticket.get("expected_wait_minutes")
+            position_text = QUEUE_POSITION[lang].format(position=position, wait=wait) if position and wait else ""
+            utter(dispatcher, tracker, domain, "utter_ticket_status", reference=ticket["reference"],
+                                     status_label=label(STATUSES, ticket["status"], lang),
+                                     queue_label=label(QUEUES, ticket["queue"], lang), position_text=position_text)
+            for reply in (ticket.get("agent_replies") or [])[-2:]:
+                utter(dispatcher, tracker, domain, "utter_agent_message", agent_name=reply.get("sender", "agent"),
+                                         agent_text=reply.get("text", ""))
+        return []
+
+    async def _tickets(self, tracker: Tracker) -> list[TicketStatusView] | None:
+        """The tickets this customer may see; None when they have not proved who they are."""
+        secret = tracker.get_slot("ticket_secret")
+        entities = (tracker.latest_message or {}).get("entities", [])
+        typed_secret = next((e.get("value") for e in entities if e.get("entity") == "ticket_secret"), None)
+        if typed_secret:
+            found = await self.client.status_by_secret(typed_secret)
+            return [found] if found else []
+        if tracker.get_slot("customer_verified") and tracker.get_slot("customer_id"):
+            return await self.client.customer_tickets(tracker.get_slot("customer_id"))
+        if secret:  # the ticket created in this very conversation
+            found = await self.client.status_by_secret(secret)
+            return [found] if found else []
+        own = await self.client.ticket_for_conversation(tracker.sender_id)
+        if own:
+            return [own]
+        return None
+
+
+class ActionRate(HandoffAction):
+    def name(self) -> str:
+        return "action_rate"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        rating = next((e.get("value") for e in (tracker.latest_message or {}).get("entities", [])
+                       if e.get("entity") == "rating"), None)
+        reference = tracker.get_slot("ticket_reference")
+        try:
+            value = int(str(rating))
+        except ValueError:
+            value = 0
+        if reference and 1 <= value <= 5:
+            try:
+                await self.client.rate(reference, value)
+            except (HandoffUnavailable, HandoffRejected):
+                logger.warning("rating of %s not stored", reference)
+        utter(dispatcher, tracker, domain, "utter_thanks_for_rating")
+        return []

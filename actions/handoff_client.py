@@ -99,3 +99,8 @@ class HandoffClient:
 
     async def rate(self, reference: str, rating: int) -> None:
         await self._request("POST", f"/api/v1/tickets/{reference}/rating", {"rating": rating})
+
+    async def customer_message(self, reference: str, conversation_id: str, text: str) -> None:
+        """A customer's message while an agent owns the ticket (appended to its transcript)."""
+        await self._request("POST", f"/api/v1/tickets/{reference}/messages",
+                            {"conversation_id": conversation_id, "text": text})

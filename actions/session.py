@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.customer import IdentityVerifier, language_from_metadata, metadata_of
+from actions.respond import utter
+from actions.customer import IdentityVerifier, language_events, language_from_metadata, metadata_of
 
 
 class ActionSessionStart(Action):
@@ -37,4 +38,20 @@ class ActionSessionStart(Action):
             events.append(SlotSet("language", lang))
         events.extend(self.verifier.slots_from(metadata))
         events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionGreet(Action):
+    """Greets by name when the website told us who the customer is."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        name = tracker.get_slot("customer_name")
+        first = str(name).split()[0] if name else ""
+        events = language_events(tracker)
+        # responses are chosen by the slot: pin the language before the greeting is rendered
+        utter(dispatcher, tracker, domain, "utter_greet", name_suffix=f" {first}" if first else "")
         return events

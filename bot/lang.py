@@ -24,8 +24,12 @@ NEUTRAL = frozenset({"ok", "okay", "k", "kk", "super", "cool", "top", "hmm", "ah
 _MARKERS = {"de": set("äöüß"), "da": set("æøå"), "en": set()}
 
 
+# e-mails, URLs and codes (SO-123456, E-1001) say nothing about the language
+_NOISE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+|\b[A-Za-z]{1,3}-?\d[\w-]*")
+
+
 def _words(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFC", text.lower()))
+    return _WORD.findall(unicodedata.normalize("NFC", _NOISE.sub(" ", text).lower()))
 
 
 def features(text: str) -> list[str]:
@@ -78,18 +82,36 @@ class LanguageIdentifier:
             result[lang] = score
         return result
 
+    def guess(self, text: str) -> str | None:
+        """The likeliest language, for a conversation that has none yet (no evidence rules)."""
+        words = [w for w in _words(text) if w not in NEUTRAL]
+        if not words:
+            return None
+        ranked = sorted(self.scores(" ".join(words)).items(), key=lambda item: item[1], reverse=True)
+        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < self.min_margin:
+            return None
+        return ranked[0][0] if ranked else None
+
     def detect(self, text: str) -> str | None:
         """The message's language, or None when it is too short or too neutral to tell."""
         words = [w for w in _words(text) if w not in NEUTRAL]
         if not words or sum(len(w) for w in words) < 2:
             return None
-        ranked = sorted(self.scores(text).items(), key=lambda item: item[1], reverse=True)
+        ranked = sorted(self.scores(" ".join(words)).items(), key=lambda item: item[1], reverse=True)
         if len(ranked) < 2:
             return ranked[0][0] if ranked else None
         (best, top), (_second, runner_up) = ranked[0], ranked[1]
-        # a single known-everywhere token ("ok", "hi", "no") must not flip the conversation's language
-        margin_needed = self.min_margin * (2.0 if len(words) == 1 else 1.0)
-        return best if top - runner_up >= margin_needed else None
+        if top - runner_up < self.min_margin:
+            return None
+        # a one- or two-word answer ("dringend", "Haster") must not flip the conversation's language on
+        # character n-grams alone: every word must be a known word of that language
+        if len(words) <= 2:
+            known = all(self.counts[best].get("w:" + word, 0) > 0 for word in words)
+            exclusive = any(all(self.counts[other].get("w:" + word, 0) == 0 for other in self.counts if other != best)
+                            for word in words)
+            if not (known and exclusive):
+                return None
+        return best
 
     def to_dict(self) -> dict[str, Any]:
         return {"counts": {lang: dict(c) for lang, c in self.counts.items()}, "vocabulary": self.vocabulary,

@@ -125,6 +125,7 @@ class Stack:
         env.update({
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
+            "RASA_TELEMETRY_ENABLED": "false",  # no network at run time: no telemetry, no error reports
             "REDIS_URL": s.effective_redis_url,
             # endpoints.yml reads these (Rasa substitutes ${VAR} in endpoint files)
             "REDIS_HOST": address.host,
@@ -143,6 +144,7 @@ class Stack:
             "SITE_PORT": str(s.site_port),
             "PUBLIC_RASA_URL": s.url(s.rasa_port),
             "PUBLIC_HANDOFF_URL": s.url(s.handoff_port),
+            "PUBLIC_SITE_URL": s.url(s.site_port),
             "KB_ROOT": str(s.kb_root),
             "KB_DRAFTS_DIR": str(s.kb_root / "drafts"),
         })

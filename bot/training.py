@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,12 +54,13 @@ def ensure_model(root: Path, models_dir: Path, *, force: bool = False, log_file:
         "--force",
     ]
     logger.info("training the Rasa model (inputs changed); this takes a few minutes the first time")
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("ab") as log:
-            result = subprocess.run(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, check=False)
+            result = subprocess.run(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     else:
-        result = subprocess.run(command, cwd=root, check=False)
+        result = subprocess.run(command, cwd=root, env=env, check=False)
     if result.returncode != 0 or not target.exists():
         where = f"; see {log_file}" if log_file else ""
         raise RuntimeError(f"rasa train failed with exit code {result.returncode}{where}")

@@ -29,6 +29,7 @@ DEMO_CUSTOMERS: dict[str, CustomerIdentity] = {
 }
 
 SECRET_KEY = web.AppKey("token_secret", str)
+KB_ROOT_KEY = web.AppKey("kb_root", Path)
 PUBLIC_RASA_KEY = web.AppKey("public_rasa_url", str)
 
 
@@ -62,19 +63,51 @@ async def demo_login(request: web.Request) -> web.Response:
     return web.json_response({"token": token, "name": identity.name, "tier": identity.tier, "id": identity.id})
 
 
+ARTICLE_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} – Streamly</title>
+<link rel="stylesheet" href="/static/site.css"></head><body><header class="top"><a class="brand" href="/?lang={lang}">▶ Streamly</a>
+</header><main class="article"><h1>{title}</h1>{body}</main><div id="webchat"></div>
+<script src="/static/webchat.js"></script><script src="/static/site.js"></script></body></html>"""
+
+
+async def article(request: web.Request) -> web.Response:
+    """A knowledge-base article as a web page: the bot's "read more" link."""
+    import html
+
+    import markdown
+
+    lang, article_id = request.match_info["lang"], request.match_info["article_id"]
+    if lang not in ("de", "en", "da") or not article_id.replace("-", "").isalnum():
+        raise web.HTTPNotFound()
+    path = request.app[KB_ROOT_KEY] / lang / f"{article_id}.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise web.HTTPNotFound() from None
+    parts = text.split("---", 2)
+    front, body = (parts[1], parts[2]) if text.startswith("---") and len(parts) == 3 else ("", text)
+    title = next((line.split(":", 1)[1].strip().strip("\"'") for line in front.splitlines()
+                  if line.startswith("title:")), article_id)
+    rendered = markdown.markdown(html.escape(body, quote=False))
+    page = ARTICLE_PAGE.format(lang=lang, title=html.escape(title), body=rendered)
+    return web.Response(text=page, content_type="text/html")
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "webchat": WEBCHAT_BUNDLE.exists()})
 
 
-def create_app(token_secret: str, public_rasa_url: str) -> web.Application:
+def create_app(token_secret: str, public_rasa_url: str, kb_root: Path = ROOT / "kb_articles") -> web.Application:
     app = web.Application(client_max_size=16 * 1024)
     app[SECRET_KEY] = token_secret
+    app[KB_ROOT_KEY] = kb_root
     app[PUBLIC_RASA_KEY] = public_rasa_url
     app.router.add_get("/", index)
     app.router.add_get("/config.json", config)
     app.router.add_get("/static/webchat.js", webchat_bundle)
     app.router.add_post("/api/demo-login", demo_login)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/help/{lang}/{article_id}", article)
     app.router.add_static("/static/", SITE_DIR / "static")
     return app
 
@@ -85,7 +118,8 @@ def main() -> None:
     secret = env.get("FRONTDOOR_TOKEN_SECRET", "")
     if not secret:
         raise SystemExit("FRONTDOOR_TOKEN_SECRET is not set (frontdoor up generates one)")
-    app = create_app(secret, env.get("PUBLIC_RASA_URL", "http://localhost:5005"))
+    app = create_app(secret, env.get("PUBLIC_RASA_URL", "http://localhost:5005"),
+                     Path(env.get("KB_ROOT", str(ROOT / "kb_articles"))))
     web.run_app(app, host=env.get("SITE_HOST", "127.0.0.1"), port=int(env.get("SITE_PORT", "8080")),
                 print=None, access_log=None)
 

@@ -23,6 +23,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.lang import LanguageIdentifier
 
 ENTITY = "language"
+GUESS = "language_guess"  # likeliest language even without the evidence a switch needs
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
@@ -69,6 +70,12 @@ class LanguageDetector(GraphComponent):
         return cls(config, model_storage, resource, identifier)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Label each training example with its language so the tokenizer picks the right pipeline."""
+        if self.identifier is not None:
+            for example in training_data.training_examples:
+                lang = self.identifier.detect(example.get(TEXT) or "")
+                if lang:
+                    example.set(ENTITY, lang)
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -78,9 +85,13 @@ class LanguageDetector(GraphComponent):
             text = message.get(TEXT) or ""
             if text.startswith("/"):
                 continue  # button payloads and intents sent directly
+            guess = self.identifier.guess(text)
+            if guess:
+                message.set(GUESS, guess, add_to_output=True)
             lang = self.identifier.detect(text)
             if lang is None:
                 continue
+            message.set(ENTITY, lang)
             entities = [e for e in message.get(ENTITIES, []) if e.get("entity") != ENTITY]
             entities.append({"entity": ENTITY, "value": lang, "start": 0, "end": len(text),
                              "confidence": 1.0, "extractor": self.__class__.__name__})

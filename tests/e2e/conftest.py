@@ -41,7 +41,8 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     settings = Settings.from_env(env).with_secrets()
     drafts = var / "drafts"
     running = Stack(settings, model=model, extra_env={"RASA_KEY_PREFIX": f"e2e{run_id}",
-                                                      "KB_DRAFTS_DIR": str(drafts)})
+                                                      "KB_DRAFTS_DIR": str(drafts),
+                                                      "FRONTDOOR_TICKET_RETRY_SECONDS": "2"})
     try:
         running.start(timeout=300)
     except Exception:
@@ -84,6 +85,18 @@ class Chat:
 
     def texts(self, text: str) -> list[str]:
         return [reply.get("text", "") for reply in self.say(text)]
+
+    def buttons(self, replies: list[dict[str, Any]]) -> list[str]:
+        return [button["payload"] for reply in replies for button in reply.get("buttons", [])]
+
+
+def handoff_get(stack: Stack, path: str, token: str | None = None) -> tuple[int, Any]:
+    base = f"http://127.0.0.1:{stack.settings.handoff_port}"
+    return http_json(base + path, token=token or stack.settings.secrets["HANDOFF_BOT_TOKEN"])
+
+
+def agent_token(stack: Stack) -> str:
+    return stack.settings.secrets["FRONTDOOR_DEMO_AGENT_TOKEN"]
 
 
 @pytest.fixture

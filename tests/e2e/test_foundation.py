@@ -39,10 +39,12 @@ def test_greeting_is_answered_in_the_customers_language(stack: Stack, greeting: 
 def test_request_for_a_human_creates_a_ticket_through_the_action_server(stack: Stack) -> None:
     chat = Chat(stack)
     chat.texts("Guten Tag")
-    replies = chat.texts("Ich möchte bitte mit einem Mitarbeiter sprechen")
+    chat.texts("Ich möchte bitte mit einem Mitarbeiter sprechen")
+    chat.texts("Meine Smart-TV-App startet seit gestern nicht mehr")
+    replies = chat.texts("anna@example.com")
     joined = " ".join(replies)
-    assert "Ticketnummer: T-" in joined, replies
-    reference = joined.split("Ticketnummer: ")[1].split(" ")[0]
+    assert "**Ticket T-" in joined, replies
+    reference = "T-" + joined.split("**Ticket T-")[1][:6]
     handoff = f"http://127.0.0.1:{stack.settings.handoff_port}"
     status, ticket = http_json(f"{handoff}/api/v1/tickets/by-conversation/{chat.sender}",
                                token=stack.settings.secrets["HANDOFF_BOT_TOKEN"])

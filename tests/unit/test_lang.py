@@ -24,7 +24,7 @@ def identifier() -> LanguageIdentifier:
 
 
 @pytest.mark.parametrize(("text", "lang"), [
-    ("Hallo", "de"), ("Guten Morgen", "de"), ("Mein Passwort funktioniert nicht mehr", "de"),
+    ("Hallo zusammen", "de"), ("Guten Morgen", "de"), ("Mein Passwort funktioniert nicht mehr", "de"),
     ("Wo bleibt meine Bestellung?", "de"), ("Ich wurde doppelt belastet", "de"),
     ("Hello", "en"), ("my password doesn't work anymore", "en"), ("where is my order", "en"),
     ("I was charged twice", "en"),
@@ -43,3 +43,14 @@ def test_neutral_messages_keep_the_conversations_language(identifier: LanguageId
 def test_the_model_round_trips(identifier: LanguageIdentifier) -> None:
     again = LanguageIdentifier.from_dict(identifier.to_dict())
     assert again.detect("Ich habe eine Frage zu meiner Rechnung") == "de"
+
+
+@pytest.mark.parametrize("text", ["dringend", "Haster", "ja", "Überspringen"])
+def test_short_answers_without_clear_evidence_do_not_switch(identifier: LanguageIdentifier, text: str) -> None:
+    # unseen words, or words several languages share ("ja" is German and Danish), keep the language
+    assert identifier.detect(text) is None
+
+
+@pytest.mark.parametrize(("text", "lang"), [("Hallo", "de"), ("Hi", "en"), ("Hej", "da")])
+def test_a_first_message_gets_a_best_guess(identifier: LanguageIdentifier, text: str, lang: str) -> None:
+    assert identifier.guess(text) == lang

@@ -1,0 +1,185 @@
+"""Tier 0: answer from the knowledge base, learn from "helped" / "did not help"."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.respond import render, utter
+from actions.customer import language_events, language_of
+from actions.texts import LANGUAGE_NAMES, label
+from bot.kb.search import Hit, KnowledgeBase
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILED_ANSWERS = 2  # two failed answers in a row: offer a human right away
+
+
+class KnowledgeBaseProvider:
+    """Loads the KB once per process on first use, watches the folder for edits (hot reload) and keeps
+    feedback in Redis so every action server learns from every customer."""
+
+    _lock = threading.Lock()
+    _shared: KnowledgeBase | None = None
+
+    def __init__(self, kb: KnowledgeBase | None = None) -> None:
+        self._kb = kb
+
+    def get(self) -> KnowledgeBase:
+        if self._kb is not None:
+            return self._kb
+        with KnowledgeBaseProvider._lock:
+            if KnowledgeBaseProvider._shared is None:
+                KnowledgeBaseProvider._shared = self._load()
+        self._kb = KnowledgeBaseProvider._shared
+        return self._kb
+
+    @staticmethod
+    def _load() -> KnowledgeBase:
+        root = Path(os.environ.get("KB_ROOT", "kb_articles"))
+        feedback = None
+        redis_url = os.environ.get("REDIS_URL")
+        if redis_url:
+            from actions.kb_feedback import RedisFeedbackStore
+
+            feedback = RedisFeedbackStore.from_url(redis_url, prefix=os.environ.get("HANDOFF_KEY_PREFIX", "fd:"))
+        kb = KnowledgeBase.load(root, feedback=feedback)
+        kb.watch()
+        logger.info("knowledge base loaded from %s: %d articles, %d issues", root, len(kb.articles()),
+                    len(kb.issues))
+        return kb
+
+
+def article_url(hit_article: Any) -> str:
+    base = os.environ.get("PUBLIC_SITE_URL", "http://localhost:8080").rstrip("/")
+    return f"{base}/help/{hit_article.lang}/{hit_article.id}"
+
+
+def shown_entry(hit: Hit, feedback: str = "none") -> dict[str, str]:
+    return {"id": hit.article.id, "lang": hit.article.lang, "title": hit.article.title,
+            "category": hit.article.category, "escalate_to": hit.article.escalate_to or "", "feedback": feedback}
+
+
+class KbAction(Action, abc.ABC):
+    """Shared by the KB actions: the KB and the failure counter."""
+
+    def __init__(self, provider: KnowledgeBaseProvider | None = None) -> None:
+        self.provider = provider or KnowledgeBaseProvider()
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    @staticmethod
+    def failure(tracker: Tracker, frustrated_after: int = MAX_FAILED_ANSWERS) -> list[EventType]:
+        failed = int(tracker.get_slot("failed_answers") or 0) + 1
+        events: list[EventType] = [SlotSet("failed_answers", float(failed))]
+        if failed >= frustrated_after:
+            events += [SlotSet("kb_result", "offer_human"), SlotSet("frustrated", True)]
+        return events
+
+
+class ActionAnswerFromKb(KbAction):
+    def name(self) -> str:
+        return "action_answer_from_kb"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        kb = self.provider.get()
+        shown = list(tracker.get_slot("kb_articles_shown") or [])
+        latest = tracker.latest_message or {}
+        chosen = tracker.get_slot("kb_article") if latest.get("intent", {}).get("name") == "choose_article" else None
+        query = tracker.get_slot("kb_query") if chosen else (latest.get("text") or "")
+        events: list[EventType] = list(language_events(tracker))
+        if not chosen:
+            description = tracker.get_slot("description")
+            events += [SlotSet("kb_query", query),
+                       SlotSet("description", f"{description}\n{query}" if description else query)]
+
+        if chosen:
+            article = kb.get(chosen, lang) or next((a for a in kb.articles() if a.id == chosen), None)
+            if article is None:
+                utter(dispatcher, tracker, domain, "utter_default")
+                return events + [SlotSet("kb_result", "unclear")]
+            hit = Hit(article, 1.0, article.summary, article.lang != lang)
+            return events + self._answer(dispatcher, tracker, domain, hit, lang, shown)
+
+        result = kb.search(query, lang, k=3)
+        if result.ambiguous and len(result.hits) >= 2:
+            first, second = result.hits[0], result.hits[1]
+            buttons = [{"title": h.article.title, "payload": f'/choose_article{{"kb_article":"{h.article.id}"}}'}
+                       for h in (first, second)]
+            buttons.append({"title": render(domain, "utter_kb_none_of_these", lang)[0],
+                            "payload": "/feedback_not_helped"})
+            utter(dispatcher, tracker, domain, "utter_kb_which_one", buttons=buttons)
+            category = first.article.category if first.article.category == second.article.category else None
+            return events + [SlotSet("kb_result", "ambiguous")] + (
+                [SlotSet("category", category)] if category and not tracker.get_slot("category") else [])
+        if result.best is not None:
+            return events + self._answer(dispatcher, tracker, domain, result.best, lang, shown)
+
+        # nothing fits: a guess would waste the customer's time
+        intent = latest.get("intent", {}).get("name")
+        failure = self.failure(tracker)
+        if any(e.get("name") == "kb_result" for e in failure):
+            return events + failure
+        if intent == "nlu_fallback":
+            utter(dispatcher, tracker, domain, "utter_default")
+            return events + failure + [SlotSet("kb_result", "unclear")]
+        utter(dispatcher, tracker, domain, "utter_kb_no_answer")
+        return events + failure + [SlotSet("kb_result", "none")]
+
+    def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], hit: Hit,
+                lang: str, shown: list[dict[str, str]]) -> list[EventType]:
+        article = hit.article
+        if hit.fallback_lang:
+            utter(dispatcher, tracker, domain, "utter_kb_other_language", article_language=label(LANGUAGE_NAMES, article.lang, lang))
+        summary = article.summary or hit.snippet
+        utter(dispatcher, tracker, domain, "utter_kb_answer", title=article.title, summary=summary,
+                                 url=article_url(article))
+        shown = [s for s in shown if s.get("id") != article.id] + [shown_entry(hit)]
+        events: list[EventType] = [SlotSet("kb_result", "answered"), SlotSet("kb_article", article.id),
+                                   SlotSet("kb_articles_shown", shown[-10:])]
+        events.append(SlotSet("category", article.category))
+        if len(article.products) == 1:
+            events.append(SlotSet("product", article.products[0]))
+        return events
+
+
+class ActionKbFeedback(KbAction):
+    def name(self) -> str:
+        return "action_kb_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        helped = (tracker.latest_message or {}).get("intent", {}).get("name") == "feedback_helped"
+        article_id = tracker.get_slot("kb_article")
+        query = tracker.get_slot("kb_query") or ""
+        lang = language_of(tracker)
+        shown = list(tracker.get_slot("kb_articles_shown") or [])
+        if article_id:
+            for entry in shown:
+                if entry.get("id") == article_id:
+                    entry["feedback"] = "helped" if helped else "did_not_help"
+            try:
+                article_lang = next((e.get("lang", lang) for e in shown if e.get("id") == article_id), lang)
+                self.provider.get().record_feedback(query, article_lang, article_id, helped)
+            except Exception:  # feedback is best effort; the customer's conversation goes on
+                logger.warning("could not record KB feedback for %s", article_id, exc_info=True)
+        events: list[EventType] = [SlotSet("kb_articles_shown", shown)]
+        if helped:
+            utter(dispatcher, tracker, domain, "utter_glad_it_helped")
+            return events + [SlotSet("failed_answers", 0.0), SlotSet("kb_result", "answered")]
+        failure = self.failure(tracker)
+        if not any(e.get("name") == "kb_result" for e in failure):
+            utter(dispatcher, tracker, domain, "utter_kb_sorry_not_helped")
+            failure.append(SlotSet("kb_result", "none"))
+        return events + failure

@@ -1,0 +1,167 @@
+"""Rasa NLU components built on blank spaCy pipelines (no downloaded models).
+
+- `MultilingualSpacyTokenizer`: tokenises each message with ``spacy.blank(lang)`` for the message's language
+  (from `LanguageDetector`, else the configured default) and adds lemmas from spaCy's lookup tables, so
+  featurizers can use lemmas ("abgebucht"/"Abbuchung" variants, "charged"/"charge").
+- `RulerEntityExtractor`: the spaCy entity ruler of `bot.entities` (order and invoice numbers, error codes,
+  e-mails, ticket references, product names from the knowledge base's metadata).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.entities import EntityFinder
+
+logger = logging.getLogger(__name__)
+
+LANGUAGE_KEY = "language"
+
+
+def _lemmatizing_pipeline(lang: str) -> Any:
+    import spacy
+
+    nlp = spacy.blank(lang)
+    try:
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        nlp.initialize()
+    except (ValueError, OSError) as exc:  # no lookup table for this language
+        logger.warning("no lookup lemmatizer for %s: %s", lang, exc)
+        nlp = spacy.blank(lang)
+    return nlp
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class MultilingualSpacyTokenizer(Tokenizer):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "languages": ["de", "en", "da"],
+            "default_language": "de",
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        self._pipelines: Dict[str, Any] = {}
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> MultilingualSpacyTokenizer:
+        return cls(config)
+
+    def _nlp(self, lang: str) -> Any:
+        if lang not in self._pipelines:
+            self._pipelines[lang] = _lemmatizing_pipeline(lang)
+        return self._pipelines[lang]
+
+    def _language_of(self, message: Message) -> str:
+        lang = message.get(LANGUAGE_KEY)
+        if not lang:
+            for entity in message.get(ENTITIES, []) or []:
+                if entity.get("entity") == LANGUAGE_KEY:
+                    lang = entity.get("value")
+        return lang if lang in self._config["languages"] else self._config["default_language"]
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        text = message.get(attribute) or ""
+        doc = self._nlp(self._language_of(message))(text)
+        tokens = [Token(t.text, t.idx, lemma=(t.lemma_ or t.text).lower()) for t in doc if not t.is_space]
+        return self._apply_token_pattern(tokens)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
+class RulerEntityExtractor(GraphComponent):
+    """Adds ruler entities; products are read from the knowledge base at training time."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"kb_root": "kb_articles"}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 products: Optional[List[str]] = None) -> None:
+        self.config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self.products = products or []
+        self._finder: Optional[EntityFinder] = None
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> RulerEntityExtractor:
+        return cls(config, model_storage, resource)
+
+    @property
+    def finder(self) -> EntityFinder:
+        if self._finder is None:
+            self._finder = EntityFinder(self.products)
+        return self._finder
+
+    def train(self, training_data: TrainingData) -> Resource:
+        self.products = sorted(products_from_kb(Path(self.config["kb_root"])))
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / "products.json").write_text(json.dumps(self.products))
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> RulerEntityExtractor:
+        products: List[str] = []
+        try:
+            with model_storage.read_from(resource) as directory:
+                products = json.loads((directory / "products.json").read_text())
+        except (ValueError, FileNotFoundError):
+            pass
+        return cls(config, model_storage, resource, products)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if not text or text.startswith("/"):
+                continue
+            entities = list(message.get(ENTITIES, []) or [])
+            for found in self.finder.find(text):
+                entities.append({"entity": found.entity, "value": found.value, "start": found.start,
+                                 "end": found.end, "confidence": 1.0, "extractor": self.__class__.__name__})
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages
+
+
+def products_from_kb(root: Path) -> set[str]:
+    """Product names from every article's `products:` list (a plain YAML read; broken files are skipped)."""
+    import yaml
+
+    products: set[str] = set()
+    for path in sorted(root.glob("*/*.md")):
+        if path.parent.name == "drafts":
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if not text.startswith("---"):
+            continue
+        front = text.split("---", 2)[1] if text.count("---") >= 2 else ""
+        try:
+            meta = yaml.safe_load(front) or {}
+        except yaml.YAMLError:
+            continue
+        for product in meta.get("products") or [] if isinstance(meta, dict) else []:
+            if isinstance(product, str) and len(product) > 1:
+                products.add(product)
+    return products
