@@ -170,7 +170,7 @@ class Analyzer:
         return [found[t] for t in texts]
 
     def feature_ids(self, texts: Sequence[str], words_only: bool = False) -> list[npt.NDArray[np.int64]]:
-        """Column ids of each text's features (repeated features repeat), new features interned."""
+        """Column ids of each text's features, sorted (repeated features repeat); new ones interned."""
         found: dict[str, npt.NDArray[np.int64]] = {}
         todo: list[str] = []
         for t in dict.fromkeys(texts):
@@ -194,7 +194,7 @@ class Analyzer:
                             j = vocab[f] = len(groups)
                             groups.append(GROUP_INDEX[f[0]])
                         ids.append(j)
-                    found[text] = self._ids[(text, words_only)] = np.asarray(ids, dtype=np.int64)
+                    found[text] = self._ids[(text, words_only)] = np.sort(np.asarray(ids, dtype=np.int64))
         return [found[t] for t in texts]
 
     def _remember(self, text: str, result: Analysis) -> None:

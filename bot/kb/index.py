@@ -180,6 +180,7 @@ class LanguageIndex:
         indptr = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
         indices = np.concatenate(id_lists) if id_lists else np.zeros(0, np.int64)
         m = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(id_lists), n_feat))
+        m.has_sorted_indices = True  # feature_ids are sorted per text: only merge the repeats
         m.sum_duplicates()
         return m
 
