@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from bot.contract import LANGUAGES
+from bot.kb.article import Taxonomy, parse_article
 from handoff.errors import InvalidTicket
 
 
@@ -45,7 +46,9 @@ def slugify(text: str) -> str:
     return slug[:60] or "article"
 
 
-def write_draft(drafts_dir: Path, proposal: dict[str, Any], reference: str) -> Path:
+def write_draft(drafts_dir: Path, proposal: dict[str, Any], reference: str, product: str = "",
+                error_code: str = "") -> Path:
+    """``<drafts_dir>/<lang>/<id>--<reference>.md``; products and error codes come from the ticket."""
     article_id = f"{proposal['category']}-{slugify(proposal['title'])}"
     front = {
         "id": article_id,
@@ -53,6 +56,8 @@ def write_draft(drafts_dir: Path, proposal: dict[str, Any], reference: str) -> P
         "lang": proposal["lang"],
         "category": proposal["category"],
         "tags": proposal["tags"],
+        "products": [product] if product else [],
+        "error_codes": [error_code] if error_code else [],
         "questions": proposal["questions"],
         "escalate_to": proposal["escalate_to"],
     }
@@ -62,3 +67,11 @@ def write_draft(drafts_dir: Path, proposal: dict[str, Any], reference: str) -> P
     path: Path = target_dir / f"{article_id}--{reference.lower()}.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def draft_issues(path: Path, categories: list[str], queues: list[str]) -> list[str]:
+    """What the KB checker would still object to (e.g. too few questions): shown to the agent, the
+    draft is kept either way for an editor to finish."""
+    taxonomy = Taxonomy(frozenset(categories), frozenset(queues))
+    result = parse_article(path, taxonomy=taxonomy, folder_lang=path.parent.name)
+    return [f"line {issue.line}: {issue.message}" for issue in result.issues]

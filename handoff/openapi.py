@@ -113,7 +113,8 @@ def openapi_document() -> dict[str, Any]:
             "Resolve; optionally propose a KB article (written as a draft)", security=agent, params=("ref",),
             body=_obj({"resolution": _S, "propose_article": {"$ref": "#/components/schemas/ArticleProposal"}},
                       ("resolution",)),
-            ok=_resp("resolved", _obj({"ticket": _TICKET, "draft_path": _S, "bot_notified": {"type": "boolean"}})),
+            ok=_resp("resolved", _obj({"ticket": _TICKET, "draft_path": _S, "bot_notified": {"type": "boolean"},
+                                        "draft_issues": {"type": "array", "items": _S}})),
             extra={**conflict, **forbidden}, tags=("agent",))},
         "/api/v1/agent/tickets/{ref}/reopen": {"post": _op(
             "Reopen a resolved ticket", security=agent, params=("ref",), body=_REASON, ok=_resp("ticket", _TICKET),

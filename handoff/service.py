@@ -12,7 +12,7 @@ from typing import Any
 from bot.contract import CreateTicketRequest, TicketCreated, TicketStatusView
 from handoff import sla
 from handoff.errors import Conflict, Forbidden, InvalidTicket, TicketNotFound
-from handoff.kbdraft import write_draft
+from handoff.kbdraft import draft_issues, write_draft
 from handoff.masking import mask_text
 from handoff.matrix_source import MatrixSource
 from handoff.notify import RasaNotifier
@@ -332,15 +332,21 @@ class TicketService:
 
         ticket = await self.store.mutate(ref, decide, now)
         draft = None
+        issues: list[str] = []
         if proposal is not None:
-            draft = str(write_draft(self.settings.kb_drafts_dir, proposal, ref))
+            path = write_draft(self.settings.kb_drafts_dir, proposal, ref, ticket.get("product", ""),
+                               ticket.get("error_code", ""))
+            draft = str(path)
+            matrix = self.matrix.matrix
+            issues = draft_issues(path, list(matrix.categories), list(matrix.queues))
             await self.store.add_event("kb_draft_proposed", ref, now, {"by": agent, "path": draft})
         handed_back = []
         for channel in ticket.get("channels", []):
             handed_back.append(await self.notifier.trigger(channel["conversation_id"], "ticket_resolved",
                                                            {"reference": ref}))
         logger.info("ticket %s resolved by %s", ref, agent)
-        return {"ticket": await self.store.ticket(ref), "draft_path": draft, "bot_notified": all(handed_back)}
+        return {"ticket": await self.store.ticket(ref), "draft_path": draft, "draft_issues": issues,
+                "bot_notified": all(handed_back)}
 
     async def reopen(self, ref: str, agent: str, reason: str) -> dict[str, Any]:
         now = self.clock()

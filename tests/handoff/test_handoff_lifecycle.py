@@ -9,7 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from conftest import FakeRasa
-from handoff_helpers import AGENT2, LEAD, agent_headers, bot_headers, payload
+from handoff_helpers import AGENT2, LEAD, ROOT, agent_headers, bot_headers, payload
+
+from bot.kb.article import load_taxonomy, parse_article
 
 from handoff.settings import Settings
 
@@ -98,7 +100,14 @@ async def test_full_lifecycle(make_client: Callable[..., Any], settings: Setting
     assert resp.status == 200, result
     assert result["ticket"]["status"] == "resolved"
     draft = Path(result["draft_path"]).read_text()
-    assert draft.startswith("---\nid: technical-error-e42-on-start\ntitle: Error E42 on start\nlang: en\n")
+    assert draft.startswith("---\nid: technical-error-e42-on-start\ntitle: Error E42 on start\nlang: en\n"
+                            "category: technical\ntags: []\nproducts:\n- Streamly app\nerror_codes:\n- E42\n"
+                            "questions:\n- What is error E42?\nescalate_to: null\n---\nUpdate the app.\n")
+    # the KB parser reads the draft; only the content is short of a publishable article
+    parsed = parse_article(Path(result["draft_path"]), folder_lang="en",
+                           taxonomy=load_taxonomy(ROOT / "handoff" / "escalation_matrix.yml"))
+    assert [i.message for i in parsed.issues] == ["only 1 questions, at least 6 needed"]
+    assert result["draft_issues"] == ["line 11: only 1 questions, at least 6 needed"]
     assert rasa.calls[-1]["body"] == {"name": "ticket_resolved", "entities": {"reference": ref}}
     # resolving again conflicts; rating works once resolved
     resp = await client.post(f"/api/v1/agent/tickets/{ref}/resolve", json={"resolution": "x"},
