@@ -64,7 +64,7 @@ class AnalyzerConfig:
 
 @dataclass(frozen=True)
 class Analysis:
-    """The features of one text, and its content terms (folded lemmas) for feedback."""
+    """The features of one text, and its content terms (folded lemmas of non-stop words)."""
 
     features: tuple[str, ...]
     terms: tuple[str, ...]
@@ -120,18 +120,18 @@ class Analyzer:
         """tokens: (folded text, folded lemma, is_stop)."""
         cfg = self.config
         feats: list[str] = []
-        terms: list[str] = []
         content = [(t, lem) for t, lem, stop in tokens if not (cfg.drop_stop_words and stop)]
         if not content:  # a query made only of stop words still needs something to match
             content = [(t, lem) for t, lem, _ in tokens]
         for text, lemma in content:
             feats.append("w:" + lemma)
-            terms.append(lemma)
             if cfg.char_ngrams:
                 feats.extend(self._char_ngrams(text))
         if cfg.bigrams:
             lemmas = [lem for _, lem in content]
             feats.extend(f"b:{a}_{b}" for a, b in zip(lemmas, lemmas[1:]))
+        # content terms (no stop words, no single characters): for feedback and unknown-word checks
+        terms = [lem for _, lem, stop in tokens if not stop and len(lem) > 1]
         return Analysis(tuple(feats), tuple(dict.fromkeys(terms)))
 
     def _tokens(self, doc: Iterable[object]) -> list[tuple[str, str, bool]]:

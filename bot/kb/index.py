@@ -56,6 +56,7 @@ class QueryVector:
     indices: IntArray
     values: FloatArray
     terms: tuple[str, ...]
+    unknown_terms: int = 0  # content words this index has never seen (brands, other products...)
 
     @property
     def empty(self) -> bool:
@@ -116,6 +117,7 @@ class LanguageIndex:
             n_docs = q_counts.shape[0] + meta_counts.shape[0]
         body_df = np.asarray((body_counts > 0).sum(axis=0)).ravel()
         df = np.where(df > 0, df, body_df)
+        self.df: IntArray = np.asarray(df, dtype=np.int64)
         self.idf: FloatArray = np.log((n_docs + 1.0) / (df + 1.0)) + 1.0
         self.max_idf = float(np.log(n_docs + 1.0) + 1.0)
 
@@ -209,7 +211,7 @@ class LanguageIndex:
         vocab, n_feat = self.vocab, self.n_feat
         known = [(j, c) for f, c in counts.items() if (j := vocab.get(f, n_feat)) < n_feat]
         if not known:
-            return QueryVector(np.zeros(0, np.int64), np.zeros(0), analysis.terms)
+            return QueryVector(np.zeros(0, np.int64), np.zeros(0), analysis.terms, len(analysis.terms))
         idx = np.fromiter((j for j, _ in known), dtype=np.int64, count=len(known))
         tf = 1.0 + np.log(np.fromiter((c for _, c in known), dtype=np.float64, count=len(known)))
         vals = tf * self.idf[idx]
@@ -226,7 +228,12 @@ class LanguageIndex:
         norms[~present] = 1.0
         vals = vals / norms[groups] * self.group_weight[groups]
         total = float(np.sqrt(np.sum(self.group_weight[present] ** 2)))
-        return QueryVector(idx, vals / (total or 1.0), analysis.terms)
+        unknown = sum(1 for t in analysis.terms if not self.known_word(t))
+        return QueryVector(idx, vals / (total or 1.0), analysis.terms, unknown)
+
+    def known_word(self, lemma: str) -> bool:
+        j = self.vocab.get("w:" + lemma, self.n_feat)
+        return j < self.n_feat and bool(self.df[j] > 0)
 
     def raw_scores(self, qv: QueryVector) -> FloatArray:
         """One raw similarity (about 0..1) per article, in ``self.articles`` order."""

@@ -60,6 +60,9 @@ class SearchConfig:
     default_slope: float = 14.0
     calibration_samples: int = 400
     fallback_penalty: float = 0.9  # confidence factor for an article in another language
+    # confidence factor per content word of the query the index has never seen: "facebook", "router",
+    # "netflix" make a query about something else likely (the bot should hand off, not guess)
+    unknown_word_penalty: float = 1.0
     snippet_chars: int = 180
     index: IndexConfig = IndexConfig()
 
@@ -252,6 +255,8 @@ class KnowledgeBase:
             conf = state.calibration[idx_lang](index.raw_scores(qv))
             if fallback:
                 conf = conf * cfg.fallback_penalty
+            if qv.unknown_terms and cfg.unknown_word_penalty != 1.0:
+                conf = conf * cfg.unknown_word_penalty ** qv.unknown_terms
             top = np.argsort(-conf)[: k + 2 if not fallback else k + len(own_ids) + 2]
             for i in top:
                 art = index.articles[int(i)]
