@@ -110,3 +110,26 @@ def test_duplicate_ids_per_language_and_drafts_and_unknown_folders(tmp_path: Pat
     dup = [i for i in issues if "duplicate id" in i.message]
     assert len(dup) == 1 and dup[0].path == second and dup[0].line == 2 and f"{first}:2" in dup[0].message
     assert any(i.path == stray and "unknown language folder 'fr'" in i.message for i in issues)
+
+
+def test_knowledge_base_skips_and_logs_a_bad_article_and_serves_the_rest(
+    kb_root: Path, matrix_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.kb.search import KnowledgeBase
+
+    bad = _write(kb_root, "en", "broken.md", "---\nid: broken\ntitle: [oops\n---\nBody\n")
+    with caplog.at_level("WARNING", logger="bot.kb"):
+        kb = KnowledgeBase.load(kb_root, matrix_path)
+    assert [str(i) for i in kb.issues] == [f"{bad}:3: invalid YAML in front matter: while parsing a flow "
+                                           "sequence: expected ',' or ']', but got '<stream end>'"]
+    assert f"{bad}:3:" in caplog.text
+    assert len(kb.articles()) == 10
+    assert kb.search("charged twice", "en").hits[0].article.id == "billing-double-charge"
+
+
+def test_missing_taxonomy_is_an_issue_but_articles_are_served(kb_root: Path, tmp_path: Path) -> None:
+    from bot.kb.search import KnowledgeBase
+
+    kb = KnowledgeBase.load(kb_root, tmp_path / "missing.yml")
+    assert len(kb.articles()) == 10
+    assert [i.path for i in kb.issues] == [tmp_path / "missing.yml"]
