@@ -15,6 +15,7 @@ from redis.exceptions import RedisError  # type: ignore[import-untyped, unused-i
 
 from handoff import keys as appkeys
 from handoff.auth import AgentTokens
+from handoff.console import setup_console
 from handoff.errors import MatrixError
 from handoff.matrix_source import MatrixSource
 from handoff.notify import RasaNotifier
@@ -35,6 +36,7 @@ def create_app(settings: appkeys.Settings, clock: Clock = time.time) -> web.Appl
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_background)
     setup_routes(app)
+    setup_console(app)
     return app
 
 
