@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test install train validate lint typecheck bench clean
+.PHONY: run test install train validate stories lint bench clean
 
 run: install
 	@$(VENV)/bin/frontdoor up
@@ -19,6 +19,7 @@ run: install
 test: install
 	@$(VENV)/bin/frontdoor train
 	@$(MAKE) --no-print-directory validate
+	@$(MAKE) --no-print-directory stories
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 install: $(STAMP) $(WEBCHAT)
@@ -51,6 +52,13 @@ validate: install
 	@mkdir -p var; $(VENV)/bin/rasa data validate --data data --domain domain.yml --config config.yml \
 	  >var/validate.log 2>&1 || { tail -40 var/validate.log; exit 1; }
 	@echo "rasa data validate: ok"
+
+# Rasa test stories: every flow in German, English and Danish must be predicted exactly (NLU + dialogue)
+stories: install
+	@mkdir -p var; $(VENV)/bin/rasa test core --stories tests/stories --model $$($(VENV)/bin/frontdoor train) \
+	  --out var/results/core --fail-on-prediction-errors >var/stories.log 2>&1 \
+	  || { grep -v -i warn var/stories.log | tail -30; exit 1; }
+	@echo "rasa test stories: $$(grep -c '^- story:' tests/stories/*.yml | awk -F: '{s+=$$2} END {print s}') passed"
 
 lint: install
 	@$(VENV)/bin/ruff check bot actions handoff tests scripts

@@ -58,13 +58,13 @@ class ActionForwardToAgent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        text = (tracker.latest_message or {}).get("text") or ""
-        reference = tracker.get_slot("ticket_reference")
-        if reference and text:
+        latest = tracker.latest_message or {}
+        text = latest.get("text") or ""
+        if text:
             try:
-                await self.client.customer_message(reference, tracker.sender_id, text)
+                await self.client.customer_message(tracker.sender_id, text)
             except (HandoffUnavailable, HandoffRejected):
-                logger.warning("customer message for %s not forwarded", reference)
+                logger.warning("customer message of %s not forwarded to the ticket", tracker.sender_id)
         return []
 
 

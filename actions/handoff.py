@@ -185,8 +185,8 @@ class ActionCreateTicket(HandoffAction):
         await self.outbox.clear(tracker.sender_id)
         if not created.get("created", True) and created["reference"] != tracker.get_slot("ticket_reference"):
             utter(dispatcher, tracker, domain, "utter_ticket_attached", reference=created["reference"])
-        dispatcher.utter_message(
-            response="utter_ticket_created", reference=created["reference"],
+        utter(
+            dispatcher, tracker, domain, "utter_ticket_created", reference=created["reference"],
             queue_label=label(QUEUES, created["queue"], lang),
             next_steps=NEXT_STEPS.get(int(created.get("tier", 1)), NEXT_STEPS[1])[lang],
             eta=eta_text(int(created["expected_first_response_minutes"]), lang),

@@ -100,7 +100,9 @@ class HandoffClient:
     async def rate(self, reference: str, rating: int) -> None:
         await self._request("POST", f"/api/v1/tickets/{reference}/rating", {"rating": rating})
 
-    async def customer_message(self, reference: str, conversation_id: str, text: str) -> None:
+    async def customer_message(self, conversation_id: str, text: str, timestamp: float | None = None) -> None:
         """A customer's message while an agent owns the ticket (appended to its transcript)."""
-        await self._request("POST", f"/api/v1/tickets/{reference}/messages",
-                            {"conversation_id": conversation_id, "text": text})
+        body: dict[str, Any] = {"text": text}
+        if timestamp is not None:
+            body["timestamp"] = timestamp
+        await self._request("POST", f"/api/v1/tickets/by-conversation/{conversation_id}/messages", body)

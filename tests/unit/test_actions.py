@@ -1,0 +1,229 @@
+"""Actions with fresh trackers and a fake handoff client that records calls (no mocks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import ActionCreateTicket, ActionTicketStatus, ticket_request
+from actions.handoff_client import HandoffUnavailable
+from actions.kb import ActionAnswerFromKb, ActionKbFeedback, KnowledgeBaseProvider
+from actions.prequal import ValidateProblemForm, needed_slots, ticket_summary
+from bot.contract import CreateTicketRequest, TicketCreated, TicketStatusView
+from bot.kb.feedback import InMemoryFeedbackStore
+from bot.kb.search import KnowledgeBase
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text())
+
+
+def tracker(slots: dict[str, Any] | None = None, text: str = "", intent: str = "describe_problem",
+            entities: list[dict[str, Any]] | None = None, events: list[dict[str, Any]] | None = None,
+            sender: str = "conv-1") -> Tracker:
+    latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or []}
+    return Tracker(sender, dict(slots or {}), latest, list(events or []), False, None, {}, "action_listen")
+
+
+class FakeHandoff:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.created: list[CreateTicketRequest] = []
+        self.asked_customer: list[str] = []
+        self.asked_secret: list[str] = []
+
+    async def create_ticket(self, request: CreateTicketRequest) -> TicketCreated:
+        if self.fail:
+            raise HandoffUnavailable("down")
+        self.created.append(request)
+        return {"reference": "T-000042", "secret_reference": "S-secret", "queue": "billing", "tier": 2,
+                "priority": "P3", "status": "queued", "first_response_due": 0.0,
+                "expected_first_response_minutes": 45, "created": True}
+
+    async def customer_tickets(self, customer_id: str) -> list[TicketStatusView]:
+        self.asked_customer.append(customer_id)
+        return [{"reference": "T-000042", "status": "queued", "queue": "billing", "priority": "P3",
+                 "queue_position": 2, "expected_wait_minutes": 12, "agent_replies": [], "updated_at": 0.0}]
+
+    async def status_by_secret(self, secret: str) -> TicketStatusView | None:
+        self.asked_secret.append(secret)
+        return None
+
+    async def ticket_for_conversation(self, conversation_id: str) -> TicketStatusView | None:
+        return None
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.parked: list[CreateTicketRequest] = []
+
+    async def park(self, request: CreateTicketRequest) -> bool:
+        self.parked.append(request)
+        return True
+
+    async def clear(self, conversation_id: str) -> None:
+        self.parked = [r for r in self.parked if r["conversation_id"] != conversation_id]
+
+
+def texts(dispatcher: CollectingDispatcher) -> str:
+    return " ".join(m.get("text") or "" for m in dispatcher.messages)
+
+
+# -- what the form asks ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("slots", "expected"), [
+    ({}, ["description", "category", "contact_email", "steps_tried", "impact", "urgency"]),
+    ({"category": "technical"}, ["description", "category", "product", "error_code", "contact_email",
+                                 "steps_tried", "impact", "urgency"]),
+    ({"category": "shipping", "customer_email": "a@b.de"}, ["description", "category", "order_number",
+                                                            "steps_tried", "impact", "urgency"]),
+    ({"category": "billing", "kb_articles_shown": [{"id": "x"}]}, ["description", "category", "invoice_number",
+                                                                    "contact_email", "impact", "urgency"]),
+    ({"requested_human": True}, ["description", "contact_email"]),
+    ({"frustrated": True, "customer_email": "a@b.de"}, ["description"]),
+])
+def test_the_form_asks_only_what_it_needs(slots: dict[str, Any], expected: list[str]) -> None:
+    assert needed_slots(tracker(slots)) == expected
+
+
+@pytest.mark.parametrize(("method", "text", "value"), [
+    ("validate_category", "Abrechnung", "billing"),
+    ("validate_category", "jeg har et problem med betaling", "billing"),
+    ("validate_category", "my streamly stick", "technical"),
+    ("validate_impact", "Nur mich", "only_me"),
+    ("validate_impact", "flere personer", "several"),
+    ("validate_impact", "everyone, it's down", "everyone"),
+    ("validate_urgency", "it can wait", "low"),
+    ("validate_urgency", "Haster", "high"),
+    ("validate_error_code", "e1001", "E-1001"),
+    ("validate_error_code", "kein Fehlercode", "none"),
+    ("validate_order_number", "so 123456", "SO-123456"),
+    ("validate_invoice_number", "inv2024-00123", "INV-2024-00123"),
+    ("validate_invoice_number", "überspringen", "-"),
+    ("validate_contact_email", "meine Mail: Anna.B@Example.com", "anna.b@example.com"),
+])
+def test_free_text_answers_are_understood_in_every_language(method: str, text: str, value: str) -> None:
+    dispatcher = CollectingDispatcher()
+    result = getattr(ValidateProblemForm(), method)(text, dispatcher, tracker(), DOMAIN)
+    assert list(result.values())[0] == value
+    assert dispatcher.messages == []
+
+
+def test_an_invalid_answer_is_reprompted_then_skipped_after_two_attempts() -> None:
+    form, dispatcher = ValidateProblemForm(), CollectingDispatcher()
+    first = form.validate_contact_email("not an address", dispatcher, tracker({"language": "de"}), DOMAIN)
+    assert first["contact_email"] is None and "E-Mail-Adresse" in texts(dispatcher)
+    dispatcher = CollectingDispatcher()
+    second = form.validate_contact_email("still not", dispatcher,
+                                         tracker({"language": "de", "validation_failures": first["validation_failures"]}),
+                                         DOMAIN)
+    assert second["contact_email"] == "-" and "lassen wir weg" in texts(dispatcher)
+
+
+# -- the ticket carries everything ------------------------------------------------------------------
+
+def test_the_ticket_request_carries_everything_the_customer_said() -> None:
+    slots = {"language": "da", "description": "Dobbelt trukket", "category": "billing",
+             "invoice_number": "INV-2024-00123", "impact": "only_me", "urgency": "high", "contact_email": "m@x.dk",
+             "frustrated": True, "steps_tried": "genstartet appen",
+             "kb_articles_shown": [{"id": "billing-double-charge", "lang": "da", "title": "Dobbelt", "feedback":
+                                    "did_not_help", "escalate_to": "billing"}]}
+    events = [{"event": "user", "text": "Jeg er trukket to gange", "timestamp": 1.0},
+              {"event": "bot", "text": "Her er en artikel", "timestamp": 2.0},
+              {"event": "user", "text": "/feedback_not_helped", "timestamp": 3.0}]
+    request = ticket_request(tracker(slots, events=events))
+    assert request["language"] == "da" and request["invoice_number"] == "INV-2024-00123"
+    assert request["escalate_to"] == "billing" and request["frustrated"] is True
+    assert request["customer"] == {"verified": False, "email": "m@x.dk"}
+    assert request["articles_shown"] == [{"id": "billing-double-charge", "lang": "da", "title": "Dobbelt",
+                                          "feedback": "did_not_help"}]
+    assert "genstartet appen" in request["steps_tried"] and any("Dobbelt" in s for s in request["steps_tried"])
+    assert [t["text"] for t in request["transcript"]] == ["Jeg er trukket to gange", "Her er en artikel"]
+    assert "product" not in request  # unknown fields are left out, not sent as placeholders
+
+
+def test_the_summary_is_in_the_customers_language() -> None:
+    summary = ticket_summary(tracker({"category": "billing", "impact": "everyone", "description": "x y z"}), "de")
+    assert "**Thema:** Abrechnung" in summary and "**Betroffen:** alle" in summary
+
+
+async def test_a_created_ticket_is_announced_with_reference_queue_and_time() -> None:
+    client, dispatcher = FakeHandoff(), CollectingDispatcher()
+    events = await ActionCreateTicket(client, FakeOutbox()).run(
+        dispatcher, tracker({"language": "en", "description": "broken"}, intent="affirm"), DOMAIN)
+    assert len(client.created) == 1
+    said = texts(dispatcher)
+    assert "T-000042" in said and "Billing team" in said and "within 45 minutes" in said and "S-secret" in said
+    assert {"event": "slot", "timestamp": None, "name": "ticket_reference", "value": "T-000042"} in events
+
+
+async def test_handoff_down_parks_the_request_and_schedules_a_retry() -> None:
+    outbox, dispatcher = FakeOutbox(), CollectingDispatcher()
+    events = await ActionCreateTicket(FakeHandoff(fail=True), outbox).run(
+        dispatcher, tracker({"language": "de", "description": "kaputt"}), DOMAIN)
+    assert [r["description"] for r in outbox.parked] == ["kaputt"]
+    assert "nicht erreichbar" in texts(dispatcher)
+    assert any(e.get("event") == "reminder" and e.get("intent") == "EXTERNAL_retry_ticket" for e in events)
+
+
+async def test_status_is_never_given_for_an_email_alone() -> None:
+    client, dispatcher = FakeHandoff(), CollectingDispatcher()
+    await ActionTicketStatus(client).run(
+        dispatcher, tracker({"language": "en"}, text="status for kim@example.com",
+                            entities=[{"entity": "email", "value": "kim@example.com"}]), DOMAIN)
+    assert client.asked_customer == [] and "sign in" in texts(dispatcher)
+
+
+async def test_a_verified_customer_sees_their_tickets_with_queue_position() -> None:
+    client, dispatcher = FakeHandoff(), CollectingDispatcher()
+    await ActionTicketStatus(client).run(
+        dispatcher, tracker({"language": "en", "customer_verified": True, "customer_id": "cust-1"}), DOMAIN)
+    assert client.asked_customer == ["cust-1"]
+    assert "number 2 in the queue" in texts(dispatcher)
+
+
+# -- tier 0 --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load(ROOT / "kb_articles", feedback=InMemoryFeedbackStore())
+
+
+async def test_a_clear_question_is_answered_with_a_link_and_buttons(kb: KnowledgeBase) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb)).run(
+        dispatcher, tracker({"language": "en"}, text="how do I reset my password"), DOMAIN)
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert slots["kb_result"] == "answered" and slots["kb_article"] == "account-password-reset"
+    assert slots["category"] == "account"
+    answer = dispatcher.messages[-1]
+    assert "/help/en/account-password-reset" in answer["text"]
+    assert [b["payload"] for b in answer["buttons"]] == ["/feedback_helped", "/feedback_not_helped"]
+
+
+async def test_nothing_fits_twice_in_a_row_offers_a_human(kb: KnowledgeBase) -> None:
+    action, dispatcher = ActionAnswerFromKb(KnowledgeBaseProvider(kb)), CollectingDispatcher()
+    first = await action.run(dispatcher, tracker({"language": "en"}, text="how do I cook rice in a pressure cooker"),
+                             DOMAIN)
+    assert {e["name"]: e["value"] for e in first if e.get("event") == "slot"}["kb_result"] == "none"
+    second = await action.run(CollectingDispatcher(),
+                              tracker({"language": "en", "failed_answers": 1.0}, text="what about pasta recipes"),
+                              DOMAIN)
+    slots = {e["name"]: e["value"] for e in second if e.get("event") == "slot"}
+    assert slots["kb_result"] == "offer_human" and slots["frustrated"] is True
+
+
+async def test_did_not_help_is_recorded_and_lowers_the_article(kb: KnowledgeBase) -> None:
+    query = "I see two payments for one month"
+    before = kb.search(query, "en").hits[0]
+    shown = [{"id": before.article.id, "lang": "en", "title": before.article.title, "feedback": "none"}]
+    state = {"language": "en", "kb_article": before.article.id, "kb_query": query, "kb_articles_shown": shown}
+    for _ in range(3):
+        await ActionKbFeedback(KnowledgeBaseProvider(kb)).run(
+            CollectingDispatcher(), tracker(state, intent="feedback_not_helped"), DOMAIN)
+    after = next((h for h in kb.search(query, "en", k=5).hits if h.article.id == before.article.id), None)
+    assert after is None or after.score < before.score
