@@ -21,6 +21,9 @@ from bot.contract import LANGUAGES
 
 logger = logging.getLogger(__name__)
 
+# libyaml when available (about 10x faster to parse 1,000 articles), the same safe semantics
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 MIN_QUESTIONS = 6
 DRAFTS_DIR = "drafts"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$|^[a-z0-9]$")
@@ -150,7 +153,7 @@ class _Fields:
         self.values: dict[str, object] = {}
         self.lines: dict[str, int] = {}
         self.item_lines: dict[str, list[int]] = {}
-        loader = yaml.SafeLoader("")
+        loader = _LOADER("")
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in self.values:
@@ -187,7 +190,7 @@ def parse_article(
         )
     front, body, body_line = split
     try:
-        node = yaml.compose(front, Loader=yaml.SafeLoader)
+        node = yaml.compose(front, Loader=_LOADER)
     except yaml.YAMLError as exc:
         # the context mark is where the broken construct starts (an unclosed '[' or quote): that is the
         # line to fix; the problem mark is where the parser gave up

@@ -120,8 +120,8 @@ def test_knowledge_base_skips_and_logs_a_bad_article_and_serves_the_rest(
     bad = _write(kb_root, "en", "broken.md", "---\nid: broken\ntitle: [oops\n---\nBody\n")
     with caplog.at_level("WARNING", logger="bot.kb"):
         kb = KnowledgeBase.load(kb_root, matrix_path)
-    assert [str(i) for i in kb.issues] == [f"{bad}:3: invalid YAML in front matter: while parsing a flow "
-                                           "sequence: expected ',' or ']', but got '<stream end>'"]
+    assert len(kb.issues) == 1
+    assert str(kb.issues[0]).startswith(f"{bad}:3: invalid YAML in front matter: while parsing a flow sequence")
     assert f"{bad}:3:" in caplog.text
     assert len(kb.articles()) == 10
     assert kb.search("charged twice", "en").hits[0].article.id == "billing-double-charge"
