@@ -131,6 +131,17 @@ def openapi_document() -> dict[str, Any]:
             "Reload the escalation matrix (a bad file is refused, the last good one stays)", security=lead,
             ok=_resp("reloaded"), extra=forbidden, tags=("lead",))},
     }
+    # the agents' web console (handoff/console): static files; the page then uses the agent API above
+    paths["/agent"] = {"get": {"summary": "Agents' web console (HTML page)", "tags": ["console"],
+                               "responses": {"200": {"description": "the page",
+                                                     "content": {"text/html": {"schema": _S}}}}}}
+    paths["/agent/"] = {"get": {"summary": "Redirect to /agent", "tags": ["console"],
+                                "responses": {"302": {"description": "to /agent"}}}}
+    paths["/agent/static/{name}"] = {"get": {
+        "summary": "Console script and stylesheet", "tags": ["console"],
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "console.js or console.css"},
+                      "404": _resp("no such file", _ERROR)}}}
     customer = _obj({"id": _S, "name": _S, "email": _S, "verified": {"type": "boolean"},
                      "tier": {"type": "string", "enum": ["standard", "vip", "b2b"]}})
     turn = _obj({"sender": {"type": "string", "enum": ["customer", "bot", "agent"]}, "text": _S,

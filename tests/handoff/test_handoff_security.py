@@ -145,7 +145,7 @@ async def test_every_route_is_documented(client: TestClient) -> None:
         if route.method != "HEAD":
             served.add((route.method, path))
     assert served == documented
-    assert {(m, p) for m, p, _ in ROUTES} == served
+    assert {(m, p) for m, p, _ in ROUTES} <= served  # the rest are the console's pages (handoff/console)
     for path in doc["paths"]:
         for name in re.findall(r"{(\w+)}", path):
             for op in doc["paths"][path].values():
