@@ -132,6 +132,8 @@ class LanguageIndex:
         centroid = sp.csr_matrix(owner @ self.q_matrix + meta)
         self.centroid_t = _l2_rows(centroid).T.tocsr()
         self.body_t = self._weight(body_counts).T.tocsr()
+        # the three side by side, so that a query needs one sparse product instead of three
+        self._all_t = sp.hstack([self.q_matrix_t, self.centroid_t, self.body_t], format="csr")
         self.q_starts: IntArray = np.searchsorted(self.q_owner, np.arange(n_art)).astype(np.int64)
         self.has_questions = n_art > 0 and len(q_owner) > 0
         self.ridge: FloatArray | None = None
@@ -241,9 +243,11 @@ class LanguageIndex:
         if qv.empty or not self.has_questions:
             return np.zeros(n_art)
         cfg = self.config
-        q_sims = _gather(self.q_matrix_t, qv.indices, qv.values, len(self.q_owner))[np.newaxis, :]
-        cent = _gather(self.centroid_t, qv.indices, qv.values, n_art) if cfg.centroid_weight else None
-        body = _gather(self.body_t, qv.indices, qv.values, n_art) if cfg.body_weight else None
+        n_q = len(self.q_owner)
+        sims = _gather(self._all_t, qv.indices, qv.values, n_q + 2 * n_art)
+        q_sims = sims[np.newaxis, :n_q]
+        cent = sims[n_q : n_q + n_art] if cfg.centroid_weight else None
+        body = sims[n_q + n_art :] if cfg.body_weight else None
         result: FloatArray = self._combine(q_sims, cent, body)[0]
         return result
 

@@ -257,7 +257,8 @@ class KnowledgeBase:
                 conf = conf * cfg.fallback_penalty
             if qv.unknown_terms and cfg.unknown_word_penalty != 1.0:
                 conf = conf * cfg.unknown_word_penalty ** qv.unknown_terms
-            top = np.argsort(-conf)[: k + 2 if not fallback else k + len(own_ids) + 2]
+            want = min(len(conf), k + 2 if not fallback else k + len(own_ids) + 2)
+            top = np.argpartition(-conf, want - 1)[:want] if want < len(conf) else np.arange(len(conf))
             for i in top:
                 art = index.articles[int(i)]
                 if fallback and art.id in own_ids:
