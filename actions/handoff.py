@@ -23,12 +23,11 @@ from actions.customer import language_of
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
 from actions.prequal import steps_tried_text
 from actions.texts import ETA, ETA_HOURS, NEXT_STEPS, QUEUE_POSITION, QUEUES, SKIPPED, STATUSES, label
-from bot.contract import ArticleShown, CreateTicketRequest, Customer, TicketStatusView
+from bot.contract import OUTBOX_KEY, ArticleShown, CreateTicketRequest, Customer, TicketStatusView
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 20  # FRONTDOOR_TICKET_RETRY_SECONDS overrides
-OUTBOX_KEY = "outbox"  # `{prefix}outbox`: hash conversation id -> pending CreateTicketRequest (JSON)
 
 
 class Outbox:
@@ -183,7 +182,7 @@ class ActionCreateTicket(HandoffAction):
                     ReminderScheduled("EXTERNAL_retry_ticket", when, name="retry_ticket",
                                       kill_on_user_message=False)]
         await self.outbox.clear(tracker.sender_id)
-        if not created.get("created", True) and created["reference"] != tracker.get_slot("ticket_reference"):
+        if not retry and not created.get("created", True) and created["reference"] != tracker.get_slot("ticket_reference"):
             utter(dispatcher, tracker, domain, "utter_ticket_attached", reference=created["reference"])
         utter(
             dispatcher, tracker, domain, "utter_ticket_created", reference=created["reference"],

@@ -106,11 +106,13 @@ async def _retry_bootstrap_tokens(app: web.Application) -> None:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
+    from handoff.outbox import run_outbox_drain  # noqa: PLC0415
     from handoff.watcher import run_matrix_poller, run_sla_watcher  # noqa: PLC0415
     from handoff.webhooks import run_webhook_dispatcher  # noqa: PLC0415
 
     settings = app[appkeys.SETTINGS]
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(
+        run_outbox_drain(app[appkeys.STORE].redis, app[appkeys.SERVICE], settings.key_prefix, 2.0))]
     if settings.sla_interval > 0:
         tasks.append(asyncio.create_task(run_sla_watcher(app[appkeys.SERVICE], settings.sla_interval)))
     if settings.matrix_poll_interval > 0:

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from bot.contract import CreateTicketRequest, TicketCreated, TicketStatusView
+from bot.contract import SECRET_PREFIX, CreateTicketRequest, TicketCreated, TicketStatusView
 from handoff import sla
 from handoff.errors import Conflict, Forbidden, InvalidTicket, TicketNotFound
 from handoff.kbdraft import draft_issues, write_draft
@@ -64,7 +64,7 @@ class TicketService:
                      if a.get("feedback") != "helped"]
         if doc["error_code"] or doc["product"]:
             counters.append(("stats:issues", f"{category}|{doc['error_code'] or doc['product']}"))
-        secret = secrets.token_urlsafe(24)
+        secret = SECRET_PREFIX + secrets.token_urlsafe(24)
         result = await self.store.create({
             "conv": conv, "secret": secret, "category": category, "queue": decision.queue, "customer_keys": cks,
             "now": repr(now), "cutoff": repr(now - REPEAT_WINDOW), "contacts_ttl": int(REPEAT_WINDOW) + 86400,
