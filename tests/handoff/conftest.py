@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import faulthandler
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,22 @@ from aiohttp.test_utils import TestClient, TestServer
 from handoff.app import create_app
 from handoff.settings import BootstrapToken, Settings
 from handoff_helpers import AGENT, AGENT2, BOT, LEAD, ROOT, FakeClock
+
+TEST_TIMEOUT = int(os.environ.get("HANDOFF_TEST_TIMEOUT", "150"))  # seconds; a stuck test fails (with every thread's traceback) instead of hanging CI
+
+
+@pytest.fixture(autouse=True)
+def _fail_instead_of_hanging(request: pytest.FixtureRequest) -> Iterator[None]:
+    def on_alarm(signum: int, frame: object) -> None:
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        raise TimeoutError(f"{request.node.nodeid} took more than {TEST_TIMEOUT} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_TIMEOUT)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
 
 @pytest.fixture
 def clock() -> FakeClock:
