@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
@@ -191,3 +192,19 @@ async def test_customer_messages_and_ticket_list(client: TestClient) -> None:
     resp = await client.post("/api/v1/tickets/by-conversation/unknown/messages", json={"text": "x"},
                              headers=bot_headers())
     assert resp.status == 404
+
+
+async def test_concurrent_retries_and_channels_make_one_ticket(make_client: Callable[..., Any]) -> None:
+    one, two = await make_client(), await make_client()
+
+    async def post(client: TestClient, body: dict[str, Any]) -> tuple[int, str]:
+        resp = await client.post("/api/v1/tickets", json=body, headers=bot_headers())
+        return resp.status, (await resp.json())["reference"]
+
+    results = await asyncio.gather(*(post(one if i % 2 else two, payload("dup-1")) for i in range(10)),
+                                   *(post(one, payload(f"chan-{i}", channel=f"ch{i}")) for i in range(5)))
+    assert sorted(status for status, _ in results) == [200] * 14 + [201]
+    assert len({ref for _, ref in results}) == 1
+    ticket = await (await one.get(f"/api/v1/agent/tickets/{results[0][1]}", headers=agent_headers())).json()
+    assert sorted(c["conversation_id"] for c in ticket["channels"]) == ["chan-0", "chan-1", "chan-2", "chan-3",
+                                                                       "chan-4", "dup-1"]
