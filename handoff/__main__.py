@@ -27,9 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", choices=("agent", "lead"), default="agent")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=os.environ.get("HANDOFF_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = os.environ.get("HANDOFF_LOG_LEVEL", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        print(f"handoff: HANDOFF_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env(os.environ)
     except HandoffError as exc:
