@@ -86,6 +86,7 @@ class Analyzer:
         self.groups: list[int] = []
         self._ids: dict[tuple[str, bool], npt.NDArray[np.int64]] = {}
         self._vocab_lock = threading.Lock()
+        self._nlp_lock = threading.Lock()
 
     @property
     def nlp(self) -> Language:
@@ -150,11 +151,13 @@ class Analyzer:
         hit = self._cache.get(text)
         if hit is not None:
             return hit
-        result = self._from_tokens(self._tokens(self.nlp(text)))
+        nlp = self.nlp
+        with self._nlp_lock:  # a spaCy pipeline is not documented as thread-safe: one caller at a time
+            result = self._from_tokens(self._tokens(nlp(text)))
         self._remember(text, result)
         return result
 
-    def analyze_many(self, texts: Sequence[str], batch_size: int = 256) -> list[Analysis]:
+    def analyze_many(self, texts: Sequence[str], batch_size: int = 64) -> list[Analysis]:
         found: dict[str, Analysis] = {}
         todo: list[str] = []
         for t in dict.fromkeys(texts):
@@ -163,10 +166,14 @@ class Analyzer:
                 todo.append(t)
             else:
                 found[t] = hit
-        if todo:
-            for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=batch_size)):
-                found[text] = self._from_tokens(self._tokens(doc))
-                self._remember(text, found[text])
+        nlp = self.nlp
+        for start in range(0, len(todo), batch_size):  # short lock holds: queries interleave with a reload
+            chunk = todo[start : start + batch_size]
+            with self._nlp_lock:
+                analyses = [self._from_tokens(self._tokens(doc)) for doc in nlp.pipe(chunk)]
+            for text, an in zip(chunk, analyses):
+                found[text] = an
+                self._remember(text, an)
         return [found[t] for t in texts]
 
     def feature_ids(self, texts: Sequence[str], words_only: bool = False) -> list[npt.NDArray[np.int64]]:

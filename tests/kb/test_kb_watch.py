@@ -68,3 +68,33 @@ def test_watcher_with_callback_hands_over_a_new_knowledge_base(kb_root: Path, ma
     assert received[-1].get("account-password-reset", "en") is None
     assert received[-1].get("account-password-reset", "de") is not None
     assert watcher.reloads >= 1
+
+
+def test_searches_during_reloads_always_see_a_complete_index(kb_root: Path, matrix_path: Path) -> None:
+    import threading
+
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    path = kb_root / "en" / "gift-card.md"
+    errors: list[BaseException] = []
+    answers: set[str | None] = set()
+    stop = threading.Event()
+
+    def ask() -> None:
+        try:
+            while not stop.is_set():
+                answers.add(_top(kb, "charged twice"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    try:
+        for i in range(8):
+            path.write_text(article_text("gift-card", "en", f"Gift cards {i}", QUESTIONS, "Enter the code.",
+                                         "subscription"), encoding="utf-8")
+            kb.reload()
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == [] and answers == {"billing-double-charge"}
+    assert kb.get("gift-card", "en").title == "Gift cards 7"  # type: ignore[union-attr]
