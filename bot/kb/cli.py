@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +49,11 @@ def register(subparsers: Any) -> None:
     ev.set_defaults(func=lambda args: cmd_eval(args))
 
 
+def _quiet_spacy() -> None:
+    """spaCy logs every pipeline initialisation at INFO; editors only need our own messages."""
+    logging.getLogger("spacy").setLevel(logging.WARNING)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="articles folder (default kb_articles)")
     p.add_argument("--matrix", type=Path, default=None,
@@ -82,6 +88,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from bot.kb.search import KnowledgeBase
 
     out = out or sys.stdout
+    _quiet_spacy()
     kb = KnowledgeBase.load(args.root, args.matrix)
     if args.threshold is not None:
         kb.config = replace(kb.config, threshold=args.threshold)
@@ -107,6 +114,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from bot.kb.search import KnowledgeBase
 
     out = out or sys.stdout
+    _quiet_spacy()
     report: dict[str, Any]
     if args.train or args.test:
         if not (args.train and args.test):
@@ -126,8 +134,6 @@ def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``kb`` commands alone (``python -m bot.kb.cli check``) without the rest of the CLI."""
-    import logging
-
     parser = argparse.ArgumentParser(prog="frontdoor")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["kb", *(argv if argv is not None else sys.argv[1:])])
