@@ -1,0 +1,105 @@
+"""Rasa intent classifier: TF-IDF over spaCy lemmas (word 1-2-grams) and characters (2-5-grams, within
+words), then a class-balanced logistic regression.
+
+Chosen by 5-fold cross-validation on data/nlu (docs/benchmarks.md): Rasa's own LogisticRegressionClassifier
+over raw CountVectorsFeaturizer counts, with C fixed at 1, reached macro-F1 0.87 on German; TF-IDF with
+sublinear term frequency and C=10 reaches about 0.92. Trains in seconds and answers in well under a
+millisecond, which keeps the bot's throughput up (no DIET, no TensorFlow at prediction time).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+
+def lemma_text(message: Message) -> str:
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    if tokens:
+        return " ".join((token.lemma or token.text).lower() for token in tokens)
+    return str(message.get(TEXT) or "").lower()
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class TfidfIntentClassifier(GraphComponent):
+    @classmethod
+    def required_components(cls) -> List[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"C": 10.0, "word_ngrams": [1, 2], "char_ngrams": [2, 5], "max_iter": 2000, "ranking_length": 10,
+                "random_state": 42}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Optional[Any] = None) -> None:
+        self.config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self.model = model
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> TfidfIntentClassifier:
+        return cls(config, model_storage, resource)
+
+    def _pipeline(self) -> Any:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+
+        features = make_union(
+            TfidfVectorizer(analyzer="word", ngram_range=tuple(self.config["word_ngrams"]), sublinear_tf=True,
+                            token_pattern=r"(?u)\b\w+\b"),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.config["char_ngrams"]), sublinear_tf=True),
+        )
+        classifier = LogisticRegression(C=float(self.config["C"]), class_weight="balanced",
+                                        max_iter=int(self.config["max_iter"]),
+                                        random_state=self.config["random_state"])
+        return make_pipeline(features, classifier)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if len({e.get(INTENT) for e in examples}) < 2:
+            logger.warning("TfidfIntentClassifier needs at least two intents; not trained")
+            return self._resource
+        self.model = self._pipeline().fit([lemma_text(e) for e in examples], [e.get(INTENT) for e in examples])
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / "tfidf_intent.pkl").write_bytes(pickle.dumps(self.model))
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> TfidfIntentClassifier:
+        model = None
+        try:
+            with model_storage.read_from(resource) as directory:
+                model = pickle.loads((directory / "tfidf_intent.pkl").read_bytes())  # our own trained model
+        except (ValueError, FileNotFoundError):
+            logger.warning("TfidfIntentClassifier: no trained model found")
+        return cls(config, model_storage, resource, model)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.model is None or not messages:
+            return messages
+        probabilities = self.model.predict_proba([lemma_text(m) for m in messages])
+        classes = list(self.model.classes_)
+        for message, row in zip(messages, probabilities):
+            ranking = sorted(({"name": str(name), "confidence": float(p)} for name, p in zip(classes, row)),
+                             key=lambda item: -item["confidence"])
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking[: int(self.config["ranking_length"])], add_to_output=True)
+        return messages
