@@ -43,7 +43,7 @@
       replyNotDelivered: "Saved, but NOT delivered to the chat (the customer may have left). Consider an e-mail.",
       noteAdded: "Note added.", escalated: "Escalated to {queue}.", resolved: "Resolved {ref}.",
       botNotified: "The customer was handed back to the bot.", botNotNotified: "The bot could not be told (the chat may be closed).",
-      draftSaved: "KB draft saved: {path}", released: "Released {ref} to {queue}.", reopened: "Reopened {ref}.",
+      draftSaved: "KB draft saved: {path}", draftIssues: "An editor still has to fix: {issues}.", released: "Released {ref} to {queue}.", reopened: "Reopened {ref}.",
       required: "Please fill in: {field}.", notOwner: "Claimed by {agent}. Only they or a lead can reply, escalate, resolve or release.",
       unclaimedHint: "Not claimed: use “Claim next” to take it (replies need a claim).",
       youOwn: "You own this ticket.", leadHint: "You are a lead: you may act on any ticket.",
@@ -51,7 +51,11 @@
       tokenInvalid: "The token was not accepted. Check it and try again.", sessionEnded: "Your session ended: sign in again.",
       network: "The handoff service is not reachable ({detail}).", minutes: "min", hours: "h", days: "d", seconds: "s",
       impact_only_me: "only this customer", impact_several: "several customers", impact_everyone: "everyone",
-      by: "by", yes: "yes", no: "no", frustrated: "Frustrated", requestedHuman: "Asked for a human"
+      by: "by", yes: "yes", no: "no", frustrated: "Frustrated", requestedHuman: "Asked for a human",
+      act_created: "created", act_claimed: "claimed", act_reply: "replied", act_note: "internal note",
+      act_escalated: "escalated", act_resolved: "resolved", act_reopened: "reopened", act_released: "released",
+      act_rated: "rated", act_attached: "conversation attached", act_customer_message: "customer wrote",
+      act_sla_warning: "SLA warning", act_sla_breached: "SLA breached", act_tier_limit_exceeded: "tier limit exceeded"
     },
     de: {
       skip: "Zum Inhalt springen", consoleName: "Agenten-Konsole", language: "Sprache", shortcuts: "Tastenkürzel",
@@ -86,7 +90,7 @@
       replyNotDelivered: "Gespeichert, aber NICHT im Chat zugestellt (der Kunde ist evtl. weg). Ggf. per E-Mail antworten.",
       noteAdded: "Notiz hinzugefügt.", escalated: "Nach {queue} eskaliert.", resolved: "{ref} gelöst.",
       botNotified: "Der Kunde wurde an den Bot zurückgegeben.", botNotNotified: "Der Bot konnte nicht benachrichtigt werden (Chat evtl. geschlossen).",
-      draftSaved: "KB-Entwurf gespeichert: {path}", released: "{ref} an {queue} zurückgegeben.", reopened: "{ref} wiedereröffnet.",
+      draftSaved: "KB-Entwurf gespeichert: {path}", draftIssues: "Für die Redaktion noch offen: {issues}.", released: "{ref} an {queue} zurückgegeben.", reopened: "{ref} wiedereröffnet.",
       required: "Bitte ausfüllen: {field}.", notOwner: "Übernommen von {agent}. Nur diese Person oder eine Teamleitung kann antworten, eskalieren, lösen oder zurückgeben.",
       unclaimedHint: "Nicht übernommen: mit „Nächstes übernehmen“ übernehmen (Antworten setzen das voraus).",
       youOwn: "Sie bearbeiten dieses Ticket.", leadHint: "Sie sind Teamleitung: Sie dürfen jedes Ticket bearbeiten.",
@@ -94,7 +98,11 @@
       tokenInvalid: "Das Token wurde nicht akzeptiert. Bitte prüfen und erneut versuchen.", sessionEnded: "Ihre Sitzung ist abgelaufen: bitte neu anmelden.",
       network: "Der Handoff-Dienst ist nicht erreichbar ({detail}).", minutes: "Min.", hours: "Std.", days: "T.", seconds: "s",
       impact_only_me: "nur dieser Kunde", impact_several: "mehrere Kunden", impact_everyone: "alle",
-      by: "von", yes: "ja", no: "nein", frustrated: "Verärgert", requestedHuman: "Wollte einen Menschen"
+      by: "von", yes: "ja", no: "nein", frustrated: "Verärgert", requestedHuman: "Wollte einen Menschen",
+      act_created: "erstellt", act_claimed: "übernommen", act_reply: "beantwortet", act_note: "interne Notiz",
+      act_escalated: "eskaliert", act_resolved: "gelöst", act_reopened: "wiedereröffnet", act_released: "zurückgegeben",
+      act_rated: "bewertet", act_attached: "Gespräch angehängt", act_customer_message: "Kunde schrieb",
+      act_sla_warning: "SLA-Warnung", act_sla_breached: "SLA verletzt", act_tier_limit_exceeded: "Stufenlimit überschritten"
     }
   };
 
@@ -195,7 +203,7 @@
     $("notice").textContent = message;
     $("notice").hidden = false;
     clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(function () { $("notice").hidden = true; }, 6000);
+    noticeTimer = setTimeout(function () { $("notice").hidden = true; }, Math.max(6000, message.length * 80));
   }
 
   function errorText(err) {
@@ -352,7 +360,7 @@
       box.addEventListener("change", onClaimQueueToggle);
       var row = el("tr", { className: q.sla_breaches ? "breach" : "", "data-queue": q.queue }, [
         el("td", null, [el("label", { "for": id, className: "inline" }, [box, el("span", { className: "sr-only", text: q.queue })])]),
-        el("td", null, [el("strong", { text: q.queue }), el("div", { className: "queue-desc", text: q.description || "" })]),
+        el("td", null, [el("strong", { text: q.queue }), " ", el("span", { className: "queue-desc", text: q.description || "" })]),
         el("td", { text: String(q.tier) }),
         el("td", { className: "num", text: String(q.depth) }),
         el("td", { className: "num", text: q.depth ? duration(q.oldest_wait_seconds) : "–" }),
@@ -549,13 +557,19 @@
     clear(hist);
     (tk.history || []).slice().reverse().forEach(function (h) {
       hist.appendChild(el("li", null, [
-        el("strong", { text: h.action }), " ",
+        el("strong", { text: actionName(h.action) }), " ",
         el("span", { className: "meta", text: clock(h.at) + " · " + t("by") + " " + h.by }),
         h.reason ? el("div", { text: h.reason }) : null
       ]));
     });
 
     renderActions(tk);
+  }
+
+  function actionName(action) {
+    var key = "act_" + action;
+    var text = t(key);
+    return text === key ? action : text;
   }
 
   function renderTranscript(tk) {
@@ -717,6 +731,9 @@
       resetForms();
       var parts = [t("resolved", { ref: ref }), data.bot_notified ? t("botNotified") : t("botNotNotified")];
       if (data.draft_path) { parts.push(t("draftSaved", { path: data.draft_path })); }
+      if (data.draft_issues && data.draft_issues.length) {
+        parts.push(t("draftIssues", { issues: data.draft_issues.join("; ") }));
+      }
       notice(parts.join(" "));
       if (!data.bot_notified) { showError(t("botNotNotified")); }
     });
@@ -785,7 +802,8 @@
   function typing(target) {
     if (!target) { return false; }
     var tag = target.tagName;
-    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+    if (tag === "INPUT") { return ["checkbox", "radio", "button", "submit", "reset"].indexOf(target.type) < 0; }
+    return tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
   }
 
   function toggleHelp(force) {
