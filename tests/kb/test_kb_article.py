@@ -8,7 +8,7 @@ import pytest
 
 from bot.kb.article import Issue, load_articles, load_taxonomy, parse_article
 
-from conftest import MATRIX, article_text
+from kb_fixtures import MATRIX, article_text
 
 SIX = [f"question number {i}" for i in range(6)]
 

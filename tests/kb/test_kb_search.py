@@ -96,7 +96,7 @@ def test_read_api(shared_kb: KnowledgeBase) -> None:
 
 
 def test_an_untranslated_article_appears_once(tmp_path, matrix_path) -> None:  # type: ignore[no-untyped-def]
-    from conftest import ARTICLES, write_kb
+    from kb_fixtures import ARTICLES, write_kb
 
     # the stick return article exists in German and English, not in Danish
     en = ("shipping-return", "en", "shipping", "Return an item", [

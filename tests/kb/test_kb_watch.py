@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.kb.search import KnowledgeBase
 from bot.kb.watch import KnowledgeBaseWatcher
 
-from conftest import article_text
+from kb_fixtures import article_text
 
 QUESTIONS = ["How do I redeem a gift card?", "gift card code does not work", "use a voucher",
              "redeem voucher code", "where do I enter my gift code", "gift card balance"]
