@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
@@ -83,9 +82,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             retry = asyncio.create_task(_retry_bootstrap_tokens(app))  # Redis not up yet: keep trying
         yield
         if retry is not None:
-            retry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retry
+            await stop_tasks([retry])
 
 
 async def _register_bootstrap_tokens(app: web.Application) -> bool:
@@ -122,8 +119,21 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             asyncio.create_task(run_webhook_dispatcher(app[appkeys.STORE], app[appkeys.HTTP], settings))
         )
     yield
+    await stop_tasks(tasks)
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], timeout: float = 10.0) -> None:
+    """Cancel background loops and wait for them. A cancellation can be swallowed by a library call it
+    interrupts (Python 3.10's asyncio.wait_for, async-timeout), so cancel again until they are done."""
+    pending = {task for task in tasks if not task.done()}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.2)
+    if pending:
+        logger.warning("%d background task(s) did not stop within %.0f s", len(pending), timeout)
     for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            logger.warning("background task ended with %s", type(task.exception()).__name__)

@@ -432,13 +432,28 @@ class TicketService:
             for t in tickets:
                 if t.get("status") not in OPEN_STATUSES:
                     continue
-                for kind in ("warn", "breach", "tier"):
+                for kind in self._sla_candidates(t, now):
                     outcome = await self._sla_step(t["reference"], kind, now)
                     if outcome:
                         counts[outcome] += 1
         finally:
             await self.store.release_lock("sla", owner)
         return counts
+
+    @staticmethod
+    def _sla_candidates(t: dict[str, Any], now: float) -> list[str]:
+        """Checks worth an atomic update according to a snapshot (each is re-checked inside it)."""
+        kinds = []
+        due = t.get("first_response_due")
+        if due is not None and not t.get("first_response_at"):
+            if not t.get("warned") and float(t.get("warn_at") or due) <= now < float(due):
+                kinds.append("warn")
+            if not t.get("breached") and now >= float(due):
+                kinds.append("breach")
+        tier_due = t.get("tier_due")
+        if tier_due is not None and now >= float(tier_due) and t.get("status") != "waiting_customer":
+            kinds.append("tier")
+        return kinds
 
     async def _sla_step(self, ref: str, kind: str, now: float) -> str:
         """One SLA check of one ticket, re-evaluated inside the atomic update; returns what it did."""

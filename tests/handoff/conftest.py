@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import faulthandler
 import os
 import signal
@@ -24,6 +25,9 @@ TEST_TIMEOUT = int(os.environ.get("HANDOFF_TEST_TIMEOUT", "150"))  # seconds; a 
 def _fail_instead_of_hanging(request: pytest.FixtureRequest) -> Iterator[None]:
     def on_alarm(signum: int, frame: object) -> None:
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        loop = asyncio.events._get_running_loop()
+        for task in asyncio.all_tasks(loop) if loop is not None else ():
+            task.print_stack(file=sys.stderr)
         raise TimeoutError(f"{request.node.nodeid} took more than {TEST_TIMEOUT} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
