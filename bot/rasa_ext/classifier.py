@@ -26,9 +26,9 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 logger = logging.getLogger(__name__)
 
 
-def lemma_text(message: Message) -> str:
+def lemma_text(message: Message, use_lemmas: bool = True) -> str:
     tokens = message.get(TOKENS_NAMES[TEXT]) or []
-    if tokens:
+    if tokens and use_lemmas:
         return " ".join((token.lemma or token.text).lower() for token in tokens)
     return str(message.get(TEXT) or "").lower()
 
@@ -42,7 +42,7 @@ class TfidfIntentClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"C": 10.0, "word_ngrams": [1, 2], "char_ngrams": [2, 5], "max_iter": 2000, "ranking_length": 10,
-                "random_state": 42}
+                "random_state": 42, "use_lemmas": True}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[Any] = None) -> None:
@@ -76,7 +76,7 @@ class TfidfIntentClassifier(GraphComponent):
         if len({e.get(INTENT) for e in examples}) < 2:
             logger.warning("TfidfIntentClassifier needs at least two intents; not trained")
             return self._resource
-        self.model = self._pipeline().fit([lemma_text(e) for e in examples], [e.get(INTENT) for e in examples])
+        self.model = self._pipeline().fit([lemma_text(e, self.config["use_lemmas"]) for e in examples], [e.get(INTENT) for e in examples])
         with self._model_storage.write_to(self._resource) as directory:
             (directory / "tfidf_intent.pkl").write_bytes(pickle.dumps(self.model))
         return self._resource
@@ -95,7 +95,7 @@ class TfidfIntentClassifier(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         if self.model is None or not messages:
             return messages
-        probabilities = self.model.predict_proba([lemma_text(m) for m in messages])
+        probabilities = self.model.predict_proba([lemma_text(m, self.config["use_lemmas"]) for m in messages])
         classes = list(self.model.classes_)
         for message, row in zip(messages, probabilities):
             ranking = sorted(({"name": str(name), "confidence": float(p)} for name, p in zip(classes, row)),
