@@ -31,7 +31,7 @@ from bot.kb.article import (
     load_taxonomy,
     log_issues,
 )
-from bot.kb.feedback import FeedbackStore, adjustment_factors
+from bot.kb.feedback import FeedbackStore, adjusted_score, net_votes
 from bot.kb.index import FloatArray, IndexConfig, LanguageIndex, fit_logistic
 
 if TYPE_CHECKING:
@@ -291,8 +291,12 @@ class KnowledgeBase:
         except Exception:  # a feedback outage must not break answering
             logger.warning("kb feedback store unavailable; searching without feedback", exc_info=True)
             return candidates
-        factors = adjustment_factors(votes, terms)
-        return [(min(1.0, c[0] * factors.get(c[1].id, 1.0)), *c[1:]) for c in candidates]
+        means = net_votes(votes, terms)
+        if not means:
+            return candidates
+        threshold = self.config.threshold
+        return [(adjusted_score(c[0], means[c[1].id], threshold), *c[1:]) if c[1].id in means else c
+                for c in candidates]
 
     def record_feedback(self, query: str, lang: str, article_id: str, helped: bool) -> None:
         """Remember that ``article_id`` did (not) help for ``query``: similar queries move with it."""

@@ -67,3 +67,26 @@ def test_a_feedback_outage_does_not_break_search(shared_kb: KnowledgeBase) -> No
         assert shared_kb.search("charged twice", "en").hits[0].article.id == "billing-double-charge"
     finally:
         shared_kb.feedback_store = original
+
+
+def test_one_did_not_help_vote_re_ranks_but_does_not_silence_the_query(feedback_kb: KnowledgeBase) -> None:
+    query = "stop my subscription"
+    before = feedback_kb.search(query, "en")
+    assert not before.abstained and before.hits[0].article.id == "subscription-cancel"
+    feedback_kb.record_feedback(query, "en", "subscription-cancel", helped=False)
+    after = feedback_kb.search(query, "en")
+    assert not after.abstained  # the next customer asking the same thing still gets an answer
+    assert after.hits[0].article.id != "subscription-cancel"  # another candidate comes first
+    assert _score(feedback_kb, query, "subscription-cancel") < before.hits[0].score
+
+
+def test_several_consistent_did_not_help_votes_may_make_the_engine_abstain() -> None:
+    from bot.kb.feedback import VOTES_TO_ABSTAIN, adjusted_score
+
+    threshold = 0.47
+    assert adjusted_score(0.6, -1.0, threshold) == threshold  # one vote: still answered, ranked lower
+    assert adjusted_score(0.6, -2.0, threshold) == threshold
+    assert adjusted_score(0.6, -VOTES_TO_ABSTAIN, threshold) < threshold
+    assert adjusted_score(0.9, -1.0, threshold) < 0.9
+    assert adjusted_score(0.4, -1.0, threshold) < 0.4  # below the threshold already: may sink further
+    assert adjusted_score(0.6, 1.0, threshold) > 0.6
