@@ -51,6 +51,7 @@
       tokenInvalid: "The token was not accepted. Check it and try again.", sessionEnded: "Your session ended: sign in again.",
       network: "The handoff service is not reachable ({detail}).", minutes: "min", hours: "h", days: "d", seconds: "s",
       impact_only_me: "only this customer", impact_several: "several customers", impact_everyone: "everyone",
+      urgency_low: "can wait", urgency_normal: "normal", urgency_high: "urgent", urgency_critical: "critical",
       by: "by", yes: "yes", no: "no", frustrated: "Frustrated", requestedHuman: "Asked for a human",
       act_created: "created", act_claimed: "claimed", act_reply: "replied", act_note: "internal note",
       act_escalated: "escalated", act_resolved: "resolved", act_reopened: "reopened", act_released: "released",
@@ -98,6 +99,7 @@
       tokenInvalid: "Das Token wurde nicht akzeptiert. Bitte prüfen und erneut versuchen.", sessionEnded: "Ihre Sitzung ist abgelaufen: bitte neu anmelden.",
       network: "Der Handoff-Dienst ist nicht erreichbar ({detail}).", minutes: "Min.", hours: "Std.", days: "T.", seconds: "s",
       impact_only_me: "nur dieser Kunde", impact_several: "mehrere Kunden", impact_everyone: "alle",
+      urgency_low: "kann warten", urgency_normal: "normal", urgency_high: "dringend", urgency_critical: "sehr dringend",
       by: "von", yes: "ja", no: "nein", frustrated: "Verärgert", requestedHuman: "Wollte einen Menschen",
       act_created: "erstellt", act_claimed: "übernommen", act_reply: "beantwortet", act_note: "interne Notiz",
       act_escalated: "eskaliert", act_resolved: "gelöst", act_reopened: "wiedereröffnet", act_released: "zurückgegeben",
@@ -495,14 +497,15 @@
     field(dl, t("orderNumber"), tk.order_number);
     field(dl, t("invoiceNumber"), tk.invoice_number);
     field(dl, t("impact"), tk.impact ? t("impact_" + tk.impact) : "");
-    field(dl, t("urgency"), tk.urgency);
+    field(dl, t("urgency"), tk.urgency ? t("urgency_" + tk.urgency) : "");
     field(dl, t("priority"), tk.priority);
     field(dl, t("reasons"), (tk.priority_reasons || []).join("; "));
     field(dl, t("queue"), tk.queue);
     field(dl, t("tier"), tk.tier);
     field(dl, t("status"), t("st_" + tk.status));
     field(dl, t("agent"), tk.agent);
-    field(dl, t("channel"), (tk.channels || []).map(function (ch) { return ch.channel; }).join(", "));
+    field(dl, t("channel"), (tk.channels || []).map(function (ch) { return ch.channel; })
+      .filter(function (ch, i, all) { return all.indexOf(ch) === i; }).join(", "));
     field(dl, t("tags"), (tk.tags || []).join(", "));
     if (tk.frustrated) { field(dl, t("frustrated"), t("yes"), "late"); }
     if (tk.requested_human) { field(dl, t("requestedHuman"), t("yes")); }
@@ -566,6 +569,11 @@
     renderActions(tk);
   }
 
+  // the bot's messages use **bold**: shown as <strong>, everything else stays plain text
+  function withBold(text) {
+    return text.split("**").map(function (part, i) { return i % 2 ? el("strong", { text: part }) : part; });
+  }
+
   function actionName(action) {
     var key = "act_" + action;
     var text = t(key);
@@ -587,9 +595,8 @@
     turns.forEach(function (turn) {
       var who = t("sender_" + turn.sender) + (turn.agent ? " · " + turn.agent : "");
       var meta = who + " · " + clock(turn.ts) + (turn.delivered === false ? " · " + t("undelivered") : "");
-      list.appendChild(el("li", { className: turn.sender + (turn.delivered === false ? " undelivered" : "") }, [
-        el("span", { className: "meta", text: meta }), turn.text || ""
-      ]));
+      list.appendChild(el("li", { className: turn.sender + (turn.delivered === false ? " undelivered" : "") },
+        [el("span", { className: "meta", text: meta })].concat(withBold(turn.text || ""))));
     });
     if (atBottom || !list.getAttribute("data-seen")) { list.scrollTop = list.scrollHeight; list.setAttribute("data-seen", "1"); }
   }

@@ -1,0 +1,158 @@
+"""Real browsers on the real stack: a German customer in rasa-webchat on the demo website gets a KB answer,
+says it did not help, answers only what is missing and confirms a ticket; an agent claims it in the
+console at /agent, replies (the reply arrives in the customer's chat via Rasa's trigger_intent and
+socket.io) and resolves it; the customer rates. Screenshots go to docs/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.settings import ROOT
+from bot.supervisor import Stack
+from tests.e2e.browser import WAIT_MS, Console, OfflineContext, Widget, chromium
+from tests.e2e.conftest import agent_token, handoff_get
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+REPLY = "Ich habe die doppelte Abbuchung storniert."
+INVOICE = "INV-2025-04711"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def contexts(browser: Any) -> Iterator[dict[str, OfflineContext]]:
+    made = {"customer": OfflineContext(browser, "de-DE", {"width": 1366, "height": 900}),
+            "agent": OfflineContext(browser, "de-DE")}
+    yield made
+    for ctx in made.values():
+        ctx.close()
+
+
+def keep_evidence(stack: Stack, contexts: dict[str, OfflineContext]) -> None:
+    """On failure: what each page showed and its socket.io traffic, next to a copy of the stack's logs in
+    var/browser-failure/ (pytest's own temporary directories are rotated away)."""
+    out = ROOT / "var" / "browser-failure"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(stack.settings.log_dir, out, dirs_exist_ok=True)
+    for name, ctx in contexts.items():
+        for i, page in enumerate(ctx.context.pages):
+            try:
+                page.screenshot(path=str(out / f"failed-{name}-{i}.png"))
+            except Exception as exc:  # noqa: BLE001 - evidence is best effort
+                print(f"no screenshot of {name}: {exc}")
+        (out / f"failed-{name}-frames.txt").write_text("\n".join(ctx.frames), encoding="utf-8")
+        print(f"{name}: blocked requests {ctx.blocked}; console errors {ctx.console_errors}")
+    print(f"stack logs and failure screenshots: {out}")
+
+
+def test_customer_chat_to_ticket_agent_reply_resolution_and_rating(stack: Stack,
+                                                                   contexts: dict[str, OfflineContext]) -> None:
+    try:
+        scenario(stack, contexts)
+    except BaseException:
+        keep_evidence(stack, contexts)
+        raise
+
+
+def scenario(stack: Stack, contexts: dict[str, OfflineContext]) -> None:
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    settings = stack.settings
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    # -- the customer, on the German demo site -------------------------------------------------------
+    customer = contexts["customer"].new_page()
+    customer.goto(f"http://127.0.0.1:{settings.site_port}/?lang=de")
+    chat = Widget(customer)
+    chat.open()
+    chat.say("Mir wurde mein Abo zweimal abgebucht")
+    expect(chat.button("👍 Hat geholfen")).to_be_visible(timeout=WAIT_MS)
+    chat.click("👎 Hat nicht geholfen")
+
+    # only what is missing: invoice (skippable), e-mail, who is affected, urgency; the category is known
+    expect(chat.button("Überspringen")).to_be_visible(timeout=WAIT_MS)
+    chat.wait_for("Rechnungsnummer")
+    chat.say(INVOICE)
+    chat.wait_for("E-Mail")
+    chat.say("anna.becker@example.com")
+    chat.click("Nur mich")
+    chat.click("Dringend")
+    expect(chat.button("Ja, absenden")).to_be_visible(timeout=WAIT_MS)
+    summary = chat.wait_for(INVOICE)
+    expect(summary).to_contain_text("anna.becker@example.com")
+    assert "Worum geht es" not in chat.transcript()  # the category came from the KB article
+    chat.click("Ja, absenden")
+    created = chat.wait_for(re.compile(r"T-\d{6}"))
+    reference = re.search(r"T-\d{6}", created.inner_text()).group(0)  # type: ignore[union-attr]
+
+    # -- the agent, in the console --------------------------------------------------------------------
+    agent = contexts["agent"].new_page()
+    console = Console(agent, f"http://127.0.0.1:{settings.handoff_port}")
+    console.sign_in(agent_token(stack))
+    expect(agent.locator("html")).to_have_attribute("lang", "de")  # UI language from the browser
+    expect(agent.locator("#queue-rows tr[data-queue=billing] td").nth(3)).not_to_have_text("0", timeout=WAIT_MS)
+    expect(agent.locator(f"#ticket-rows tr[data-ref={reference}]")).to_be_visible(timeout=WAIT_MS)
+    console.only_queues("billing")
+    for _ in range(20):  # other tests of this session may have left billing tickets ahead of ours
+        agent.keyboard.press("n")
+        expect(agent.locator("#view-ticket")).to_be_visible(timeout=WAIT_MS)
+        expect(agent.locator("#t-summary")).not_to_be_empty(timeout=WAIT_MS)
+        if console.ticket_reference() == reference:
+            break
+        agent.keyboard.press("Escape")
+        expect(agent.locator("#view-queues")).to_be_visible(timeout=WAIT_MS)
+    assert console.ticket_reference() == reference
+
+    # the pre-qualified summary comes first, then the fields, the KB article already tried, the transcript
+    first_card = agent.locator("#view-ticket .card").first
+    expect(first_card).to_contain_text("Vorqualifizierte Zusammenfassung")
+    expect(first_card).to_contain_text(INVOICE)
+    expect(agent.locator("#t-fields")).to_contain_text("anna.becker@example.com")
+    expect(agent.locator("#t-fields")).to_contain_text("billing")
+    expect(agent.locator("#t-kb")).to_contain_text("hat nicht geholfen")
+    expect(agent.locator("#t-transcript")).to_contain_text("zweimal abgebucht")
+
+    agent.keyboard.press("r")
+    expect(agent.locator("#reply-text")).to_be_focused()
+    agent.keyboard.type(REPLY)
+    agent.keyboard.press("Control+Enter")
+    expect(agent.locator("#reply-status")).to_have_text("Antwort an den Kunden gesendet.", timeout=WAIT_MS)
+    expect(agent.locator("#t-transcript li.agent")).to_contain_text(REPLY, timeout=WAIT_MS)
+
+    # the reply reaches the customer's open chat window (trigger_intent -> socket.io)
+    chat.wait_for(REPLY)
+    created.evaluate("node => node.scrollIntoView({block: 'start'})")  # the reference and the reply in view
+    customer.screenshot(path=str(SCREENSHOTS / "customer-chat-de.png"))
+    agent.screenshot(path=str(SCREENSHOTS / "agent-console-ticket.png"))
+
+    # -- resolve, and the customer rates ----------------------------------------------------------------
+    agent.locator("#resolve-box summary").click()
+    agent.get_by_label("Lösung", exact=True).fill("Doppelte Abbuchung storniert, Gutschrift veranlasst.")
+    agent.locator("#resolve-form button[type=submit]").click()
+    expect(agent.locator("#notice")).to_contain_text(f"{reference} gelöst", timeout=WAIT_MS)
+    expect(agent.locator("#ticket-badges")).to_contain_text("Gelöst", timeout=WAIT_MS)
+
+    chat.wait_for(reference + " wurde gelöst")
+    chat.click("5 ★")
+    chat.wait_for("Danke für Ihre Bewertung")
+    customer.screenshot(path=str(SCREENSHOTS / "customer-chat-rated-de.png"))
+
+    status, ticket = handoff_get(stack, f"/api/v1/agent/tickets/{reference}", token=agent_token(stack))
+    assert status == 200, ticket
+    assert ticket["status"] == "closed" and ticket["rating"] == 5, ticket
+    assert any(reply["text"] == REPLY and reply["delivered"] for reply in ticket["replies"])
+
+    # the console itself asked nothing of the network; the page had no script errors
+    assert contexts["agent"].blocked == [], contexts["agent"].blocked
+    assert contexts["agent"].console_errors == [], contexts["agent"].console_errors
