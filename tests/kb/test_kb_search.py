@@ -108,3 +108,23 @@ def test_an_untranslated_article_appears_once(tmp_path, matrix_path) -> None:  #
     ids = [h.article.id for h in res.hits]
     assert ids.count("shipping-return") == 1 and len(ids) == len(set(ids))
     assert res.hits[0].article.id == "shipping-return" and res.hits[0].fallback_lang
+
+
+def test_cross_lingual_index_answers_from_an_untranslated_article(tmp_path, matrix_path) -> None:  # type: ignore[no-untyped-def]
+    from kb_fixtures import ARTICLES, write_kb
+
+    from bot.kb.search import SearchConfig
+
+    en = ("shipping-return", "en", "shipping", "Return an item", [
+        "How do I send an order back?", "I want to return the stick", "request a return label",
+        "can I return the remote?", "send goods back", "return within 30 days"],
+        "Request a return label under **Orders**.", "")
+    kb = KnowledgeBase.load(write_kb(tmp_path / "kb", [*ARTICLES, en]), matrix_path,
+                            config=SearchConfig(cross_lingual_index=True))
+    res = kb.search("Streamly Stick retur", "da", k=10)
+    ids = [h.article.id for h in res.hits]
+    assert ids.count("shipping-return") == 1 and len(ids) == len(set(ids))
+    assert res.hits[0].article.id == "shipping-return" and res.hits[0].fallback_lang
+    assert res.hits[0].article == kb.get("shipping-return", res.hits[0].article.lang)  # not an index entry
+    # a translated article is never answered in another language
+    assert all(not h.fallback_lang or kb.get(h.article.id, "da") is None for h in res.hits)
