@@ -293,12 +293,15 @@
       var switching = !state.ticket || state.ticket.reference !== ref;
       show("ticket");
       if (switching) {
+        saveDraft();
         state.ticket = null;
         resetForms();
+        restoreDraft(ref);
         $("ticket-title").textContent = ref;
       }
       loadTicket(ref, switching).catch(function (err) { showError(errorText(err)); });
     } else {
+      saveDraft();
       show("queues");
       state.ticket = null;
       refreshQueues().catch(function (err) { showError(errorText(err)); });
@@ -426,6 +429,7 @@
       if (!data || !data.ticket) { notice(t("nothingToClaim")); refreshQueues(); return; }
       hideError();
       notice(t("claimed", { ref: data.ticket.reference }));
+      saveDraft();
       state.ticket = data.ticket;
       resetForms();
       if (location.hash === "#/ticket/" + data.ticket.reference) { renderTicket(data.ticket); }
@@ -448,6 +452,20 @@
       if (err.api && err.status === 404) { showError(errorText(err)); backToQueues(); return; }
       throw err;
     });
+  }
+
+  // unsent replies and notes survive a trip to the queue list (per ticket, in this tab only)
+  var drafts = {};
+  function saveDraft() {
+    if (!state.ticket) { return; }
+    var draft = { reply: $("reply-text").value, note: $("note-text").value };
+    if (draft.reply || draft.note) { drafts[state.ticket.reference] = draft; }
+    else { delete drafts[state.ticket.reference]; }
+  }
+
+  function restoreDraft(ref) {
+    var draft = drafts[ref];
+    if (draft) { $("reply-text").value = draft.reply; $("note-text").value = draft.note; }
   }
 
   function resetForms() {
@@ -828,7 +846,7 @@
     }
     if (ev.key === "Escape") {
       if (!$("help").hidden) { toggleHelp(false); return; }
-      if (typing(ev.target)) { ev.target.blur(); }
+      if (typing(ev.target)) { ev.target.blur(); return; }  // first Esc leaves the field, the next one goes back
       if (state.view === "ticket") { ev.preventDefault(); backToQueues(); }
       return;
     }
