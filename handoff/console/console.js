@@ -432,8 +432,10 @@
       saveDraft();
       state.ticket = data.ticket;
       resetForms();
-      if (location.hash === "#/ticket/" + data.ticket.reference) { renderTicket(data.ticket); }
-      else { location.hash = "#/ticket/" + data.ticket.reference; }
+      show("ticket");
+      renderTicket(data.ticket);  // at once: the claim answer is the whole ticket
+      $("main").focus();
+      if (location.hash !== "#/ticket/" + data.ticket.reference) { location.hash = "#/ticket/" + data.ticket.reference; }
     }).catch(function (err) { showError(errorText(err)); }).then(function () {
       claiming = false;
       $("claim-next").disabled = false;
