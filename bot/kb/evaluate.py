@@ -204,7 +204,8 @@ def evaluate_cases(kb: KnowledgeBase, cases_dir: Path) -> dict[str, Any]:
     return report
 
 
-def evaluate_cases_split(kb: KnowledgeBase, cases_dir: Path, min_oos_recall: float = 0.85) -> dict[str, Any]:
+def evaluate_cases_split(kb: KnowledgeBase, cases_dir: Path, min_oos_recall: float | None = 0.85
+                         ) -> dict[str, Any]:
     """An honest threshold for the own cases: split each language's cases in two halves (alternate
     lines), choose the threshold on one half (:func:`choose_threshold`, pooled over the languages),
     report on the other, and the other way round."""

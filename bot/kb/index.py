@@ -57,6 +57,10 @@ class IndexConfig:
     linear_c: float = 1.0
     linear_max_cells: int = 3_000_000
     linear_min_questions: int = 100  # fewer: too little data, it overfits (similarity + ridge only)
+    # synthetic negatives for the linear model: "word salads" (shuffled words of random questions of
+    # different articles) as an extra class, so that words shared by many articles score lower
+    # (2 per question, at most this many; fixed seed, so reloads re-use the cached analyses)
+    linear_salads: int = 3000
     analyzer: AnalyzerConfig = AnalyzerConfig()
 
 
@@ -150,9 +154,11 @@ class LanguageIndex:
         if cfg.ridge_weight > 0 and n_art >= 2 and 0 < len(q_owner) <= cfg.ridge_max_questions:
             self._fit_ridge()
         self.linear: tuple[FloatArray, FloatArray] | None = None  # (features x articles, intercepts)
+        self._salads: sp.csr_matrix | None = None
         if (cfg.linear_weight > 0 and n_art >= 2 and len(q_owner) >= cfg.linear_min_questions
                 and len(q_owner) * n_art <= cfg.linear_max_cells):
-            self.linear = _fit_linear(self.q_matrix, self.q_owner, n_art, cfg.linear_c)
+            self._salads = self._salad_matrix(q_texts, min(cfg.linear_salads, 2 * len(q_owner)))
+            self.linear = _fit_linear(self.q_matrix, self.q_owner, n_art, cfg.linear_c, self._salads)
         self._sentences: list[tuple[tuple[str, frozenset[str]], ...] | None] = [None] * n_art
 
     def _fit_ridge(self) -> None:
@@ -316,6 +322,21 @@ class LanguageIndex:
         neg = scores.max(axis=1)
         return pos, neg
 
+    def _salad_matrix(self, texts: Sequence[str], n: int) -> sp.csr_matrix | None:
+        if n <= 0 or len(texts) < 2:
+            return None
+        rng = np.random.default_rng(0)
+        words = [t.split() for t in texts]
+        salads = []
+        for _ in range(n):
+            pool = [w for j in rng.choice(len(words), 3, replace=False) for w in words[j]]
+            rng.shuffle(pool)
+            salads.append(" ".join(pool[: int(rng.integers(3, 10))]))
+        ids = self.analyzer.feature_ids(salads)
+        n_feat = self.n_feat
+        ids = [x[x < n_feat] for x in ids]  # features first seen in a salad cannot occur in a question
+        return self._weight(self._count_matrix(ids, n_feat))
+
     def _held_out_linear(self, rows: IntArray) -> FloatArray:
         """Decision values of the sampled questions from linear models trained without them: one fold
         (all other questions) when they are few, else two folds (each half left out in turn)."""
@@ -326,7 +347,8 @@ class LanguageIndex:
         for part in folds:
             keep = np.ones(n_q, dtype=bool)
             keep[part] = False
-            model = _fit_linear(self.q_matrix[keep], self.q_owner[keep], n_art, self.config.linear_c)
+            model = _fit_linear(self.q_matrix[keep], self.q_owner[keep], n_art, self.config.linear_c,
+                                self._salads)
             pos = [where[int(r)] for r in part]
             if model is None:
                 out[pos] = -1.0
@@ -336,25 +358,31 @@ class LanguageIndex:
         return out
 
 
-def _fit_linear(x: sp.csr_matrix, y: IntArray, n_art: int, c: float) -> tuple[FloatArray, FloatArray] | None:
-    """One-vs-rest linear SVM; returns (features x articles weights, intercepts). Articles without a
-    training question get a constant negative decision."""
+def _fit_linear(x: sp.csr_matrix, y: IntArray, n_art: int, c: float, negatives: sp.csr_matrix | None = None
+                ) -> tuple[FloatArray, FloatArray] | None:
+    """One-vs-rest linear SVM (``negatives``: an extra class, dropped afterwards); returns (features x
+    articles weights, intercepts). Articles without a training question get a constant negative decision."""
     from sklearn.svm import LinearSVC  # imported on first use: only indexes that train one need it
 
     classes = np.unique(y)
     if len(classes) < 2:
         return None
+    if negatives is not None and negatives.shape[0]:
+        x = sp.vstack([x, negatives], format="csr")
+        y = np.concatenate([y, np.full(negatives.shape[0], n_art, dtype=y.dtype)])
     model = LinearSVC(C=c, tol=1e-2).fit(x, y)
+    keep = model.classes_ < n_art  # drop the negative class
     coef_t = np.zeros((x.shape[1], n_art), dtype=np.float64)
     intercept = np.full(n_art, -1.0)
+    classes = model.classes_
     if len(classes) == 2:  # sklearn keeps a single hyperplane for two classes
         coef_t[:, classes[1]] = model.coef_[0]
         coef_t[:, classes[0]] = -model.coef_[0]
         intercept[classes[1]] = model.intercept_[0]
         intercept[classes[0]] = -model.intercept_[0]
     else:
-        coef_t[:, classes] = model.coef_.T
-        intercept[classes] = model.intercept_
+        coef_t[:, classes[keep]] = model.coef_[keep].T
+        intercept[classes[keep]] = model.intercept_[keep]
     return np.ascontiguousarray(coef_t), intercept
 
 
