@@ -90,6 +90,7 @@ def measure(url: str, scripts: list[list[str]], concurrency: int, conversations:
 
 
 def init_bot(workdir: Path) -> Path:
+    workdir = workdir.resolve()
     """`rasa init --no-prompt` once (it trains the example bot); reused by later runs."""
     models = workdir / "models"
     if not models.exists() or not list(models.glob("*.tar.gz")):
