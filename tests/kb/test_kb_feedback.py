@@ -90,3 +90,15 @@ def test_several_consistent_did_not_help_votes_may_make_the_engine_abstain() -> 
     assert adjusted_score(0.9, -1.0, threshold) < 0.9
     assert adjusted_score(0.4, -1.0, threshold) < 0.4  # below the threshold already: may sink further
     assert adjusted_score(0.6, 1.0, threshold) > 0.6
+
+
+def test_one_vote_on_the_only_good_candidate_keeps_the_query_answered(feedback_kb: KnowledgeBase) -> None:
+    query = "my payment failed"  # one clear candidate, nothing else near the threshold
+    before = feedback_kb.search(query, "en")
+    assert not before.abstained and before.hits[0].article.id == "billing-double-charge"
+    feedback_kb.record_feedback(query, "en", "billing-double-charge", helped=False)
+    after = feedback_kb.search(query, "en")
+    assert not after.abstained and after.hits[0].score < before.hits[0].score
+    for _ in range(2):  # three consistent votes: now the engine may hand off instead
+        feedback_kb.record_feedback(query, "en", "billing-double-charge", helped=False)
+    assert feedback_kb.search(query, "en").abstained
