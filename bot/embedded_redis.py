@@ -83,12 +83,13 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 10.0, **popen_kwargs: object) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, **popen_kwargs)  # type: ignore[call-overload]
+        process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, **popen_kwargs)  # type: ignore[call-overload]
+        self.process = process
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise EmbeddedRedisError(
-                    f"redis-server exited with code {self.process.returncode} (port {self.port}); "
+                    f"redis-server exited with code {process.returncode} (port {self.port}); "
                     f"see {self.log_file or 'its output'}"
                 )
             if ping(self.host, self.port):
