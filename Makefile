@@ -1,5 +1,8 @@
 # frontdoor: `make run` starts everything, `make test` runs every check. Both set up what they need.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# this machine's pip configuration names local indexes that may not exist: drop that noise, keep errors
+PIPQUIET := grep -v "^WARNING: Location '" || true
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -31,9 +34,9 @@ $(STAMP): pyproject.toml constraints.txt
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
 	  rm -rf $(VENV); echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; \
 	fi
-	@$(PY) -m pip install --quiet --upgrade "pip>=24,<26" "wheel==0.45.1" "setuptools==70.3.0"
+	@$(PY) -m pip install --quiet --upgrade "pip>=24,<26" "wheel==0.45.1" "setuptools==70.3.0" 2>&1 | { $(PIPQUIET); }
 	@echo "installing frontdoor and its pinned dependencies into $(VENV) (a few minutes the first time)"
-	@$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]' 2>&1 | { $(PIPQUIET); }
 	@touch $(STAMP)
 
 # The chat widget (rasa-webchat, a standalone UMD bundle) comes from the npm registry at install time,
