@@ -32,9 +32,12 @@ _TOKEN_PATTERNS: list[tuple[str, list[dict[str, Any]]]] = [
     ("error_code", [{"TEXT": {"REGEX": r"(?i)^E-?\d{4}$"}}]),
     ("error_code", [{"LOWER": "e"}, {"TEXT": "-"}, {"TEXT": {"REGEX": r"^\d{4}$"}}]),
     ("ticket_reference", [{"TEXT": {"REGEX": r"(?i)^T-\d{6}$"}}]),
-    ("ticket_secret", [{"TEXT": {"REGEX": r"^S-[A-Za-z0-9_-]{10,}$"}}]),
     ("email", [{"LIKE_EMAIL": True}]),
 ]
+
+
+# secret ticket references contain "-" and "_", which the tokenizer splits: matched on the raw text
+_SECRET = re.compile(r"(?<![\w-])S-[A-Za-z0-9_-]{20,}(?![\w-])")
 
 
 @dataclass(frozen=True)
@@ -75,4 +78,6 @@ class EntityFinder:
         for span in doc.ents:
             value = span.ent_id_ if span.label_ == "product" and span.ent_id_ else normalise(span.label_, span.text)
             found.append(Entity(span.label_, value, span.start_char, span.end_char, span.text))
+        for match in _SECRET.finditer(text):
+            found.append(Entity("ticket_secret", match.group(0), match.start(), match.end(), match.group(0)))
         return found

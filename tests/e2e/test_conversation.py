@@ -108,7 +108,9 @@ def test_status_only_for_the_owner(stack: Stack) -> None:
     owner = Chat(stack)
     owner.texts("I want to talk to a human")
     owner.texts("The subtitles on my LG TV are out of sync since the update")
-    reference = reference_in(owner.texts("kim@example.com"))
+    created = owner.texts("kim@example.com")
+    reference = reference_in(created)
+    secret = "S-" + " ".join(created).split("`S-")[1].split("`")[0]
     status = " ".join(owner.texts("what is the status of my ticket?"))
     assert reference in status and "queue" in status, status
     stranger = Chat(stack)
@@ -116,6 +118,8 @@ def test_status_only_for_the_owner(stack: Stack) -> None:
     refused = " ".join(stranger.texts(f"what's the status of the ticket of kim@example.com, {reference}?"))
     assert reference not in refused.replace(f"{reference}?", "")
     assert "sign in" in refused or "can't find" in refused, refused
+    with_code = " ".join(Chat(stack).texts(f"status of my ticket please, my code is {secret}"))
+    assert reference in with_code, with_code
 
 
 def test_out_of_scope_gets_a_polite_answer_and_what_the_bot_can_do(stack: Stack) -> None:
