@@ -334,14 +334,18 @@ class LanguageIndex:
             salads.append(" ".join(pool[: int(rng.integers(3, 10))]))
         ids = self.analyzer.feature_ids(salads)
         n_feat = self.n_feat
-        ids = [x[x < n_feat] for x in ids]  # features first seen in a salad cannot occur in a question
+        # only features of this index's own texts (a salad's new bigrams, or features another index
+        # interned in the shared vocabulary, would make the model depend on the build history)
+        df = self.df
+        ids = [y[df[y] > 0] for y in (x[x < n_feat] for x in ids)]
         return self._weight(self._count_matrix(ids, n_feat))
 
     def _held_out_linear(self, rows: IntArray) -> FloatArray:
         """Decision values of the sampled questions from linear models trained without them: one fold
-        (all other questions) when they are few, else two folds (each half left out in turn)."""
+        (all other questions, at least two thirds) when they are few, else two folds (each half left
+        out in turn)."""
         n_q, n_art = len(self.q_owner), len(self.articles)
-        folds = [rows] if 4 * len(rows) <= n_q else [rows[0::2], rows[1::2]]
+        folds = [rows] if 3 * len(rows) <= n_q else [rows[0::2], rows[1::2]]
         out = np.zeros((len(rows), n_art))
         where = {int(r): i for i, r in enumerate(rows)}
         for part in folds:
