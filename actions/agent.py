@@ -17,7 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.respond import utter
 
-from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
+from actions.handoff import HandoffAction
+from actions.handoff_client import HandoffRejected, HandoffUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +41,8 @@ class ActionRelayAgentMessage(Action):
         return [SlotSet("agent_active", True), SlotSet("agent_name", agent)]
 
 
-class ActionForwardToAgent(Action):
-    """A customer message while an agent owns the conversation: add it to the ticket, say nothing
-    (the first time, confirm that it reached the agent)."""
-
-    def __init__(self, client: HandoffClient | None = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> HandoffClient:
-        if self._client is None:
-            self._client = HandoffClient.from_env()
-        return self._client
+class ActionForwardToAgent(HandoffAction):
+    """A customer message while an agent owns the conversation: add it to the ticket, say nothing."""
 
     def name(self) -> str:
         return "action_forward_to_agent"

@@ -103,25 +103,24 @@ class ValidateProblemForm(FormValidationAction):
             return {"error_code": "none"}
         return self._failed("error_code", tracker, dispatcher, domain, "utter_invalid_error_code", skip_value="none")
 
+    def _reference(self, slot: str, pattern: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                   domain: DomainDict) -> dict[str, Any]:
+        """An order or invoice number in its canonical form, or "skipped" when the customer has none."""
+        text = str(value or "").strip()
+        number = normalise(slot, text)
+        if re.fullmatch(pattern, number):
+            return {slot: number}
+        if is_one_of(text, SKIP_WORDS) or is_one_of(text, NONE_WORDS):
+            return {slot: SKIPPED}
+        return self._failed(slot, tracker, dispatcher, domain, f"utter_invalid_{slot}")
+
     def validate_order_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> dict[str, Any]:
-        text = str(value or "").strip()
-        number = normalise("order_number", text)
-        if re.fullmatch(r"SO-\d{6}", number):
-            return {"order_number": number}
-        if is_one_of(text, SKIP_WORDS) or is_one_of(text, NONE_WORDS):
-            return {"order_number": SKIPPED}
-        return self._failed("order_number", tracker, dispatcher, domain, "utter_invalid_order_number")
+        return self._reference("order_number", r"SO-\d{6}", value, dispatcher, tracker, domain)
 
     def validate_invoice_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
-        text = str(value or "").strip()
-        number = normalise("invoice_number", text)
-        if re.fullmatch(r"INV-\d{4}-\d{5}", number):
-            return {"invoice_number": number}
-        if is_one_of(text, SKIP_WORDS) or is_one_of(text, NONE_WORDS):
-            return {"invoice_number": SKIPPED}
-        return self._failed("invoice_number", tracker, dispatcher, domain, "utter_invalid_invoice_number")
+        return self._reference("invoice_number", r"INV-\d{4}-\d{5}", value, dispatcher, tracker, domain)
 
     def validate_contact_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> dict[str, Any]:
