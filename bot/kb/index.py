@@ -61,6 +61,10 @@ class IndexConfig:
     # different articles) as an extra class, so that words shared by many articles score lower
     # (2 per question, at most this many; fixed seed, so reloads re-use the cached analyses)
     linear_salads: int = 3000
+    # above this much work ((questions + salads) x articles) a reload does not wait for the linear
+    # model: the index serves without it at once and KnowledgeBase trains it in a background thread
+    # (a 200-article KB would otherwise take about 2.5 s to reload, the full CLINC150 set 18 s)
+    linear_sync_cells: int = 150_000
     analyzer: AnalyzerConfig = AnalyzerConfig()
 
 
@@ -84,7 +88,8 @@ def _article_text(art: Article) -> str:
 class LanguageIndex:
     """All served articles of one language. Immutable once built; rebuilt on reload."""
 
-    def __init__(self, lang: str, articles: Sequence[Article], config: IndexConfig | None = None) -> None:
+    def __init__(self, lang: str, articles: Sequence[Article], config: IndexConfig | None = None,
+                 *, train_linear: bool = True) -> None:
         self.lang = lang
         self.config = cfg = config or IndexConfig()
         self.articles: tuple[Article, ...] = tuple(articles)
@@ -155,10 +160,15 @@ class LanguageIndex:
             self._fit_ridge()
         self.linear: tuple[FloatArray, FloatArray] | None = None  # (features x articles, intercepts)
         self._salads: sp.csr_matrix | None = None
+        self.linear_pending = False  # a linear model is wanted but was left to a background rebuild
         if (cfg.linear_weight > 0 and n_art >= 2 and len(q_owner) >= cfg.linear_min_questions
                 and len(q_owner) * n_art <= cfg.linear_max_cells):
-            self._salads = self._salad_matrix(q_texts, min(cfg.linear_salads, 2 * len(q_owner)))
-            self.linear = _fit_linear(self.q_matrix, self.q_owner, n_art, cfg.linear_c, self._salads)
+            n_salads = min(cfg.linear_salads, 2 * len(q_owner))
+            if train_linear or (len(q_owner) + n_salads) * n_art <= cfg.linear_sync_cells:
+                self._salads = self._salad_matrix(q_texts, n_salads)
+                self.linear = _fit_linear(self.q_matrix, self.q_owner, n_art, cfg.linear_c, self._salads)
+            else:
+                self.linear_pending = True
         self._sentences: list[tuple[tuple[str, frozenset[str]], ...] | None] = [None] * n_art
 
     def _fit_ridge(self) -> None:

@@ -159,7 +159,9 @@ class KnowledgeBase:
         self.matrix_path = matrix_path
         self._cache = ArticleCache()
         self._reload_lock = threading.Lock()
+        self._trainer: threading.Thread | None = None
         self._state = self._build(articles, issues)
+        self._train_in_background(self._state)
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -200,6 +202,7 @@ class KnowledgeBase:
             log_issues(issues)
             new_state = self._build(articles, issues)
             self._state = new_state  # atomic swap: searches in flight keep the old snapshot
+            self._train_in_background(new_state)
         logger.info("kb loaded: %d articles, %d issues", len(articles), len(issues))
         return new_state.issues
 
@@ -208,9 +211,43 @@ class KnowledgeBase:
         for art in articles:
             by_lang.setdefault(art.lang, []).append(art)
         entries = _cross_lingual_entries(by_lang) if self.config.cross_lingual_index else by_lang
-        indexes = {lang: LanguageIndex(lang, arts, self.config.index) for lang, arts in entries.items()}
+        indexes = {lang: LanguageIndex(lang, arts, self.config.index, train_linear=False)
+                   for lang, arts in entries.items()}
         ids = {lang: frozenset(a.id for a in arts) for lang, arts in by_lang.items()}
         return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids, self._calibrate(indexes))
+
+    def _train_in_background(self, snapshot: _Snapshot) -> None:
+        """Large indexes are served at once without their linear model; train it in a thread and swap
+        in a snapshot with it (unless a newer reload replaced ``snapshot`` meanwhile)."""
+        pending = [lang for lang, ix in snapshot.indexes.items() if ix.linear_pending]
+        if not pending:
+            return
+        thread = threading.Thread(target=self._train, args=(snapshot, pending), name="kb-linear", daemon=True)
+        self._trainer = thread
+        thread.start()
+
+    def _train(self, snapshot: _Snapshot, pending: list[str]) -> None:
+        try:
+            indexes = dict(snapshot.indexes)
+            for lang in pending:
+                old = snapshot.indexes[lang]
+                indexes[lang] = LanguageIndex(lang, old.articles, self.config.index, train_linear=True)
+            calibration = self._calibrate(indexes)
+        except Exception:  # the KB keeps serving without the linear model
+            logger.exception("kb: training the linear model failed")
+            return
+        with self._reload_lock:
+            if self._state is snapshot:
+                self._state = replace(snapshot, indexes=indexes, calibration=calibration)
+                logger.info("kb: linear model trained for %s", ",".join(pending))
+
+    def wait_trained(self, timeout: float | None = None) -> bool:
+        """Wait for a background training (see ``IndexConfig.linear_sync_cells``); True when none runs."""
+        thread = self._trainer
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
 
     def _calibrate(self, indexes: dict[str, LanguageIndex]) -> dict[str, Calibration]:
         cfg = self.config

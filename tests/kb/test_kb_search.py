@@ -128,3 +128,21 @@ def test_cross_lingual_index_answers_from_an_untranslated_article(tmp_path, matr
     assert res.hits[0].article == kb.get("shipping-return", res.hits[0].article.lang)  # not an index entry
     # a translated article is never answered in another language
     assert all(not h.fallback_lang or kb.get(h.article.id, "da") is None for h in res.hits)
+
+
+def test_a_large_index_serves_at_once_and_trains_its_linear_model_in_the_background(
+    kb_root, matrix_path  # type: ignore[no-untyped-def]
+) -> None:
+    from bot.kb.index import IndexConfig
+    from bot.kb.search import SearchConfig
+
+    # every index counts as "large" here: no synchronous training at all
+    cfg = SearchConfig(index=IndexConfig(linear_min_questions=10, linear_sync_cells=0))
+    kb = KnowledgeBase.load(kb_root, matrix_path, config=cfg)
+    assert kb.search("charged twice", "en").hits[0].article.id == "billing-double-charge"  # before training
+    assert kb.wait_trained(timeout=60)
+    trained = [lang for lang in kb.languages if kb._state.indexes[lang].linear is not None]
+    assert "en" in trained
+    assert kb.search("charged twice", "en").hits[0].article.id == "billing-double-charge"
+    kb.reload()  # a reload serves the new articles at once and trains again
+    assert kb.wait_trained(timeout=60) and kb._state.indexes["en"].linear is not None
