@@ -25,7 +25,9 @@ from typing import Any, cast
 from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import WatchError  # type: ignore[import-untyped, unused-ignore]
 
+from bot.contract import CreateTicketRequest
 from handoff.errors import Conflict, TicketNotFound
+from handoff.tickets import customer_keys
 
 FLOAT_FIELDS = (
     "created_at", "updated_at", "enqueued_at", "tier_entered_at", "claimed_at", "first_response_at",
@@ -338,7 +340,7 @@ class Store:
         if change.queue_add:
             pipe.zadd(self._k("queue", change.queue_add[0]), {ref: change.queue_add[1]})
         category = ticket.get("category", "general")
-        cks = customer_keys_of(ticket)
+        cks = customer_keys(cast(CreateTicketRequest, ticket))
         if change.close_open_keys:
             pipe.srem(self._k("open"), ref)
             for ck in cks:  # drop the customer's pointer only while it still points at this ticket
@@ -420,16 +422,6 @@ def decode_ticket(raw: dict[str, str]) -> dict[str, Any]:
         else:
             ticket[name] = value
     return ticket
-
-
-def customer_keys_of(ticket: dict[str, Any]) -> list[str]:
-    customer = ticket.get("customer", {})
-    keys = []
-    if customer.get("id") and customer.get("verified"):
-        keys.append(f"id:{customer['id']}")
-    if customer.get("email"):
-        keys.append(f"email:{str(customer['email']).strip().lower()}")
-    return keys
 
 
 def token_hash(token: str) -> str:
