@@ -55,6 +55,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser,
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 REPLY = "Ich habe die doppelte Abbuchung storniert."
+REPLY_WHILE_AWAY = "Die Gutschrift sehen Sie in 3 bis 5 Werktagen auf Ihrem Konto."
 INVOICE = "INV-2025-04711"
 
 
@@ -181,6 +182,22 @@ def scenario(stack: Stack, contexts: dict[str, OfflineContext]) -> None:
     created.evaluate("node => node.scrollIntoView({block: 'start'})")  # the reference and the reply in view
     customer.screenshot(path=str(SCREENSHOTS / "customer-chat-de.png"))
     agent.screenshot(path=str(SCREENSHOTS / "agent-console-ticket.png"))
+
+    # -- the customer closes the page; a reply written meanwhile is there when she comes back --------------
+    customer.close()
+    agent.locator("#reply-text").fill(REPLY_WHILE_AWAY)
+    agent.keyboard.press("Control+Enter")
+    expect(agent.locator("#t-transcript li.agent", has_text=REPLY_WHILE_AWAY)).to_be_visible(timeout=WAIT_MS)
+    customer = contexts["customer"].new_page()
+    customer.goto(f"http://127.0.0.1:{settings.site_port}/?lang=de")
+    chat = Widget(customer)
+    expect(customer.locator(".rw-launcher")).to_be_visible(timeout=WAIT_MS)
+    try:
+        expect(chat.input).to_be_visible(timeout=3000)
+    except AssertionError:
+        chat.open()
+    chat.wait_for(REPLY_WHILE_AWAY)
+    chat.wait_for(REPLY)  # and the earlier history is still there
 
     # -- resolve, and the customer rates ----------------------------------------------------------------
     agent.locator("#resolve-box summary").click()
