@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from ujson import dumps as fast_dumps  # the claim hot path; same JSON, less CPU
 from redis.exceptions import ConnectionError as RedisConnectionError  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import TimeoutError as RedisTimeoutError  # type: ignore[import-untyped, unused-ignore]
 
@@ -180,7 +181,7 @@ async def claim(request: web.Request) -> web.Response:
     if not isinstance(queues, list) or not all(isinstance(q, str) for q in queues):
         raise InvalidTicket("'queues' must be a list of queue names")
     ticket = await request.app[appkeys.SERVICE].claim_next(agent["name"], queues)
-    return web.json_response({"ticket": agent_view(ticket)})
+    return web.json_response({"ticket": agent_view(ticket)}, dumps=fast_dumps)
 
 
 def agent_view(ticket: dict[str, Any] | None) -> dict[str, Any] | None:
