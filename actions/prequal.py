@@ -254,3 +254,25 @@ class ActionResetField(Action):
         failures = dict(tracker.get_slot("validation_failures") or {})
         failures.pop(field, None)
         return [SlotSet(field, None), SlotSet("validation_failures", failures)]
+
+
+CHOICE_TABLES = {"category": CATEGORY_WORDS, "impact": IMPACT_WORDS, "urgency": URGENCY_WORDS}
+
+
+class ActionHandleFormCancel(Action):
+    """`cancel` during the form: a short answer such as "it can wait" can look like "stop" to the intent
+    classifier. When the text is a valid answer to the question being asked, take it and go on; otherwise
+    the customer really wants to stop."""
+
+    def name(self) -> str:
+        return "action_handle_form_cancel"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        slot = tracker.get_slot("requested_slot")
+        text = str((tracker.latest_message or {}).get("text") or "")
+        table = CHOICE_TABLES.get(str(slot))
+        value = match_choice(text, table) if table else None
+        if value:
+            return [SlotSet(str(slot), value), SlotSet("form_cancel", "answer")]
+        return [SlotSet("form_cancel", "stop")]

@@ -227,3 +227,18 @@ async def test_did_not_help_is_recorded_and_lowers_the_article(kb: KnowledgeBase
             CollectingDispatcher(), tracker(state, intent="feedback_not_helped"), DOMAIN)
     after = next((h for h in kb.search(query, "en", k=5).hits if h.article.id == before.article.id), None)
     assert after is None or after.score < before.score
+
+
+@pytest.mark.parametrize(("requested", "text", "expected"), [
+    ("urgency", "it can wait", [("urgency", "low"), ("form_cancel", "answer")]),
+    ("impact", "nur mich", [("impact", "only_me"), ("form_cancel", "answer")]),
+    ("urgency", "stop, forget it", [("form_cancel", "stop")]),
+    ("contact_email", "abbrechen", [("form_cancel", "stop")]),
+])
+async def test_a_stop_that_is_really_an_answer_continues_the_form(requested: str, text: str,
+                                                                  expected: list[tuple[str, str]]) -> None:
+    from actions.prequal import ActionHandleFormCancel
+
+    events = await ActionHandleFormCancel().run(
+        CollectingDispatcher(), tracker({"requested_slot": requested}, text=text, intent="cancel"), DOMAIN)
+    assert [(e["name"], e["value"]) for e in events] == expected
