@@ -14,7 +14,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.contract import LANGUAGES
 from bot.identity import CustomerIdentity, sign
+from bot.kb.article import parse_article
 from bot.settings import ROOT
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ async def index(request: web.Request) -> web.FileResponse:
 
 
 async def config(request: web.Request) -> web.Response:
-    body = {"socketUrl": request.app[PUBLIC_RASA_KEY], "socketPath": "/socket.io/", "languages": ["de", "en", "da"],
+    body = {"socketUrl": request.app[PUBLIC_RASA_KEY], "socketPath": "/socket.io/", "languages": list(LANGUAGES),
             "demoCustomers": {key: {"name": c.name, "tier": c.tier} for key, c in DEMO_CUSTOMERS.items()}}
     return web.json_response(body, headers={"Cache-Control": "no-cache"})
 
@@ -77,18 +79,13 @@ async def article(request: web.Request) -> web.Response:
     import markdown  # type: ignore[import-untyped]
 
     lang, article_id = request.match_info["lang"], request.match_info["article_id"]
-    if lang not in ("de", "en", "da") or not article_id.replace("-", "").isalnum():
+    if lang not in LANGUAGES or not article_id.replace("-", "").isalnum():
         raise web.HTTPNotFound()
-    path = request.app[KB_ROOT_KEY] / lang / f"{article_id}.md"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        raise web.HTTPNotFound() from None
-    parts = text.split("---", 2)
-    front, body = (parts[1], parts[2]) if text.startswith("---") and len(parts) == 3 else ("", text)
-    title = next((line.split(":", 1)[1].strip().strip("\"'") for line in front.splitlines()
-                  if line.startswith("title:")), article_id)
-    rendered = markdown.markdown(html.escape(body, quote=False))
+    parsed = parse_article(request.app[KB_ROOT_KEY] / lang / f"{article_id}.md", folder_lang=lang)
+    if parsed.article is None:  # missing or malformed: the bot does not serve it either
+        raise web.HTTPNotFound()
+    title = parsed.article.title
+    rendered = markdown.markdown(html.escape(parsed.article.body, quote=False))
     page = ARTICLE_PAGE.format(lang=lang, title=html.escape(title), body=rendered)
     return web.Response(text=page, content_type="text/html")
 

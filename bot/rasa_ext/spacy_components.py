@@ -146,22 +146,8 @@ class RulerEntityExtractor(GraphComponent):
 
 
 def products_from_kb(root: Path) -> set[str]:
-    """Product names from every article's `products:` list (a plain YAML read; broken files are skipped)."""
-    import yaml
+    """Product names from the `products:` lists of every article the knowledge base serves."""
+    from bot.kb.article import load_articles
 
-    products: set[str] = set()
-    for path in sorted(root.glob("*/*.md")):
-        if path.parent.name == "drafts":
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if not text.startswith("---"):
-            continue
-        front = text.split("---", 2)[1] if text.count("---") >= 2 else ""
-        try:
-            meta = yaml.safe_load(front) or {}
-        except yaml.YAMLError:
-            continue
-        for product in meta.get("products") or [] if isinstance(meta, dict) else []:
-            if isinstance(product, str) and len(product) > 1:
-                products.add(product)
-    return products
+    articles, _issues = load_articles(root, taxonomy=None)
+    return {product for article in articles for product in article.products if len(product) > 1}

@@ -26,6 +26,17 @@ def test_website_serves_the_chat_page_and_widget(stack: Stack) -> None:
     assert status == 200 and config["socketPath"] == "/socket.io/"
 
 
+def test_the_read_more_link_shows_the_article(stack: Stack) -> None:
+    import urllib.request
+
+    base = f"http://127.0.0.1:{stack.settings.site_port}"
+    with urllib.request.urlopen(base + "/help/de/billing-double-charge", timeout=10) as response:
+        page = response.read().decode()
+    assert "<h1>Ich wurde doppelt belastet</h1>" in page and "<ol>" in page
+    for missing in ("/help/de/no-such-article", "/help/xx/billing-double-charge", "/help/de/..%2Fsecrets"):
+        assert not http_ok(base + missing)
+
+
 @pytest.mark.parametrize(("greeting", "expected"), [
     ("Hallo, guten Tag", "Streamly-Assistent"),
     ("Hello there", "Streamly assistant"),
