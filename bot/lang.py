@@ -82,36 +82,34 @@ class LanguageIdentifier:
             result[lang] = score
         return result
 
-    def guess(self, text: str) -> str | None:
-        """The likeliest language, for a conversation that has none yet (no evidence rules)."""
+    def identify(self, text: str) -> tuple[str | None, str | None]:
+        """(best guess, language with the evidence a switch needs) from one scoring pass."""
         words = [w for w in _words(text) if w not in NEUTRAL]
         if not words:
-            return None
+            return None, None
         ranked = sorted(self.scores(" ".join(words)).items(), key=lambda item: item[1], reverse=True)
-        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < self.min_margin:
-            return None
-        return ranked[0][0] if ranked else None
-
-    def detect(self, text: str) -> str | None:
-        """The message's language, or None when it is too short or too neutral to tell."""
-        words = [w for w in _words(text) if w not in NEUTRAL]
-        if not words or sum(len(w) for w in words) < 2:
-            return None
-        ranked = sorted(self.scores(" ".join(words)).items(), key=lambda item: item[1], reverse=True)
-        if len(ranked) < 2:
-            return ranked[0][0] if ranked else None
-        (best, top), (_second, runner_up) = ranked[0], ranked[1]
-        if top - runner_up < self.min_margin:
-            return None
+        best, top = ranked[0]
+        if len(ranked) > 1 and top - ranked[1][1] < self.min_margin:
+            return None, None
+        if sum(len(w) for w in words) < 2:
+            return best, None
         # a one- or two-word answer ("dringend", "Haster") must not flip the conversation's language on
-        # character n-grams alone: every word must be a known word of that language
+        # character n-grams alone: every word must be a known word of that language, one of them its own
         if len(words) <= 2:
             known = all(self.counts[best].get("w:" + word, 0) > 0 for word in words)
             exclusive = any(all(self.counts[other].get("w:" + word, 0) == 0 for other in self.counts if other != best)
                             for word in words)
             if not (known and exclusive):
-                return None
-        return best
+                return best, None
+        return best, best
+
+    def guess(self, text: str) -> str | None:
+        """The likeliest language, for a conversation that has none yet (no evidence rules)."""
+        return self.identify(text)[0]
+
+    def detect(self, text: str) -> str | None:
+        """The message's language, or None when it is too short or too neutral to tell."""
+        return self.identify(text)[1]
 
     def to_dict(self) -> dict[str, Any]:
         return {"counts": {lang: dict(c) for lang, c in self.counts.items()}, "vocabulary": self.vocabulary,

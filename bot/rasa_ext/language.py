@@ -85,10 +85,9 @@ class LanguageDetector(GraphComponent):
             text = message.get(TEXT) or ""
             if text.startswith("/"):
                 continue  # button payloads and intents sent directly
-            guess = self.identifier.guess(text)
+            guess, lang = self.identifier.identify(text)
             if guess:
                 message.set(GUESS, guess, add_to_output=True)
-            lang = self.identifier.detect(text)
             if lang is None:
                 continue
             message.set(ENTITY, lang)
