@@ -78,12 +78,14 @@ class KbAction(Action, abc.ABC):
     def name(self) -> str: ...
 
     @staticmethod
-    def failure(tracker: Tracker, frustrated_after: int = MAX_FAILED_ANSWERS) -> list[EventType]:
+    def failure(tracker: Tracker) -> tuple[list[EventType], bool]:
+        """Count a failed answer; the second in a row means: offer a human right away."""
         failed = int(tracker.get_slot("failed_answers") or 0) + 1
         events: list[EventType] = [SlotSet("failed_answers", float(failed))]
-        if failed >= frustrated_after:
+        offer_human = failed >= MAX_FAILED_ANSWERS
+        if offer_human:
             events += [SlotSet("kb_result", "offer_human"), SlotSet("frustrated", True)]
-        return events
+        return events, offer_human
 
 
 class ActionAnswerFromKb(KbAction):
@@ -99,11 +101,6 @@ class ActionAnswerFromKb(KbAction):
         chosen = tracker.get_slot("kb_article") if latest.get("intent", {}).get("name") == "choose_article" else None
         query = tracker.get_slot("kb_query") if chosen else (latest.get("text") or "")
         events: list[EventType] = list(language_events(tracker))
-        if not chosen:
-            description = tracker.get_slot("description")
-            events += [SlotSet("kb_query", query),
-                       SlotSet("description", f"{description}\n{query}" if description else query)]
-
         if chosen:
             article = kb.get(chosen, lang) or next((a for a in kb.articles() if a.id == chosen), None)
             if article is None:
@@ -112,6 +109,9 @@ class ActionAnswerFromKb(KbAction):
             hit = Hit(article, 1.0, article.summary, article.lang != lang)
             return events + self._answer(dispatcher, tracker, domain, hit, lang, shown)
 
+        description = tracker.get_slot("description")
+        events += [SlotSet("kb_query", query),
+                   SlotSet("description", f"{description}\n{query}" if description else query)]
         result = kb.search(query, lang, k=3)
         if result.ambiguous and len(result.hits) >= 2:
             first, second = result.hits[0], result.hits[1]
@@ -127,11 +127,10 @@ class ActionAnswerFromKb(KbAction):
             return events + self._answer(dispatcher, tracker, domain, result.best, lang, shown)
 
         # nothing fits: a guess would waste the customer's time
-        intent = latest.get("intent", {}).get("name")
-        failure = self.failure(tracker)
-        if any(e.get("name") == "kb_result" for e in failure):
+        failure, offer_human = self.failure(tracker)
+        if offer_human:
             return events + failure
-        if intent == "nlu_fallback":
+        if latest.get("intent", {}).get("name") == "nlu_fallback":
             utter(dispatcher, tracker, domain, "utter_default")
             return events + failure + [SlotSet("kb_result", "unclear")]
         utter(dispatcher, tracker, domain, "utter_kb_no_answer")
@@ -141,14 +140,13 @@ class ActionAnswerFromKb(KbAction):
                 lang: str, shown: list[dict[str, str]]) -> list[EventType]:
         article = hit.article
         if hit.fallback_lang:
-            utter(dispatcher, tracker, domain, "utter_kb_other_language", article_language=label(LANGUAGE_NAMES, article.lang, lang))
-        summary = article.summary or hit.snippet
-        utter(dispatcher, tracker, domain, "utter_kb_answer", title=article.title, summary=summary,
-                                 url=article_url(article))
+            utter(dispatcher, tracker, domain, "utter_kb_other_language",
+                  article_language=label(LANGUAGE_NAMES, article.lang, lang))
+        utter(dispatcher, tracker, domain, "utter_kb_answer", title=article.title,
+              summary=article.summary or hit.snippet, url=article_url(article))
         shown = [s for s in shown if s.get("id") != article.id] + [shown_entry(hit)]
         events: list[EventType] = [SlotSet("kb_result", "answered"), SlotSet("kb_article", article.id),
-                                   SlotSet("kb_articles_shown", shown[-10:])]
-        events.append(SlotSet("category", article.category))
+                                   SlotSet("kb_articles_shown", shown[-10:]), SlotSet("category", article.category)]
         if len(article.products) == 1:
             events.append(SlotSet("product", article.products[0]))
         return events
@@ -178,8 +176,8 @@ class ActionKbFeedback(KbAction):
         if helped:
             utter(dispatcher, tracker, domain, "utter_glad_it_helped")
             return events + [SlotSet("failed_answers", 0.0), SlotSet("kb_result", "answered")]
-        failure = self.failure(tracker)
-        if not any(e.get("name") == "kb_result" for e in failure):
-            utter(dispatcher, tracker, domain, "utter_kb_sorry_not_helped")
-            failure.append(SlotSet("kb_result", "none"))
-        return events + failure
+        failure, offer_human = self.failure(tracker)
+        if offer_human:
+            return events + failure
+        utter(dispatcher, tracker, domain, "utter_kb_sorry_not_helped")
+        return events + failure + [SlotSet("kb_result", "none")]
