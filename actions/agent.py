@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.respond import utter
 
-from actions.handoff import HandoffAction
+from actions.handoff import AGENT_FALLBACK_NAME, HandoffAction
 from actions.handoff_client import HandoffRejected, HandoffUnavailable
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class ActionRelayAgentMessage(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         text = entity(tracker, "agent_text") or ""
-        agent = entity(tracker, "agent_name") or "Streamly"
+        agent = entity(tracker, "agent_name") or AGENT_FALLBACK_NAME
         if text:
             utter(dispatcher, tracker, domain, "utter_agent_message", agent_name=agent, agent_text=text)
         return [SlotSet("agent_active", True), SlotSet("agent_name", agent)]

@@ -27,6 +27,7 @@ from bot.contract import OUTBOX_KEY, ArticleShown, CreateTicketRequest, Customer
 
 logger = logging.getLogger(__name__)
 
+AGENT_FALLBACK_NAME = "Streamly"  # shown when a message from our team carries no agent name
 RETRY_AFTER_SECONDS = 20  # FRONTDOOR_TICKET_RETRY_SECONDS overrides
 
 
@@ -37,29 +38,24 @@ class Outbox:
         self.redis_url = os.environ.get("REDIS_URL", "") if redis_url is None else redis_url
         self.key = (os.environ.get("HANDOFF_KEY_PREFIX", "fd:") if prefix is None else prefix) + OUTBOX_KEY
 
-    async def park(self, request: CreateTicketRequest) -> bool:
+    async def _command(self, name: str, *args: str) -> bool:
         if not self.redis_url:
             return False
         from redis import asyncio as aioredis
 
         try:
             async with aioredis.Redis.from_url(self.redis_url, socket_timeout=2) as client:
-                await client.hset(self.key, request["conversation_id"], json.dumps(request))
+                await client.execute_command(name, self.key, *args)
             return True
         except Exception:  # Redis down as well: the slots in the tracker still hold every detail
-            logger.exception("could not park the ticket request of %s", request.get("conversation_id"))
+            logger.exception("outbox %s failed for %s", name, args[0] if args else "")
             return False
 
-    async def clear(self, conversation_id: str) -> None:
-        if not self.redis_url:
-            return
-        from redis import asyncio as aioredis
+    async def park(self, request: CreateTicketRequest) -> bool:
+        return await self._command("HSET", request["conversation_id"], json.dumps(request))
 
-        try:
-            async with aioredis.Redis.from_url(self.redis_url, socket_timeout=2) as client:
-                await client.hdel(self.key, conversation_id)
-        except Exception:
-            logger.warning("could not clear the outbox entry of %s", conversation_id)
+    async def clear(self, conversation_id: str) -> None:
+        await self._command("HDEL", conversation_id)
 
 
 def customer_of(tracker: Tracker) -> Customer:
@@ -170,18 +166,21 @@ class ActionCreateTicket(HandoffAction):
         try:
             created = await self.client.create_ticket(request)
         except (HandoffUnavailable, HandoffRejected) as exc:
-            if isinstance(exc, HandoffRejected) and exc.status < 500 and exc.status != 429:
-                logger.error("handoff rejected the ticket of %s: %s", tracker.sender_id, exc)
-            parked = await self.outbox.park(request)
+            parked = await self.outbox.park(request)  # kept either way; the drain sets rejected ones aside
             if not retry:
                 utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
+            if isinstance(exc, HandoffRejected) and exc.status != 429:
+                # retrying the same request cannot help: no reminder loop
+                logger.error("handoff rejected the ticket of %s (parked=%s): %s", tracker.sender_id, parked, exc)
+                return [SlotSet("ticket_pending", True)]
             delay = float(os.environ.get("FRONTDOOR_TICKET_RETRY_SECONDS", RETRY_AFTER_SECONDS))
             when = dt.datetime.now() + dt.timedelta(seconds=delay)
             logger.warning("ticket of %s parked=%s; retrying in %ss", tracker.sender_id, parked, delay)
             return [SlotSet("ticket_pending", True),
                     ReminderScheduled("EXTERNAL_retry_ticket", when, name="retry_ticket",
                                       kill_on_user_message=False)]
-        await self.outbox.clear(tracker.sender_id)
+        if tracker.get_slot("ticket_pending"):  # only a conversation that parked a request has one to clear
+            await self.outbox.clear(tracker.sender_id)
         if not retry and not created.get("created", True) and created["reference"] != tracker.get_slot("ticket_reference"):
             utter(dispatcher, tracker, domain, "utter_ticket_attached", reference=created["reference"])
         utter(
@@ -220,11 +219,11 @@ class ActionTicketStatus(HandoffAction):
             wait = ticket.get("expected_wait_minutes")
             position_text = QUEUE_POSITION[lang].format(position=position, wait=wait) if position and wait else ""
             utter(dispatcher, tracker, domain, "utter_ticket_status", reference=ticket["reference"],
-                                     status_label=label(STATUSES, ticket["status"], lang),
-                                     queue_label=label(QUEUES, ticket["queue"], lang), position_text=position_text)
-            for reply in (ticket.get("agent_replies") or [])[-2:]:
-                utter(dispatcher, tracker, domain, "utter_agent_message", agent_name=reply.get("sender", "agent"),
-                                         agent_text=reply.get("text", ""))
+                  status_label=label(STATUSES, ticket["status"], lang),
+                  queue_label=label(QUEUES, ticket["queue"], lang), position_text=position_text)
+            for reply in (ticket.get("agent_replies") or [])[-2:]:  # the status view names no agent
+                utter(dispatcher, tracker, domain, "utter_agent_message", agent_name=AGENT_FALLBACK_NAME,
+                      agent_text=reply.get("text", ""))
         return []
 
     async def _tickets(self, tracker: Tracker) -> list[TicketStatusView] | None:

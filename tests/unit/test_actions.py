@@ -242,3 +242,36 @@ async def test_a_stop_that_is_really_an_answer_continues_the_form(requested: str
     events = await ActionHandleFormCancel().run(
         CollectingDispatcher(), tracker({"requested_slot": requested}, text=text, intent="cancel"), DOMAIN)
     assert [(e["name"], e["value"]) for e in events] == expected
+
+
+class RejectingHandoff(FakeHandoff):
+    async def create_ticket(self, request: CreateTicketRequest) -> TicketCreated:
+        from actions.handoff_client import HandoffRejected
+
+        raise HandoffRejected(400, "invalid_ticket", "'description' is too long")
+
+
+async def test_a_rejected_request_is_kept_but_not_retried_in_a_loop() -> None:
+    outbox, dispatcher = FakeOutbox(), CollectingDispatcher()
+    events = await ActionCreateTicket(RejectingHandoff(), outbox).run(
+        dispatcher, tracker({"language": "en", "description": "x" * 50}), DOMAIN)
+    assert [r["description"] for r in outbox.parked] == ["x" * 50]  # nothing lost
+    assert not any(e.get("event") == "reminder" for e in events)
+
+
+class CountingOutbox(FakeOutbox):
+    def __init__(self) -> None:
+        super().__init__()
+        self.cleared: list[str] = []
+
+    async def clear(self, conversation_id: str) -> None:
+        self.cleared.append(conversation_id)
+
+
+@pytest.mark.parametrize(("pending", "cleared"), [(False, []), (True, ["conv-1"])])
+async def test_the_outbox_is_cleared_only_after_a_parked_request(pending: bool, cleared: list[str]) -> None:
+    outbox = CountingOutbox()
+    await ActionCreateTicket(FakeHandoff(), outbox).run(
+        CollectingDispatcher(), tracker({"language": "en", "description": "broken", "ticket_pending": pending}),
+        DOMAIN)
+    assert outbox.cleared == cleared
