@@ -15,7 +15,8 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/rasa_ext")
+# bot/lang.py too: the language detector persists counts keyed by its feature function
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/rasa_ext", "bot/lang.py")
 
 
 def fingerprint(root: Path) -> str:
@@ -24,7 +25,7 @@ def fingerprint(root: Path) -> str:
         path = root / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
-            if file.suffix in (".pyc",) or "__pycache__" in file.parts or not file.exists():
+            if file.suffix == ".pyc" or "__pycache__" in file.parts or not file.exists():
                 continue
             digest.update(str(file.relative_to(root)).encode())
             digest.update(b"\0")
