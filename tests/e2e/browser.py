@@ -85,6 +85,17 @@ class Widget:
         launcher.click()
         expect(self.input).to_be_visible(timeout=WAIT_MS)
 
+    def reopen(self) -> None:
+        """After a reload or on return: the widget restores its stored open/closed state a moment after
+        it renders; open it only when it stays closed."""
+        from playwright.sync_api import expect  # noqa: PLC0415
+
+        expect(self.page.locator(".rw-launcher")).to_be_visible(timeout=WAIT_MS)
+        try:
+            expect(self.input).to_be_visible(timeout=3000)
+        except AssertionError:
+            self.open()
+
     @property
     def input(self) -> Any:
         return self.page.locator(".rw-new-message")

@@ -136,11 +136,7 @@ def scenario(stack: Stack, contexts: dict[str, OfflineContext]) -> None:
     # the session survives a page reload: the history is back, and the same conversation goes on live
     customer.reload()
     chat = Widget(customer)
-    expect(customer.locator(".rw-launcher")).to_be_visible(timeout=WAIT_MS)
-    try:  # the widget restores its stored open/closed state a moment after it renders
-        expect(chat.input).to_be_visible(timeout=3000)
-    except AssertionError:
-        chat.open()
+    chat.reopen()
     created = chat.wait_for(reference)
 
     # -- the agent, in the console --------------------------------------------------------------------
@@ -191,11 +187,7 @@ def scenario(stack: Stack, contexts: dict[str, OfflineContext]) -> None:
     customer = contexts["customer"].new_page()
     customer.goto(f"http://127.0.0.1:{settings.site_port}/?lang=de")
     chat = Widget(customer)
-    expect(customer.locator(".rw-launcher")).to_be_visible(timeout=WAIT_MS)
-    try:
-        expect(chat.input).to_be_visible(timeout=3000)
-    except AssertionError:
-        chat.open()
+    chat.reopen()
     chat.wait_for(REPLY_WHILE_AWAY)
     chat.wait_for(REPLY)  # and the earlier history is still there
 
