@@ -3,11 +3,12 @@ Combines the pure routing/SLA rules with the store and the Rasa notifier; knows 
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
+
+from ujson import dumps as fast_dumps  # the create hot path: same JSON, less CPU
 
 from bot.contract import SECRET_PREFIX, CreateTicketRequest, TicketCreated, TicketStatusView
 from handoff import sla
@@ -97,7 +98,7 @@ class TicketService:
             "version": "1", "created_at": repr(now), "updated_at": repr(now), "enqueued_at": repr(now),
             "tier_entered_at": repr(now), "first_response_due": repr(due.first_response_due),
             "resolution_due": repr(due.resolution_due), "warn_at": repr(sla.warn_time(now, due.first_response_due)),
-            "warned": "0", "breached": "0", "routing_rule": rule, "priority_reasons": json.dumps(reasons),
+            "warned": "0", "breached": "0", "routing_rule": rule, "priority_reasons": fast_dumps(reasons),
         }
         if due.tier_due is not None:
             fields["tier_due"] = repr(due.tier_due)
@@ -106,7 +107,7 @@ class TicketService:
         event = {"queue": queue, "priority": priority, "category": request.get("category") or "general",
                  "channel": request["channel"], "rule": rule}
         return {"fields": fields, "score": repr(sla.queue_score(priority, due.first_response_due)),
-                "history": json.dumps(history), "event": json.dumps(event)}
+                "history": fast_dumps(history), "event": fast_dumps(event)}
 
     async def _attach(self, ref: str, request: CreateTicketRequest, now: float) -> dict[str, Any]:
         conv, channel = request["conversation_id"], request["channel"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from handoff.settings import BusinessHours
@@ -81,27 +82,41 @@ def _bump(priority: str, reasons: list[str], reason: str) -> tuple[str, list[str
 
 
 def add_business_minutes(start: float, minutes: float, hours: BusinessHours) -> float:
-    """``start`` plus ``minutes`` counted only inside business hours (unix seconds in, unix seconds out)."""
-    tz = ZoneInfo(hours.timezone)
-    remaining = minutes * 60.0
-    t = datetime.fromtimestamp(start, tz)
-    minute_of_day = t.hour * 60 + t.minute + t.second / 60.0 + t.microsecond / 60e6
-    if (t.isoweekday() in hours.days and hours.start_minute <= minute_of_day
-            and minute_of_day + minutes <= hours.end_minute):
+    """``start`` plus ``minutes`` counted only inside business hours (unix seconds in, unix seconds out).
+    Opening hours are local wall-clock times in ``hours.timezone`` (a DST day is not longer or shorter)."""
+    return _add_business_seconds(_local(start, hours.timezone), start, minutes * 60.0, hours)
+
+
+def _local(start: float, timezone: str) -> tuple[date, float]:
+    """(local date, seconds since local midnight) of a unix time."""
+    t = datetime.fromtimestamp(start, _zone(timezone))
+    return t.date(), t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+
+@lru_cache(maxsize=32)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _add_business_seconds(local: tuple[date, float], start: float, remaining: float, hours: BusinessHours) -> float:
+    day, second = local
+    open_s, close_s = hours.start_minute * 60.0, hours.end_minute * 60.0
+    days = hours.days
+    if day.isoweekday() in days and open_s <= second and second + remaining <= close_s:
         return start + remaining  # fast path: open now and still open at the deadline
     for _ in range(3700):  # at most ~10 years of days; guards against a bad configuration
-        day_start = t.replace(hour=0, minute=0, second=0, microsecond=0)
-        open_at = day_start + timedelta(minutes=hours.start_minute)
-        close_at = day_start + timedelta(minutes=hours.end_minute)
-        if t.isoweekday() in hours.days and t < close_at:
-            if t < open_at:
-                t = open_at
-            available = (close_at - t).total_seconds()
-            if remaining <= available:
-                return (t + timedelta(seconds=remaining)).timestamp()
-            remaining -= available
-        t = (day_start + timedelta(days=1)).replace(tzinfo=tz)
+        if day.isoweekday() in days and second < close_s:
+            second = max(second, open_s)
+            if remaining <= close_s - second:
+                at = datetime(day.year, day.month, day.day, tzinfo=_zone(hours.timezone))
+                return (at + timedelta(seconds=second + remaining)).timestamp()
+            remaining -= close_s - second
+        day += _ONE_DAY
+        second = 0.0
     raise ValueError("business hours never open")
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 def add_minutes(start: float, minutes: float, hours: BusinessHours, around_the_clock: bool) -> float:
@@ -113,10 +128,14 @@ def add_minutes(start: float, minutes: float, hours: BusinessHours, around_the_c
 def deadlines(priority: str, tier: int, start: float, hours: BusinessHours) -> Deadlines:
     policy = POLICIES[priority]
     limit = TIER_LIMIT_MINUTES.get(tier)
+    if policy.around_the_clock:
+        return Deadlines(start + policy.first_response_minutes * 60.0, start + policy.resolution_minutes * 60.0,
+                         None if limit is None else start + limit * 60.0)
+    local = _local(start, hours.timezone)  # converted once for the three deadlines
     return Deadlines(
-        first_response_due=add_minutes(start, policy.first_response_minutes, hours, policy.around_the_clock),
-        resolution_due=add_minutes(start, policy.resolution_minutes, hours, policy.around_the_clock),
-        tier_due=None if limit is None else add_minutes(start, limit, hours, policy.around_the_clock),
+        first_response_due=_add_business_seconds(local, start, policy.first_response_minutes * 60.0, hours),
+        resolution_due=_add_business_seconds(local, start, policy.resolution_minutes * 60.0, hours),
+        tier_due=None if limit is None else _add_business_seconds(local, start, limit * 60.0, hours),
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ujson import dumps as fast_dumps  # the create hot path: same JSON, less CPU
 from ujson import loads as fast_loads  # 2-3x the stdlib's speed on ticket documents (claim hot path)
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -202,7 +203,7 @@ class Store:
         """One round trip: idempotency by conversation, repeated-contact count, attach detection and the
         new ticket (see _CREATE_LUA). ``spec["variants"]`` = [normal, repeated contact] field sets."""
         spec = {"prefix": self.prefix, "maxlen": str(self.events_maxlen), **spec}
-        result = await self._create(keys=[], args=[json.dumps(spec), json.dumps(doc)])
+        result = await self._create(keys=[], args=[fast_dumps(spec), fast_dumps(doc)])
         return CreateResult(str(result[0]), str(result[1]), len(result) > 2 and result[2] == "1")
 
     async def link_conversation(self, conversation_id: str, ref: str) -> str:

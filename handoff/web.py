@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from ujson import dumps as fast_dumps  # the claim hot path; same JSON, less CPU
+from ujson import dumps as fast_dumps  # the claim and create hot paths; same JSON, less CPU
 from redis.exceptions import ConnectionError as RedisConnectionError  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import TimeoutError as RedisTimeoutError  # type: ignore[import-untyped, unused-ignore]
 
@@ -123,7 +123,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     require_bot(request)
     payload = validate_create(await json_body(request))
     created, is_new = await request.app[appkeys.SERVICE].create(payload)
-    return web.json_response(created, status=201 if is_new else 200)
+    return web.json_response(created, status=201 if is_new else 200, dumps=fast_dumps)
 
 
 async def ticket_by_conversation(request: web.Request) -> web.Response:

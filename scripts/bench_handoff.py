@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -68,31 +69,94 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
 
 
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams (one connection, one request at a
+    time): request bytes are built once per request, the response is read by Content-Length. It
+    needs a fraction of aiohttp's client CPU, so on a 2-core machine the service gets more of the
+    machine (like ``wrk`` would; none is installed here). ``--client aiohttp`` uses aiohttp."""
+
+    def __init__(self, url: str) -> None:
+        host, _, port = url.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(body)}\r\n{head}\r\n".encode() + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise RuntimeError("connection closed by the service")
+        status = int(status_line.split(b" ", 2)[1])
+        length = -1
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            lname = name.strip().lower()
+            if lname == b"content-length":
+                length = int(value)
+            elif lname == b"transfer-encoding":
+                raise RuntimeError("chunked responses are not supported by the raw client")
+        if length < 0:
+            raise RuntimeError("response without Content-Length")
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: object,
-                    service_pids: list[int] = [], redis_pid: int = 0) -> dict[str, float]:  # noqa: B006
+                    service_pids: list[int] = [], redis_pid: int = 0,  # noqa: B006
+                    client: str = "raw") -> dict[str, float]:
     latencies: list[float] = []
+    # requests are encoded before the clock starts (a load generator should not spend its CPU on JSON)
+    requests = [make(i) for i in range(n)]  # type: ignore[operator]
+    requests = [(m, p, h, json.dumps(b).encode(), ok) for m, p, h, b, ok in requests]
     counter = iter(range(n))
     connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    raws = [RawHttp(urls[w % len(urls)]) for w in range(concurrency)]
     async with aiohttp.ClientSession(connector=connector) as http:
         async def worker(w: int) -> None:
             url = urls[w % len(urls)]
+            raw = raws[w]
             for i in counter:
-                method, path, headers, payload, ok = make(i)  # type: ignore[operator]
+                method, path, headers, payload, ok = requests[i]
                 t0 = time.perf_counter()
-                async with http.request(method, url + path, json=payload, headers=headers) as resp:
-                    data = await resp.read()
-                    if resp.status not in ok:
-                        raise RuntimeError(f"{name}: HTTP {resp.status} {data[:200]!r}")
+                if client == "raw":
+                    status, data = await raw.request(method, path, headers, payload)
+                else:
+                    async with http.request(method, url + path, data=payload,
+                                            headers={**headers, "Content-Type": "application/json"}) as resp:
+                        status, data = resp.status, await resp.read()
+                if status not in ok:
+                    raise RuntimeError(f"{name}: HTTP {status} {data[:200]!r}")
                 latencies.append(time.perf_counter() - t0)
 
-        cpu0, rcpu0 = cpu_seconds(service_pids), cpu_seconds([redis_pid])
+        cpu0, rcpu0, ccpu0 = cpu_seconds(service_pids), cpu_seconds([redis_pid]), own_cpu_seconds()
         start = time.perf_counter()
-        await asyncio.gather(*(worker(w) for w in range(concurrency)))
+        try:
+            await asyncio.gather(*(worker(w) for w in range(concurrency)))
+        finally:
+            for raw in raws:
+                raw.close()
         elapsed = time.perf_counter() - start
         cpu, rcpu = cpu_seconds(service_pids) - cpu0, cpu_seconds([redis_pid]) - rcpu0
+        ccpu = own_cpu_seconds() - ccpu0
     result = {"requests": float(n), "seconds": elapsed, "per_second": n / elapsed,
               "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
-              "mean_ms": statistics.mean(latencies) * 1000}
+              "mean_ms": statistics.mean(latencies) * 1000, "client_cpu_ms_per_request": ccpu * 1000 / n}
     print(f"{name:8s} {n:6d} req in {elapsed:6.2f}s = {result['per_second']:7.0f}/s  "
           f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms",
           flush=True)
@@ -100,7 +164,8 @@ async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: 
         result["service_cpu_ms_per_request"] = cpu * 1000 / n
         result["redis_cpu_ms_per_request"] = rcpu * 1000 / n
         print(f"         service CPU {cpu * 1000 / n:.2f} ms/request (= {n / cpu if cpu else 0:.0f} req/s per fully "
-              f"available core), redis CPU {rcpu * 1000 / n:.3f} ms/request", flush=True)
+              f"available core), redis CPU {rcpu * 1000 / n:.3f}, client ({client}) CPU {ccpu * 1000 / n:.3f}",
+              flush=True)
     return result
 
 
@@ -149,18 +214,20 @@ async def main_async(args: argparse.Namespace) -> None:
             bot = {"Authorization": f"Bearer {BOT}"}
             agent = {"Authorization": f"Bearer {AGENT}"}
             print(f"mode={args.mode} instances={args.instances} tickets={args.tickets} uvloop={not args.no_uvloop} "
-                  f"concurrency={args.concurrency} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}", flush=True)
+                  f"concurrency={args.concurrency} client={args.client} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}", flush=True)
             # warm-up (connections, scripts)
+            c = args.client
             await run_phase("warmup", urls, 200, 8, lambda i: ("POST", "/api/v1/tickets", bot,
-                                                              body(1_000_000 + i), (201,)))
+                                                              body(1_000_000 + i), (201,)), client=c)
             await run_phase("warmup", urls, 200, 8, lambda i: ("POST", "/api/v1/agent/claim", agent,
-                                                              {"queues": QUEUES}, (200,)))
+                                                              {"queues": QUEUES}, (200,)), client=c)
             pids = [p.pid for p in procs]
             rpid = redis.process.pid if redis.process else 0
             await run_phase("create", urls, args.tickets, args.concurrency,
-                            lambda i: ("POST", "/api/v1/tickets", bot, body(i), (201,)), pids, rpid)
+                            lambda i: ("POST", "/api/v1/tickets", bot, body(i), (201,)), pids, rpid, c)
             await run_phase("claim", urls, args.tickets, args.concurrency,
-                            lambda i: ("POST", "/api/v1/agent/claim", agent, {"queues": QUEUES}, (200,)), pids, rpid)
+                            lambda i: ("POST", "/api/v1/agent/claim", agent, {"queues": QUEUES}, (200,)), pids, rpid,
+                            c)
         finally:
             for runner in runners:
                 await runner.cleanup()
@@ -176,6 +243,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--instances", type=int, default=1)
     parser.add_argument("--mode", choices=("subprocess", "inprocess"), default="subprocess")
+    parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
+                        help="load generator: minimal HTTP/1.1 client (default) or aiohttp's")
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio loop in the client (and service)")
     args = parser.parse_args()
     if args.no_uvloop:

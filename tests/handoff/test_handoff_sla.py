@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import datetime, timezone
+import random
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import pytest
@@ -42,6 +44,37 @@ def test_business_hours_in_a_timezone() -> None:
     # 16:30 UTC = 17:30 Berlin (closed) -> Tuesday 09:00 Berlin = 08:00 UTC, + 30 min
     assert sla.add_business_minutes(ts("2025-11-24 16:30"), 30, berlin) == ts("2025-11-25 08:30")
 
+
+
+def _reference_business_minutes(start: float, minutes: int, hours: BusinessHours) -> float:
+    """Slow and obviously right: walk local wall-clock time minute by minute, counting open minutes."""
+    tz = ZoneInfo(hours.timezone)
+    t = datetime.fromtimestamp(start, tz).replace(second=0, microsecond=0, tzinfo=None)
+    offset = start - t.replace(tzinfo=tz).timestamp()  # start is on a whole minute in these cases
+    assert offset == 0
+    left = minutes
+    while left:
+        minute = t.hour * 60 + t.minute
+        if t.isoweekday() in hours.days and hours.start_minute <= minute < hours.end_minute:
+            left -= 1
+        else:  # jump to the next opening (wall clock), minute stepping only inside opening hours
+            nxt = t.replace(hour=0, minute=0) + timedelta(days=1 if minute >= hours.start_minute else 0)
+            t = nxt + timedelta(minutes=hours.start_minute)
+            continue
+        t += timedelta(minutes=1)
+    return t.replace(tzinfo=tz).timestamp()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York"])
+def test_business_minutes_match_a_minute_by_minute_count(zone: str) -> None:
+    hours = parse_business_hours("mon-fri 08:00-18:00", zone)
+    rng = random.Random(zone)
+    # random starts on whole minutes around the 2025 DST switches, and the SLA lengths in use
+    starts = [ts("2025-03-27 00:00") + 60 * rng.randrange(0, 7 * 1440) for _ in range(40)]
+    starts += [ts("2025-10-23 00:00") + 60 * rng.randrange(0, 7 * 1440) for _ in range(40)]
+    for start in starts:
+        for minutes in (20, 30, 60, 240, 480, 1440):
+            assert sla.add_business_minutes(start, minutes, hours) == _reference_business_minutes(start, minutes, hours)
 
 @pytest.mark.parametrize(
     ("priority", "tier", "start", "first", "resolution", "tier_due"),
