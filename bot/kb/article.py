@@ -26,6 +26,10 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MIN_QUESTIONS = 6
 DRAFTS_DIR = "drafts"
+# per language: messages the knowledge base must not answer (``examples:`` list); the engine learns
+# them as one extra "article" that is never shown: when it ranks first, the search abstains
+OUT_OF_SCOPE_FILE = "out_of_scope.yml"
+OUT_OF_SCOPE_ID = "_out_of_scope"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$|^[a-z0-9]$")
 REQUIRED_FIELDS = ("id", "title", "lang", "category", "questions")
 OPTIONAL_FIELDS = ("tags", "escalate_to", "products", "summary", "error_codes", "url")
@@ -305,6 +309,74 @@ def article_files(root: Path) -> list[Path]:
         if sub.is_dir() and sub.name != DRAFTS_DIR and not sub.name.startswith("."):
             out.extend(p for p in sorted(sub.rglob("*.md")) if p.is_file())
     return out
+
+
+def out_of_scope_files(root: Path) -> list[Path]:
+    """The existing ``<root>/<lang>/out_of_scope.yml`` files, in language order."""
+    return [p for p in (root / lang / OUT_OF_SCOPE_FILE for lang in LANGUAGES) if p.is_file()]
+
+
+def kb_files(root: Path) -> list[Path]:
+    """Every file the knowledge base serves from: articles and out-of-scope examples."""
+    return [*article_files(root), *out_of_scope_files(root)]
+
+
+def _yaml_line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1  # a plain YAML file (no front matter)
+
+
+def parse_out_of_scope(path: Path) -> tuple[tuple[str, ...], list[Issue]]:
+    """The examples of one out-of-scope file. A bad entry is skipped with an issue (file and line); a
+    file that is not valid YAML, or has no ``examples`` list, yields no examples and one error."""
+    issues: list[Issue] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return (), [Issue(path, 0, f"cannot read file: {exc}")]
+    try:
+        root = yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        return (), [Issue(path, line, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]
+    examples_node: yaml.Node | None = None
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "examples":
+                examples_node = value
+            else:
+                issues.append(Issue(path, _yaml_line(key), f"unknown field '{getattr(key, 'value', key)}' "
+                                    "(expected only 'examples')", "warning"))
+    if not isinstance(examples_node, yaml.SequenceNode):
+        line = _yaml_line(examples_node) if examples_node is not None else (_yaml_line(root) if root else 1)
+        return (), [*issues, Issue(path, line, "expected 'examples:' with a list of messages")]
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for item in examples_node.value:
+        line = _yaml_line(item)
+        if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
+            issues.append(Issue(path, line, "an example must be a non-empty text"))
+            continue
+        text_item = " ".join(item.value.split())
+        if text_item.casefold() in seen:
+            issues.append(Issue(path, line, f"duplicate example (also on line {seen[text_item.casefold()]})",
+                                "warning"))
+            continue
+        seen[text_item.casefold()] = line
+        out.append(text_item)
+    return tuple(out), issues
+
+
+def load_out_of_scope(root: Path) -> tuple[dict[str, tuple[str, ...]], list[Issue]]:
+    """Out-of-scope examples per language (languages without a file are absent)."""
+    examples: dict[str, tuple[str, ...]] = {}
+    issues: list[Issue] = []
+    for path in out_of_scope_files(root):
+        found, problems = parse_out_of_scope(path)
+        issues.extend(problems)
+        if found:
+            examples[path.parent.name] = found
+    return examples, issues
 
 
 class ArticleCache:

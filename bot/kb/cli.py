@@ -61,7 +61,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from bot.kb.article import count_by_severity, load_articles, load_taxonomy
+    from bot.kb.article import count_by_severity, load_articles, load_out_of_scope, load_taxonomy
     from bot.kb.article import TaxonomyError
     from bot.kb.search import DEFAULT_MATRIX
 
@@ -73,13 +73,16 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"{matrix}:0: {exc}", file=out)
         return 2
     articles, issues = load_articles(args.root, taxonomy)
+    out_of_scope, oos_issues = load_out_of_scope(args.root)
+    issues.extend(oos_issues)
     for issue in sorted(issues, key=lambda i: (str(i.path), i.line)):
         print(issue, file=out)
     counts = count_by_severity(issues)
     langs = {lang: sum(a.lang == lang for a in articles) for lang in LANGUAGES}
     per_lang = ", ".join(f"{n} {lang}" for lang, n in langs.items())
-    print(f"{len(articles)} articles OK ({per_lang}); {counts['error']} errors, {counts['warning']} warnings",
-          file=out)
+    oos = ", ".join(f"{len(out_of_scope[lang])} {lang}" for lang in LANGUAGES if lang in out_of_scope) or "none"
+    print(f"{len(articles)} articles OK ({per_lang}); out-of-scope examples: {oos}; "
+          f"{counts['error']} errors, {counts['warning']} warnings", file=out)
     failed = counts["error"] > 0 or (getattr(args, "strict", False) and counts["warning"] > 0)
     return 1 if failed else 0
 
@@ -100,7 +103,9 @@ def cmd_search(args: argparse.Namespace, out: TextIO | None = None) -> int:
         fb = f"  [fallback: {art.lang} article, no {args.lang} translation]" if hit.fallback_lang else ""
         print(f"{rank}. {hit.score:.3f}  {art.id}  ({art.lang}, {art.category})  {art.title}{fb}", file=out)
         print(f"   {hit.snippet}", file=out)
-    if res.abstained:
+    if res.out_of_scope:
+        print("=> abstains: closer to the out-of-scope examples than to any article; the bot hands off", file=out)
+    elif res.abstained:
         print(f"=> abstains (best confidence below threshold {res.threshold:.2f}): the bot hands off", file=out)
     elif res.ambiguous:
         print("=> ambiguous: the bot asks which of the first two is meant", file=out)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from bot.kb.analysis import GROUP_INDEX, GROUPS, Analyzer, AnalyzerConfig, analyzer_for, fold
-from bot.kb.article import Article, strip_markdown
+from bot.kb.article import OUT_OF_SCOPE_ID, Article, strip_markdown
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -101,10 +101,13 @@ class LanguageIndex:
         q_owner: list[int] = []
         q_is_title: list[bool] = []
         for i, art in enumerate(self.articles):
-            for j, q in enumerate(dict.fromkeys((art.title, *art.questions))):
+            for j, q in enumerate(dict.fromkeys((art.title, *art.questions) if art.title else art.questions)):
                 q_texts.append(q)
                 q_owner.append(i)
-                q_is_title.append(j == 0)
+                q_is_title.append(j == 0 and bool(art.title))
+        # the out-of-scope examples, when given, are one more "article" (last): never an answer, but
+        # the search abstains when it ranks first, and calibration uses them as negatives
+        self.oos_position: int | None = self.position.get(OUT_OF_SCOPE_ID)
         self.q_is_title = np.asarray(q_is_title, dtype=bool)
         meta_texts = [_article_text(a) for a in self.articles]
         body_texts = [strip_markdown(a.body)[: cfg.body_max_chars] for a in self.articles]
@@ -329,8 +332,12 @@ class LanguageIndex:
         own = self.q_owner[rows]
         pos = scores[np.arange(len(rows)), own].copy()
         scores[np.arange(len(rows)), own] = -1.0
+        real = np.ones(len(rows), dtype=bool)
+        if self.oos_position is not None:  # an out-of-scope example: its best article is a negative
+            scores[:, self.oos_position] = -1.0
+            real = own != self.oos_position
         neg = scores.max(axis=1)
-        return pos, neg
+        return pos[real], neg
 
     def _salad_matrix(self, texts: Sequence[str], n: int) -> sp.csr_matrix | None:
         if n <= 0 or len(texts) < 2:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ import numpy as np
 
 from bot.contract import LANGUAGES
 from bot.kb.article import (
+    OUT_OF_SCOPE_ID,
     Article,
     ArticleCache,
     Issue,
@@ -28,6 +29,7 @@ from bot.kb.article import (
     Taxonomy,
     TaxonomyError,
     load_articles,
+    load_out_of_scope,
     load_taxonomy,
     log_issues,
 )
@@ -101,6 +103,8 @@ class SearchResult:
     abstained: bool
     ambiguous: bool
     threshold: float
+    # abstained because the query is closer to the language's out-of-scope examples than to any article
+    out_of_scope: bool = False
 
     @property
     def best(self) -> Hit | None:
@@ -142,6 +146,13 @@ def _cross_lingual_entries(by_lang: dict[str, list[Article]]) -> dict[str, list[
     return out
 
 
+def _out_of_scope_article(lang: str, examples: Sequence[str], root: Path | None) -> Article:
+    """The out-of-scope examples of one language as a pseudo-article (only the index sees it)."""
+    path = (root / lang / "out_of_scope.yml") if root is not None else Path(lang, "out_of_scope.yml")
+    return Article(id=OUT_OF_SCOPE_ID, lang=lang, title="", category="", questions=tuple(examples), body="",
+                   path=path)
+
+
 class KnowledgeBase:
     def __init__(
         self,
@@ -152,8 +163,10 @@ class KnowledgeBase:
         feedback: FeedbackStore | None = None,
         root: Path | None = None,
         matrix_path: Path | None = None,
+        out_of_scope: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.config = config or SearchConfig()
+        self._out_of_scope = {lang: tuple(x) for lang, x in (out_of_scope or {}).items()}
         self.feedback_store = feedback
         self.root = root
         self.matrix_path = matrix_path
@@ -199,6 +212,8 @@ class KnowledgeBase:
             taxonomy, issues = self._taxonomy()
             articles, art_issues = load_articles(self.root, taxonomy, self._cache)
             issues.extend(art_issues)
+            self._out_of_scope, oos_issues = load_out_of_scope(self.root)
+            issues.extend(oos_issues)
             log_issues(issues)
             new_state = self._build(articles, issues)
             self._state = new_state  # atomic swap: searches in flight keep the old snapshot
@@ -210,7 +225,10 @@ class KnowledgeBase:
         by_lang: dict[str, list[Article]] = {}
         for art in articles:
             by_lang.setdefault(art.lang, []).append(art)
-        entries = _cross_lingual_entries(by_lang) if self.config.cross_lingual_index else by_lang
+        entries = _cross_lingual_entries(by_lang) if self.config.cross_lingual_index else dict(by_lang)
+        for lang, examples in self._out_of_scope.items():
+            if lang in entries and examples:
+                entries[lang] = [*entries[lang], _out_of_scope_article(lang, examples, self.root)]
         indexes = {lang: LanguageIndex(lang, arts, self.config.index, train_linear=False)
                    for lang, arts in entries.items()}
         ids = {lang: frozenset(a.id for a in arts) for lang, arts in by_lang.items()}
@@ -308,6 +326,7 @@ class KnowledgeBase:
         searched = (lang, *(x for x in LANGUAGES if x != lang))
         if cfg.cross_lingual_index and lang in state.indexes:
             searched = (lang,)  # the untranslated articles of the other languages are in it
+        oos_conf = -1.0
         for idx_lang in searched:
             index = state.indexes.get(idx_lang)
             if index is None:
@@ -325,11 +344,17 @@ class KnowledgeBase:
                 conf = conf * cfg.fallback_penalty
             if qv.unknown_terms and cfg.unknown_word_penalty != 1.0:
                 conf = conf * cfg.unknown_word_penalty ** qv.unknown_terms
+            oos = index.oos_position
+            if oos is not None:
+                if not fallback:
+                    oos_conf = float(conf[oos])
+                conf = conf.copy()
+                conf[oos] = -1.0  # never an answer
             want = min(len(conf), k + 2 if not fallback else k + len(own_ids) + 2)
             top = np.argpartition(-conf, want - 1)[:want] if want < len(conf) else np.arange(len(conf))
             for i in top:
                 entry = index.articles[int(i)]
-                if fallback and entry.id in own_ids:
+                if (fallback and entry.id in own_ids) or i == oos:
                     continue
                 art = state.articles.get(entry.key, entry)  # the article as loaded (not the index entry)
                 foreign = art.lang != lang
@@ -344,14 +369,15 @@ class KnowledgeBase:
         candidates = list(best_per_id.values())
         hits = [Hit(c[1], round(c[0], 4), c[4].snippet(c[5], c[3], cfg.snippet_chars), c[2])
                 for c in candidates[:k]]
-        abstained = not hits or hits[0].score < cfg.threshold
+        out_of_scope = bool(hits) and oos_conf >= hits[0].score
+        abstained = not hits or hits[0].score < cfg.threshold or out_of_scope
         ambiguous = (
             not abstained
             and len(candidates) > 1
             and candidates[1][0] >= cfg.threshold
             and candidates[0][0] - candidates[1][0] < cfg.ambiguity_margin
         )
-        return SearchResult(query, lang, hits, abstained, ambiguous, cfg.threshold)
+        return SearchResult(query, lang, hits, abstained, ambiguous, cfg.threshold, out_of_scope)
 
     def _apply_feedback(
         self, lang: str, terms: tuple[str, ...], candidates: list[_Candidate]

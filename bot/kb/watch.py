@@ -1,5 +1,5 @@
-"""Hot reload by mtime polling (no watchdog): a thread compares (mtime, size) of every served article
-and the taxonomy file every ``interval`` seconds and reloads when something was saved, added or deleted.
+"""Hot reload by mtime polling (no watchdog): a thread compares (mtime, size) of every served article,
+the out-of-scope examples and the taxonomy file every ``interval`` seconds and reloads when something was saved, added or deleted.
 
 Reload builds a complete new index and swaps it in atomically; searches never see a half-built state.
 A file that became malformed is dropped with a logged issue while everything else keeps serving.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.kb.article import article_files
+from bot.kb.article import kb_files
 
 if TYPE_CHECKING:
     from bot.kb.search import KnowledgeBase
@@ -25,7 +25,7 @@ Stamp = dict[Path, tuple[int, int]]
 
 def snapshot(root: Path, extra: tuple[Path, ...] = ()) -> Stamp:
     out: Stamp = {}
-    for path in (*article_files(root), *extra):
+    for path in (*kb_files(root), *extra):
         try:
             st = path.stat()
         except OSError:

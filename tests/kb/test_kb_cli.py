@@ -22,7 +22,7 @@ def run(argv: list[str]) -> int:
 def test_check_ok(kb_root: Path, matrix_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["kb", "check", "--root", str(kb_root), "--matrix", str(matrix_path)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out == ["10 articles OK (3 de, 5 en, 2 da); 0 errors, 0 warnings"]
+    assert out == ["10 articles OK (3 de, 5 en, 2 da); out-of-scope examples: none; 0 errors, 0 warnings"]
 
 
 def test_check_reports_path_line_message_and_fails(kb_root: Path, matrix_path: Path,
@@ -33,7 +33,7 @@ def test_check_reports_path_line_message_and_fails(kb_root: Path, matrix_path: P
     assert run(["kb", "check", "--root", str(kb_root), "--matrix", str(matrix_path)]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith(f"{bad}:5: unknown category 'money'")
-    assert lines[-1] == "9 articles OK (2 de, 5 en, 2 da); 1 errors, 0 warnings"
+    assert lines[-1] == "9 articles OK (2 de, 5 en, 2 da); out-of-scope examples: none; 1 errors, 0 warnings"
 
 
 def test_check_warnings_fail_only_when_strict(kb_root: Path, matrix_path: Path) -> None:

@@ -1,0 +1,100 @@
+"""Out-of-scope examples (``<lang>/out_of_scope.yml``): parsing with file and line, abstention when a
+query is closer to them than to any article, hot reload, ``kb check``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.kb.article import OUT_OF_SCOPE_ID, load_out_of_scope, parse_out_of_scope
+from bot.kb.search import KnowledgeBase
+from test_kb_cli import run
+
+EXAMPLES = [
+    "how do I cancel my gym membership", "cancel my newspaper subscription", "end my phone contract",
+    "reset the password of my wifi router", "my router password does not work", "where is my amazon parcel",
+    "track my zalando order", "delete my facebook account", "how do I delete my instagram profile",
+    "what is the weather tomorrow", "tell me a joke", "who won the football match yesterday",
+]
+
+
+def write_oos(root: Path, lang: str, examples: list[str]) -> Path:
+    path = root / lang / "out_of_scope.yml"
+    path.write_text("# not answered\nexamples:\n" + "".join(f"  - {e}\n" for e in examples), encoding="utf-8")
+    return path
+
+
+def test_parse_reports_bad_entries_with_line_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "out_of_scope.yml"
+    path.write_text("examples:\n  - tell me a joke\n  - [not, a, text]\n  - ''\n  - Tell me  a joke\n"
+                    "  - what is the weather\ncolour: red\n", encoding="utf-8")
+    examples, issues = parse_out_of_scope(path)
+    assert examples == ("tell me a joke", "what is the weather")
+    found = {(i.line, i.severity, i.message.split(" (")[0]) for i in issues}
+    assert found == {(3, "error", "an example must be a non-empty text"),
+                     (4, "error", "an example must be a non-empty text"),
+                     (5, "warning", "duplicate example"),
+                     (7, "warning", "unknown field 'colour'")}
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("examples:\n  - fine\n  - [unclosed\n", 4, "invalid YAML"),
+    ("examples: just a text\n", 1, "expected 'examples:'"),
+    ("- a list without the key\n", 1, "expected 'examples:'"),
+])
+def test_a_broken_file_is_one_error_with_its_line(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = tmp_path / "out_of_scope.yml"
+    path.write_text(text, encoding="utf-8")
+    examples, issues = parse_out_of_scope(path)
+    assert examples == ()
+    assert [(i.line, i.message.startswith(message)) for i in issues if i.severity == "error"] == [(line, True)]
+
+
+def test_queries_like_the_examples_abstain_and_articles_still_answer(kb_root: Path, matrix_path: Path) -> None:
+    without = KnowledgeBase.load(kb_root, matrix_path)
+    write_oos(kb_root, "en", EXAMPLES)
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    assert not kb.issues
+    # answered by an article without the examples, recognised as someone else's business with them
+    assert without.search("how do i cancel my gym membership", "en").best is not None
+    res = kb.search("how do i cancel my gym membership", "en")
+    assert res.abstained and res.out_of_scope
+    assert all(h.article.id != OUT_OF_SCOPE_ID for h in res.hits)  # never shown as a hit
+    for query, expected in [("how do I cancel my subscription?", "subscription-cancel"),
+                            ("the tv app shows E-2002", "tech-tv-error-2002"),
+                            ("I forgot my password", "account-password-reset")]:
+        best = kb.search(query, "en").best
+        assert best is not None and best.article.id == expected, query
+    # other languages have no examples: unchanged
+    assert not kb.search("Ich habe mein Passwort vergessen", "de").out_of_scope
+    assert [a for a in kb.articles() if a.id == OUT_OF_SCOPE_ID] == []
+
+
+def test_examples_are_reloaded_and_checked(kb_root: Path, matrix_path: Path) -> None:
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    with kb.watch(interval=0.1):
+        path = write_oos(kb_root, "en", EXAMPLES)
+        deadline = time.monotonic() + 2.0
+        while not kb.search("how do i cancel my gym membership", "en").out_of_scope:
+            assert time.monotonic() < deadline, "out-of-scope examples not picked up within 2 s"
+            time.sleep(0.05)
+        path.write_text("examples: [unclosed\n", encoding="utf-8")
+        deadline = time.monotonic() + 2.0
+        while kb.search("how do i cancel my gym membership", "en").out_of_scope:
+            assert time.monotonic() < deadline, "a broken examples file must drop them, not keep serving them"
+            time.sleep(0.05)
+        assert any(i.path == path and i.message.startswith("invalid YAML") for i in kb.issues)
+        assert kb.search("I forgot my password", "en").best is not None  # the articles keep serving
+
+
+def test_kb_check_reports_the_examples(kb_root: Path, matrix_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_oos(kb_root, "en", EXAMPLES)
+    args = ["kb", "check", "--root", str(kb_root), "--matrix", str(matrix_path)]
+    assert run(args) == 0
+    assert f"out-of-scope examples: {len(EXAMPLES)} en" in capsys.readouterr().out
+    (kb_root / "de" / "out_of_scope.yml").write_text("examples:\n  - ok text\n  - {a: b}\n", encoding="utf-8")
+    assert run(args) == 1
+    assert "out_of_scope.yml:3: an example must be a non-empty text" in capsys.readouterr().out
+    assert load_out_of_scope(kb_root)[0]["de"] == ("ok text",)
