@@ -7,9 +7,11 @@ Features are strings with a one-letter kind prefix: ``w:`` lemma, ``b:`` lemma b
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,17 +42,34 @@ def pipeline(lang: str) -> Language:
         return nlp
     with _LOCK:
         nlp = _PIPELINES.get(lang)
-        if nlp is None:
-            import spacy
+        if nlp is not None:
+            return nlp
+        spacy = _import_spacy()
+        built: Language = spacy.blank(lang)
+        try:
+            built.add_pipe("lemmatizer", config={"mode": "lookup"})
+            built.initialize()
+        except (ValueError, OSError, KeyError):  # no lookup table for this language
+            built = spacy.blank(lang)
+        _PIPELINES[lang] = built
+    return built
 
-            nlp = spacy.blank(lang)
-            try:
-                nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-                nlp.initialize()
-            except (ValueError, OSError, KeyError):  # no lookup table for this language
-                nlp = spacy.blank(lang)
-            _PIPELINES[lang] = nlp
-    return nlp
+
+def _import_spacy() -> ModuleType:
+    """spaCy, without thinc's probe for TensorFlow: thinc imports TensorFlow when it is installed (it
+    is, with Rasa), which costs about 3.5 s and hundreds of MB in every process that only searches
+    the knowledge base (action server, ``frontdoor kb``). A process that already imported TensorFlow
+    (the Rasa server) is left alone; a later ``import tensorflow`` still works."""
+    if "thinc.compat" in sys.modules or "tensorflow" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes the probe's import fail
+    try:
+        import spacy
+    finally:
+        del sys.modules["tensorflow"]
+    return spacy
 
 
 @dataclass(frozen=True)
