@@ -185,6 +185,7 @@ def evaluate_dataset(
 
 def evaluate_cases(kb: KnowledgeBase, cases_dir: Path) -> dict[str, Any]:
     """Own regression cases, per language: top-1, top-3, OOS recall."""
+    kb.wait_trained()  # measure the full model (a large KB trains its linear model in the background)
     cases: list[Case] = []
     for path in sorted(cases_dir.glob("*.jsonl")):
         cases.extend(cases_from_rows(read_jsonl(path)))
@@ -210,6 +211,7 @@ def evaluate_cases_split(kb: KnowledgeBase, cases_dir: Path, min_oos_recall: flo
     """An honest threshold for the own cases: split each language's cases in two halves (alternate
     lines), choose the threshold on one half (:func:`choose_threshold`, pooled over the languages),
     report on the other, and the other way round."""
+    kb.wait_trained()
     cases: list[Case] = []
     for path in sorted(cases_dir.glob("*.jsonl")):
         cases.extend(cases_from_rows(read_jsonl(path)))
