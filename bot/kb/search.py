@@ -234,10 +234,21 @@ class KnowledgeBase:
         for lang, examples in self._out_of_scope.items():
             if lang in entries and examples:
                 entries[lang] = [*entries[lang], _out_of_scope_article(lang, examples, self.root)]
-        indexes = {lang: LanguageIndex(lang, arts, self.config.index, train_linear=False)
-                   for lang, arts in entries.items()}
+        # a language whose articles did not change keeps its index, model and calibration: a reload
+        # after one saved article rebuilds one language
+        previous = getattr(self, "_state", None)
+        indexes: dict[str, LanguageIndex] = {}
+        kept: dict[str, Calibration] = {}
+        for lang, arts in entries.items():
+            old = previous.indexes.get(lang) if previous is not None else None
+            if (old is not None and previous is not None and lang in previous.calibration
+                    and old.config == self.config.index and old.articles == tuple(arts)):
+                indexes[lang] = old
+                kept[lang] = previous.calibration[lang]
+            else:
+                indexes[lang] = LanguageIndex(lang, arts, self.config.index, train_linear=False)
         ids = {lang: frozenset(a.id for a in arts) for lang, arts in by_lang.items()}
-        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids, self._calibrate(indexes))
+        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids, self._calibrate(indexes, kept))
 
     def _train_in_background(self, snapshot: _Snapshot) -> None:
         """Large indexes are served at once without their linear model; train it in a thread and swap
@@ -255,7 +266,8 @@ class KnowledgeBase:
             for lang in pending:
                 old = snapshot.indexes[lang]
                 indexes[lang] = LanguageIndex(lang, old.articles, self.config.index, train_linear=True)
-            calibration = self._calibrate(indexes)
+            kept = {lang: c for lang, c in snapshot.calibration.items() if lang not in pending}
+            calibration = self._calibrate(indexes, kept)
         except Exception:  # the KB keeps serving without the linear model
             logger.exception("kb: training the linear model failed")
             return
@@ -272,17 +284,27 @@ class KnowledgeBase:
             return not thread.is_alive()
         return True
 
-    def _calibrate(self, indexes: dict[str, LanguageIndex]) -> dict[str, Calibration]:
+    def _calibrate(self, indexes: dict[str, LanguageIndex], kept: dict[str, Calibration] | None = None
+                   ) -> dict[str, Calibration]:
+        """Per language, fitted on held-out scores of its own questions; ``kept``: languages whose
+        calibration is still valid (their index did not change)."""
         cfg = self.config
         default = Calibration(cfg.default_center, cfg.default_slope)
         if cfg.center is not None and cfg.slope is not None:
             return {lang: Calibration(cfg.center, cfg.slope) for lang in indexes}
-        samples = {lang: ix.calibration_samples(cfg.calibration_samples) for lang, ix in indexes.items()}
-        pooled = fit_logistic(np.concatenate([p for p, _ in samples.values()] or [np.zeros(0)]),
-                              np.concatenate([n for _, n in samples.values()] or [np.zeros(0)]))
-        out: dict[str, Calibration] = {}
+        out: dict[str, Calibration] = {lang: c for lang, c in (kept or {}).items() if lang in indexes}
+        samples = {lang: ix.calibration_samples(cfg.calibration_samples)
+                   for lang, ix in indexes.items() if lang not in out}
+        pooled: tuple[float, float] | None = None
         for lang, (pos, neg) in samples.items():
-            fit = fit_logistic(pos, neg) or pooled
+            fit = fit_logistic(pos, neg)
+            if fit is None:  # too few questions: fit on every language's samples together
+                if pooled is None:
+                    every = [ix.calibration_samples(cfg.calibration_samples) for ix in indexes.values()]
+                    pooled = fit_logistic(np.concatenate([p for p, _ in every] or [np.zeros(0)]),
+                                          np.concatenate([n for _, n in every] or [np.zeros(0)])) or (
+                        cfg.default_center, cfg.default_slope)
+                fit = pooled
             out[lang] = Calibration(*fit) if fit else default
             logger.debug("kb calibration %s: %s", lang, out[lang])
         return out

@@ -98,3 +98,17 @@ def test_searches_during_reloads_always_see_a_complete_index(kb_root: Path, matr
         thread.join()
     assert errors == [] and answers == {"billing-double-charge"}
     assert kb.get("gift-card", "en").title == "Gift cards 7"  # type: ignore[union-attr]
+
+
+def test_a_reload_rebuilds_only_the_languages_that_changed(kb_root: Path, matrix_path: Path) -> None:
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    before = dict(kb._state.indexes)
+    path = kb_root / "en" / "subscription-pause.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("questions:\n", "questions:\n  - go on holiday\n"),
+                    encoding="utf-8")
+    kb.reload()
+    after = kb._state.indexes
+    assert after["de"] is before["de"] and after["da"] is before["da"]
+    assert after["en"] is not before["en"]
+    best = kb.search("go on holiday", "en").best
+    assert best is not None and best.article.id == "subscription-pause"
