@@ -34,6 +34,10 @@ class Outcome:
     top_score: float
     second_score: float
     latency_ms: float
+    out_of_scope: bool = False  # closer to the out-of-scope examples: abstained whatever the threshold
+
+    def abstained(self, threshold: float) -> bool:
+        return self.out_of_scope or self.top_score < threshold
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -92,7 +96,7 @@ def run_cases(kb: KnowledgeBase, cases: Sequence[Case], k: int = 3) -> list[Outc
         ms = (time.perf_counter() - t0) * 1000.0
         scores = [h.score for h in res.hits]
         out.append(Outcome(case, tuple(h.article.id for h in res.hits), scores[0] if scores else 0.0,
-                           scores[1] if len(scores) > 1 else 0.0, ms))
+                           scores[1] if len(scores) > 1 else 0.0, ms, res.out_of_scope))
     return out
 
 
@@ -114,7 +118,7 @@ class Metrics:
 def metrics(outcomes: Sequence[Outcome], threshold: float) -> Metrics:
     n_in = n_oos = top1 = top3 = oos_abst = abst = 0
     for o in outcomes:
-        abstained = o.top_score < threshold
+        abstained = o.abstained(threshold)
         abst += abstained
         if o.case.expected is None:
             n_oos += 1
@@ -200,7 +204,7 @@ def evaluate_cases(kb: KnowledgeBase, cases_dir: Path) -> dict[str, Any]:
         {"text": o.case.text, "lang": o.case.lang, "expected": o.case.expected, "got": list(o.ranked[:3]),
          "score": round(o.top_score, 3)}
         for o in outcomes
-        if (o.case.expected is None) != (o.top_score < kb.config.threshold)
+        if (o.case.expected is None) != o.abstained(kb.config.threshold)
         or (o.case.expected is not None and o.ranked[:1] != (o.case.expected,))
     ]
     return report

@@ -98,3 +98,17 @@ def test_kb_check_reports_the_examples(kb_root: Path, matrix_path: Path, capsys:
     assert run(args) == 1
     assert "out_of_scope.yml:3: an example must be a non-empty text" in capsys.readouterr().out
     assert load_out_of_scope(kb_root)[0]["de"] == ("ok text",)
+
+
+def test_evaluation_counts_out_of_scope_abstentions(kb_root: Path, matrix_path: Path, tmp_path: Path) -> None:
+    from bot.kb.evaluate import evaluate_cases
+
+    write_oos(kb_root, "en", EXAMPLES)
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "en.jsonl").write_text(
+        '{"text": "how do i cancel my gym membership", "lang": "en", "expected": null}\n'
+        '{"text": "cancel my plan please", "lang": "en", "expected": "subscription-cancel"}\n', encoding="utf-8")
+    report = evaluate_cases(kb, cases)["languages"]["en"]
+    assert (report["oos_recall"], report["in_scope_accuracy"]) == (1.0, 1.0)
