@@ -127,6 +127,8 @@ def main() -> int:
     parser.add_argument("--only", default="clinc10,clinc_full,own,synthetic")
     parser.add_argument("--seeds", default="0,1,2", help="seeds for the 10-shot runs")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--min-oos-recall", type=float, default=0.8,
+                        help="CLINC threshold rule: max in-scope accuracy with this OOS recall on val")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     parts = set(args.only.split(","))
@@ -148,7 +150,7 @@ def main() -> int:
         own["split_half_oos085"] = evaluate_cases_split(kb, cases, 0.85)
         own["split_half_balanced"] = evaluate_cases_split(kb, cases, None)
         default = kb.config
-        kb.config = replace(default, threshold=0.0)  # ranking alone, no abstention
+        kb.config = replace(default, threshold=0.0, out_of_scope_margin=float("inf"))  # ranking alone
         rank_only = evaluate_cases(kb, cases)
         kb.config = default
         own["rank_only"] = {lang: {k: m[k] for k in ("in_scope_accuracy", "top3_accuracy")}
@@ -158,12 +160,14 @@ def main() -> int:
     if "clinc10" in parts:
         runs = []
         for seed in (int(s) for s in args.seeds.split(",")):
-            r = evaluate_dataset(CLINC / "train.jsonl", CLINC / "test.jsonl", CLINC / "val.jsonl", shots=10, seed=seed)
+            r = evaluate_dataset(CLINC / "train.jsonl", CLINC / "test.jsonl", CLINC / "val.jsonl", shots=10, seed=seed,
+                                 min_oos_recall=args.min_oos_recall)
             runs.append(r)
             print(json.dumps(r), flush=True)
         report["clinc150_10shot"] = runs
     if "clinc_full" in parts:
-        r = evaluate_dataset(CLINC / "train.jsonl", CLINC / "test.jsonl", CLINC / "val.jsonl", shots=0, seed=0)
+        r = evaluate_dataset(CLINC / "train.jsonl", CLINC / "test.jsonl", CLINC / "val.jsonl", shots=0, seed=0,
+                             min_oos_recall=args.min_oos_recall)
         report["clinc150_full"] = r
         print(json.dumps(r), flush=True)
     if args.json:
