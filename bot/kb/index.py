@@ -257,7 +257,9 @@ class LanguageIndex:
         sq = np.zeros(len(GROUPS))
         np.add.at(sq, groups, vals**2)
         for f, c in counts.items():
-            if vocab.get(f, n_feat) >= n_feat:
+            # unknown numbers (order, invoice, phone numbers) say nothing about the topic: only unknown
+            # features without digits count against the match
+            if vocab.get(f, n_feat) >= n_feat and not _DIGIT.search(f):
                 sq[GROUP_INDEX[f[0]]] += ((1.0 + math.log(c)) * self.max_idf) ** 2
         present = sq > 0
         norms = np.sqrt(sq)
@@ -436,6 +438,7 @@ def fit_logistic(pos: FloatArray, neg: FloatArray, l2: float = 1e-3, iterations:
     return -b / a, a
 
 
+_DIGIT = re.compile(r"\d")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"\w+")
 

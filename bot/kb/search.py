@@ -190,11 +190,16 @@ class KnowledgeBase:
         *,
         config: SearchConfig | None = None,
         feedback: FeedbackStore | None = None,
+        wait_trained: bool = True,
     ) -> KnowledgeBase:
         """Load every article under ``root`` (``<root>/<lang>/*.md``). Never raises for a bad article:
-        it is skipped, recorded in ``issues`` and logged with file and line."""
+        it is skipped, recorded in ``issues`` and logged with file and line. The first load waits for
+        the linear model (``wait_trained``), so a process answers with the full model from its first
+        query; later reloads serve at once and swap it in when trained."""
         kb = cls((), config=config, feedback=feedback, root=Path(root), matrix_path=matrix_path)
         kb.reload()
+        if wait_trained:
+            kb.wait_trained()
         return kb
 
     def _taxonomy(self) -> tuple[Taxonomy | None, list[Issue]]:

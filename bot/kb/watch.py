@@ -101,7 +101,7 @@ class KnowledgeBaseWatcher:
         if self.on_reload is not None:
             from bot.kb.search import KnowledgeBase
 
-            new = self.kb if self.kb is not None else KnowledgeBase.load(self.root, self.matrix_path)
+            new = self.kb if self.kb is not None else KnowledgeBase.load(self.root, self.matrix_path, wait_trained=False)
             self.on_reload(new)
         self.reloads += 1
 

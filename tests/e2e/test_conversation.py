@@ -63,7 +63,7 @@ def test_did_not_help_leads_to_a_prequalified_ticket_the_customer_confirmed(stac
 
 def test_a_correction_reopens_only_that_field(stack: Stack) -> None:
     chat = Chat(stack)
-    chat.texts("Hello, my Streamly Stick order SO-123456 arrived with a cracked case")
+    chat.texts("Hello, my Streamly Stick order SO-123456 arrived damaged, the case is cracked")
     chat.texts("/feedback_not_helped")
     chat.texts("jonas@example.com")
     chat.texts("only me")
