@@ -146,3 +146,10 @@ def test_a_large_index_serves_at_once_and_trains_its_linear_model_in_the_backgro
     assert kb.search("charged twice", "en").hits[0].article.id == "billing-double-charge"
     kb.reload()  # a reload serves the new articles at once and trains again
     assert kb.wait_trained(timeout=60) and kb._state.indexes["en"].linear is not None
+
+
+def test_an_unknown_number_in_the_query_does_not_weaken_the_match(shared_kb: KnowledgeBase) -> None:
+    plain = shared_kb.search("you billed me two times", "en").hits[0]
+    with_number = shared_kb.search("you billed me two times for order SO-8812345", "en").hits[0]
+    assert with_number.article.id == plain.article.id == "billing-double-charge"
+    assert with_number.score >= plain.score - 0.05, (with_number.score, plain.score)
