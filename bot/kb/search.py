@@ -21,6 +21,7 @@ import numpy as np
 
 from bot.contract import LANGUAGES
 from bot.kb.article import (
+    OUT_OF_SCOPE_FILE,
     OUT_OF_SCOPE_ID,
     Article,
     ArticleCache,
@@ -153,7 +154,7 @@ def _cross_lingual_entries(by_lang: dict[str, list[Article]]) -> dict[str, list[
 
 def _out_of_scope_article(lang: str, examples: Sequence[str], root: Path | None) -> Article:
     """The out-of-scope examples of one language as a pseudo-article (only the index sees it)."""
-    path = (root / lang / "out_of_scope.yml") if root is not None else Path(lang, "out_of_scope.yml")
+    path = (root / lang / OUT_OF_SCOPE_FILE) if root is not None else Path(lang, OUT_OF_SCOPE_FILE)
     return Article(id=OUT_OF_SCOPE_ID, lang=lang, title="", category="", questions=tuple(examples), body="",
                    path=path)
 
