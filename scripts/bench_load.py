@@ -108,7 +108,8 @@ def run_init_bot(workdir: Path, concurrency: int, conversations: int) -> dict[st
                                 "--interface", "127.0.0.1"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 240
-        while not http_ok(f"http://127.0.0.1:{port}/status") and time.monotonic() < deadline:
+        # "/" answers once the server is up ("/status" needs --enable-api: it waited out the deadline)
+        while not http_ok(f"http://127.0.0.1:{port}/") and time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"the example bot exited; see {workdir / 'rasa.log'}")
             time.sleep(0.5)
