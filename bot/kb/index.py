@@ -76,6 +76,7 @@ class QueryVector:
     values: FloatArray
     terms: tuple[str, ...]
     unknown_terms: int = 0  # content words this index has never seen (brands, other products...)
+    oos_only_terms: int = 0  # words only the out-of-scope examples use
 
     @property
     def empty(self) -> bool:
@@ -141,6 +142,17 @@ class LanguageIndex:
         body_df = np.asarray((body_counts > 0).sum(axis=0)).ravel()
         df = np.where(df > 0, df, body_df)
         self.df: IntArray = np.asarray(df, dtype=np.int64)
+        # words that only the out-of-scope examples use (another company, another product...)
+        self.oos_only: frozenset[int] = frozenset()
+        oos_pos = self.position.get(OUT_OF_SCOPE_ID)
+        if oos_pos is not None:
+            owner_arr = np.asarray(q_owner)
+            in_oos = np.asarray((q_counts[owner_arr == oos_pos] > 0).sum(axis=0)).ravel() > 0
+            elsewhere = (np.asarray((q_counts[owner_arr != oos_pos] > 0).sum(axis=0)).ravel()
+                         + np.asarray((meta_counts > 0).sum(axis=0)).ravel()
+                         + np.asarray((body_counts > 0).sum(axis=0)).ravel()) > 0
+            words = np.asarray(self.group_of == GROUP_INDEX["w"])
+            self.oos_only = frozenset(np.flatnonzero(in_oos & ~elsewhere & words).tolist())
         self.idf: FloatArray = np.log((n_docs + 1.0) / (df + 1.0)) + 1.0
         self.max_idf = float(np.log(n_docs + 1.0) + 1.0)
 
@@ -267,7 +279,8 @@ class LanguageIndex:
         vals = vals / norms[groups] * self.group_weight[groups]
         total = float(np.sqrt(np.sum(self.group_weight[present] ** 2)))
         unknown = sum(1 for t in analysis.terms if not self.known_word(t))
-        return QueryVector(idx, vals / (total or 1.0), analysis.terms, unknown)
+        oos_only = sum(1 for j in idx.tolist() if j in self.oos_only) if self.oos_only else 0
+        return QueryVector(idx, vals / (total or 1.0), analysis.terms, unknown, oos_only)
 
     def known_word(self, lemma: str) -> bool:
         j = self.vocab.get("w:" + lemma, self.n_feat)

@@ -59,6 +59,8 @@ class SearchConfig:
     threshold: float = 0.35
     # abstain when the out-of-scope examples beat the best article's confidence by at least this much
     out_of_scope_margin: float = 0.10
+    # confidence factor per query word that only the out-of-scope examples use ("tiktok", "zalando")
+    oos_word_penalty: float = 0.7  # (chosen on tests/kb_cases and 30 probe messages, docs/benchmarks.md)
     ambiguity_margin: float = 0.06  # ambiguous when the runner-up is this close (and above threshold)
     # raw score -> confidence: sigmoid(slope * (raw - center)). None = fitted per language on the
     # knowledge base itself (leave-one-out scores of its own questions), else these defaults
@@ -377,6 +379,10 @@ class KnowledgeBase:
                 conf = conf * cfg.fallback_penalty
             if qv.unknown_terms and cfg.unknown_word_penalty != 1.0:
                 conf = conf * cfg.unknown_word_penalty ** qv.unknown_terms
+            if qv.oos_only_terms and cfg.oos_word_penalty != 1.0 and index.oos_position is not None:
+                oos_keep = conf[index.oos_position]
+                conf = conf * cfg.oos_word_penalty ** qv.oos_only_terms
+                conf[index.oos_position] = oos_keep
             oos = index.oos_position
             if oos is not None:
                 if not fallback:

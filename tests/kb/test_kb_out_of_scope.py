@@ -112,3 +112,22 @@ def test_evaluation_counts_out_of_scope_abstentions(kb_root: Path, matrix_path: 
         '{"text": "cancel my plan please", "lang": "en", "expected": "subscription-cancel"}\n', encoding="utf-8")
     report = evaluate_cases(kb, cases)["languages"]["en"]
     assert (report["oos_recall"], report["in_scope_accuracy"]) == (1.0, 1.0)
+
+
+def test_a_word_only_the_examples_use_lowers_the_articles(kb_root: Path, matrix_path: Path) -> None:
+    from dataclasses import replace
+
+    write_oos(kb_root, "en", EXAMPLES)
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    assert kb.config.oos_word_penalty < 1.0
+    query = "please cancel my zalando plan"  # "zalando": only in "track my zalando order"
+    penalised = kb.search(query, "en").hits[0]
+    kb.config = replace(kb.config, oos_word_penalty=1.0)
+    plain = kb.search(query, "en").hits[0]
+    assert penalised.article.id == plain.article.id == "subscription-cancel"
+    assert penalised.score == pytest.approx(plain.score * 0.7, abs=1e-3)
+    # a query without such a word is not touched
+    kb.config = replace(kb.config, oos_word_penalty=0.7)
+    untouched = kb.search("please cancel my plan", "en").hits[0].score
+    kb.config = replace(kb.config, oos_word_penalty=1.0)
+    assert kb.search("please cancel my plan", "en").hits[0].score == untouched
