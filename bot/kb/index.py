@@ -408,7 +408,7 @@ def _fit_linear(x: sp.csr_matrix, y: IntArray, n_art: int, c: float, negatives: 
     if negatives is not None and negatives.shape[0]:
         x = sp.vstack([x, negatives], format="csr")
         y = np.concatenate([y, np.full(negatives.shape[0], n_art, dtype=y.dtype)])
-    model = LinearSVC(C=c, tol=1e-2).fit(x, y)
+    model = LinearSVC(C=c, tol=1e-2, random_state=0).fit(x, y)  # liblinear shuffles: same model every build
     keep = model.classes_ < n_art  # drop the negative class
     coef_t = np.zeros((x.shape[1], n_art), dtype=np.float64)
     intercept = np.full(n_art, -1.0)
