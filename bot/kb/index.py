@@ -144,7 +144,7 @@ class LanguageIndex:
         self.df: IntArray = np.asarray(df, dtype=np.int64)
         # words that only the out-of-scope examples use (another company, another product...)
         self.oos_only: frozenset[int] = frozenset()
-        oos_pos = self.position.get(OUT_OF_SCOPE_ID)
+        oos_pos = self.oos_position
         if oos_pos is not None:
             owner_arr = np.asarray(q_owner)
             in_oos = np.asarray((q_counts[owner_arr == oos_pos] > 0).sum(axis=0)).ravel() > 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -171,17 +171,17 @@ class KnowledgeBase:
         feedback: FeedbackStore | None = None,
         root: Path | None = None,
         matrix_path: Path | None = None,
-        out_of_scope: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.config = config or SearchConfig()
-        self._out_of_scope = {lang: tuple(x) for lang, x in (out_of_scope or {}).items()}
+        # per language, from <root>/<lang>/out_of_scope.yml (read by reload())
+        self._out_of_scope: dict[str, tuple[str, ...]] = {}
         self.feedback_store = feedback
         self.root = root
         self.matrix_path = matrix_path
         self._cache = ArticleCache()
         self._reload_lock = threading.Lock()
         self._trainer: threading.Thread | None = None
-        self._state = self._build(articles, issues)
+        self._state = self._build(articles, issues, None)
         self._train_in_background(self._state)
 
     # -- loading ---------------------------------------------------------------------------------
@@ -228,13 +228,14 @@ class KnowledgeBase:
             self._out_of_scope, oos_issues = load_out_of_scope(self.root)
             issues.extend(oos_issues)
             log_issues(issues)
-            new_state = self._build(articles, issues)
+            new_state = self._build(articles, issues, self._state)
             self._state = new_state  # atomic swap: searches in flight keep the old snapshot
             self._train_in_background(new_state)
         logger.info("kb loaded: %d articles, %d issues", len(articles), len(issues))
         return new_state.issues
 
-    def _build(self, articles: Sequence[Article], issues: Sequence[Issue]) -> _Snapshot:
+    def _build(self, articles: Sequence[Article], issues: Sequence[Issue], previous: _Snapshot | None
+               ) -> _Snapshot:
         by_lang: dict[str, list[Article]] = {}
         for art in articles:
             by_lang.setdefault(art.lang, []).append(art)
@@ -244,7 +245,6 @@ class KnowledgeBase:
                 entries[lang] = [*entries[lang], _out_of_scope_article(lang, examples, self.root)]
         # a language whose articles did not change keeps its index, model and calibration: a reload
         # after one saved article rebuilds one language
-        previous = getattr(self, "_state", None)
         indexes: dict[str, LanguageIndex] = {}
         kept: dict[str, Calibration] = {}
         for lang, arts in entries.items():
@@ -379,16 +379,13 @@ class KnowledgeBase:
                 conf = conf * cfg.fallback_penalty
             if qv.unknown_terms and cfg.unknown_word_penalty != 1.0:
                 conf = conf * cfg.unknown_word_penalty ** qv.unknown_terms
-            if qv.oos_only_terms and cfg.oos_word_penalty != 1.0 and index.oos_position is not None:
-                oos_keep = conf[index.oos_position]
-                conf = conf * cfg.oos_word_penalty ** qv.oos_only_terms
-                conf[index.oos_position] = oos_keep
             oos = index.oos_position
             if oos is not None:
                 if not fallback:
                     oos_conf = float(conf[oos])
-                conf = conf.copy()
-                conf[oos] = -1.0  # never an answer
+                conf[oos] = -1.0  # never an answer (conf is this query's own array)
+            if qv.oos_only_terms and cfg.oos_word_penalty != 1.0:  # lowers the articles only
+                conf = conf * cfg.oos_word_penalty ** qv.oos_only_terms
             want = min(len(conf), k + 2 if not fallback else k + len(own_ids) + 2)
             top = np.argpartition(-conf, want - 1)[:want] if want < len(conf) else np.arange(len(conf))
             for i in top:
