@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from handoff.settings import BusinessHours
@@ -89,13 +88,8 @@ def add_business_minutes(start: float, minutes: float, hours: BusinessHours) -> 
 
 def _local(start: float, timezone: str) -> tuple[date, float]:
     """(local date, seconds since local midnight) of a unix time."""
-    t = datetime.fromtimestamp(start, _zone(timezone))
+    t = datetime.fromtimestamp(start, ZoneInfo(timezone))
     return t.date(), t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
-
-
-@lru_cache(maxsize=32)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def _add_business_seconds(local: tuple[date, float], start: float, remaining: float, hours: BusinessHours) -> float:
@@ -108,7 +102,7 @@ def _add_business_seconds(local: tuple[date, float], start: float, remaining: fl
         if day.isoweekday() in days and second < close_s:
             second = max(second, open_s)
             if remaining <= close_s - second:
-                at = datetime(day.year, day.month, day.day, tzinfo=_zone(hours.timezone))
+                at = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(hours.timezone))
                 return (at + timedelta(seconds=second + remaining)).timestamp()
             remaining -= close_s - second
         day += _ONE_DAY
