@@ -45,6 +45,9 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--min-oos-recall", type=float, default=0.8,
                     help="with --val: highest accuracy among thresholds reaching this OOS recall on val "
                          "(negative = maximise the mean of accuracy and OOS recall instead)")
+    ev.add_argument("--oos-examples", action="store_true",
+                    help="intent dataset: the training file's out-of-scope rows become the KB's out-of-scope "
+                         "examples (like out_of_scope.yml); by default they are left out")
     ev.add_argument("--failures", action="store_true", help="list the failing own cases")
     ev.set_defaults(func=lambda args: cmd_eval(args))
 
@@ -127,7 +130,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return 2
         min_oos = args.min_oos_recall if args.min_oos_recall >= 0 else None
         report = evaluate_dataset(args.train, args.test, args.val, args.shots, args.seed,
-                                  min_oos_recall=min_oos)
+                                  min_oos_recall=min_oos, oos_examples=args.oos_examples)
     else:
         kb = KnowledgeBase.load(args.root, args.matrix)
         report = evaluate_cases(kb, args.cases)

@@ -158,14 +158,21 @@ def latency(outcomes: Sequence[Outcome]) -> dict[str, float]:
 
 def evaluate_dataset(
     train: Path, test: Path, val: Path | None = None, shots: int = 0, seed: int = 0,
-    config: SearchConfig | None = None, min_oos_recall: float | None = 0.8,
+    config: SearchConfig | None = None, min_oos_recall: float | None = 0.8, oos_examples: bool = False,
 ) -> dict[str, Any]:
-    """The intent-dataset protocol: returns the JSON-able report."""
+    """The intent-dataset protocol: returns the JSON-able report. With ``oos_examples`` the training
+    file's out-of-scope rows become the knowledge base's out-of-scope examples (what a content editor
+    writes into ``out_of_scope.yml``); they are never articles."""
     train_rows = read_jsonl(train)
     articles = articles_from_dataset(train_rows, shots, seed)
+    oos: dict[str, list[str]] = defaultdict(list)
+    if oos_examples:
+        for r in train_rows:
+            if r.get("label") is None:
+                oos[str(r.get("lang") or "en")].append(str(r["text"]))
     config = config or SearchConfig()
     t0 = time.perf_counter()
-    kb = KnowledgeBase(articles, config=config)
+    kb = KnowledgeBase(articles, config=config, out_of_scope=oos)
     kb.wait_trained()  # large KBs train their linear model in the background: measure the full model
     build_s = time.perf_counter() - t0
     threshold = config.threshold
@@ -182,6 +189,7 @@ def evaluate_dataset(
     return {
         "train": str(train), "test": str(test), "shots": shots, "seed": seed,
         "articles": len(articles), "questions": sum(len(a.questions) for a in articles),
+        "oos_examples": sum(len(v) for v in oos.values()),
         **m.as_dict(), "threshold": round(threshold, 4), "threshold_chosen_on": chosen_on,
         "index_build_s": round(build_s, 3), "latency": latency(test_out),
     }

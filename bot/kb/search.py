@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -171,10 +171,13 @@ class KnowledgeBase:
         feedback: FeedbackStore | None = None,
         root: Path | None = None,
         matrix_path: Path | None = None,
+        out_of_scope: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.config = config or SearchConfig()
-        # per language, from <root>/<lang>/out_of_scope.yml (read by reload())
-        self._out_of_scope: dict[str, tuple[str, ...]] = {}
+        # per language: examples of questions the KB does not answer (a KB loaded from a folder reads
+        # them from <root>/<lang>/out_of_scope.yml on every reload)
+        self._out_of_scope: dict[str, tuple[str, ...]] = {
+            lang: tuple(examples) for lang, examples in (out_of_scope or {}).items()}
         self.feedback_store = feedback
         self.root = root
         self.matrix_path = matrix_path

@@ -88,3 +88,24 @@ def test_eval_own_cases_and_dataset(kb_root: Path, matrix_path: Path, tmp_path: 
     assert report["threshold_chosen_on"] == "engine default"
     assert set(report["latency"]) == {"p50_ms", "p99_ms"}
     assert run(["kb", "eval", "--train", str(train)]) == 2
+
+
+def test_eval_dataset_out_of_scope_rows_become_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"text": f"{verb} my {thing}", "label": f"{verb}_{thing}", "lang": "en"}
+            for verb in ("reset", "cancel", "pay") for thing in ("password", "order", "bill")]
+    oos = [{"text": f"what is the weather in {city}", "label": None, "lang": "en"}
+           for city in ("paris", "rome", "oslo", "berlin", "madrid")]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows + oos), encoding="utf-8")
+    test = tmp_path / "test.jsonl"
+    test.write_text(json.dumps({"text": "what is the weather in london", "label": None, "lang": "en"}) + "\n"
+                    + json.dumps({"text": "cancel my order please", "label": "cancel_order", "lang": "en"}) + "\n",
+                    encoding="utf-8")
+    base = ["kb", "eval", "--train", str(train), "--test", str(test)]
+    assert run(base) == 0
+    without = json.loads(capsys.readouterr().out)
+    assert without["articles"] == 9 and without["oos_examples"] == 0
+    assert run([*base, "--oos-examples"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["articles"] == 9 and report["oos_examples"] == 5  # examples, never articles
+    assert report["oos_recall"] == 1.0 and report["in_scope_accuracy"] == 1.0

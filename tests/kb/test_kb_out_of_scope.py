@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.kb.article import OUT_OF_SCOPE_ID, load_out_of_scope, parse_out_of_scope
+from bot.kb.evaluate import articles_from_dataset
 from bot.kb.search import KnowledgeBase
 from test_kb_cli import run
 
@@ -131,3 +132,21 @@ def test_a_word_only_the_examples_use_lowers_the_articles(kb_root: Path, matrix_
     untouched = kb.search("please cancel my plan", "en").hits[0].score
     kb.config = replace(kb.config, oos_word_penalty=1.0)
     assert kb.search("please cancel my plan", "en").hits[0].score == untouched
+
+
+def test_examples_given_to_the_constructor_decline_similar_queries() -> None:
+    """A knowledge base built in code (``kb eval`` on a dataset) takes its out-of-scope examples as an
+    argument: a query like them is declined, one like an article is still answered."""
+    rows = [{"text": f"{verb} my {thing}", "label": f"{verb}_{thing}", "lang": "en"}
+            for verb in ("reset", "cancel", "pay") for thing in ("password", "order", "bill")]
+    articles = articles_from_dataset(rows, 0, 0)
+    examples = ["pay my gym membership", "cancel my gym membership", "reset my gym locker code",
+                "pay the gym membership fee"]
+    plain = KnowledgeBase(articles)
+    assert not plain.search("cancel my gym membership now", "en").out_of_scope
+    kb = KnowledgeBase(articles, out_of_scope={"en": examples})
+    declined = kb.search("cancel my gym membership now", "en")
+    assert declined.out_of_scope and declined.abstained
+    assert all(h.article.id != OUT_OF_SCOPE_ID for h in declined.hits)
+    answered = kb.search("cancel my order", "en")
+    assert not answered.abstained and answered.hits[0].article.id == "cancel-order"
