@@ -129,6 +129,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--min-oos-recall", type=float, default=0.8,
                         help="CLINC threshold rule: max in-scope accuracy with this OOS recall on val")
+    parser.add_argument("--oos-examples", action="store_true",
+                        help="CLINC: the 100 out-of-scope training rows become the KB's out-of-scope examples")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     parts = set(args.only.split(","))
@@ -161,13 +163,13 @@ def main() -> int:
         runs = []
         for seed in (int(s) for s in args.seeds.split(",")):
             r = evaluate_dataset(CLINC / "train.jsonl", CLINC / "test.jsonl", CLINC / "val.jsonl", shots=10, seed=seed,
-                                 min_oos_recall=args.min_oos_recall)
+                                 min_oos_recall=args.min_oos_recall, oos_examples=args.oos_examples)
             runs.append(r)
             print(json.dumps(r), flush=True)
         report["clinc150_10shot"] = runs
     if "clinc_full" in parts:
         r = evaluate_dataset(CLINC / "train.jsonl", CLINC / "test.jsonl", CLINC / "val.jsonl", shots=0, seed=0,
-                             min_oos_recall=args.min_oos_recall)
+                             min_oos_recall=args.min_oos_recall, oos_examples=args.oos_examples)
         report["clinc150_full"] = r
         print(json.dumps(r), flush=True)
     if args.json:
