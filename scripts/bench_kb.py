@@ -148,8 +148,11 @@ def main() -> int:
         own = evaluate_cases(kb, cases)  # at the engine's default threshold (itself tuned on these cases)
         own.pop("failures", None)
         # honest thresholds: chosen on one half of the cases, reported on the other half (both ways),
-        # with the target rule (OOS recall >= 0.85 on the tuning half) and the balanced rule
-        own["split_half_oos085"] = evaluate_cases_split(kb, cases, 0.85)
+        # with the target rule (OOS recall >= 0.85 on the tuning half in every language; the rule that
+        # chose the default threshold on all the cases), the pooled rule, and the balanced rule
+        own["split_half_oos085_per_language"] = evaluate_cases_split(kb, cases, 0.85, per_language=True,
+                                                                     random_splits=50)
+        own["split_half_oos085"] = evaluate_cases_split(kb, cases, 0.85, random_splits=50)
         own["split_half_balanced"] = evaluate_cases_split(kb, cases, None)
         default = kb.config
         kb.config = replace(default, threshold=0.0, out_of_scope_margin=float("inf"))  # ranking alone
