@@ -19,7 +19,7 @@ from handoff.matrix_source import MatrixSource
 from handoff.notify import RasaNotifier
 from handoff.routing import escalation_target, route
 from handoff.settings import Settings
-from handoff.store import STATE_FIELDS, Change, Store
+from handoff.store import ClaimedTicket, Change, Store, static_doc
 from handoff.tickets import OPEN_STATUSES, WAITING_STATUSES, build_doc, customer_keys, routing_facts
 
 logger = logging.getLogger(__name__)
@@ -27,10 +27,6 @@ logger = logging.getLogger(__name__)
 REPEAT_WINDOW = 7 * 24 * 3600.0
 REPEAT_THRESHOLD = 3
 SYSTEM = "sla-watcher"
-
-
-def doc_part(ticket: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in ticket.items() if k not in STATE_FIELDS and k not in ("history", "replies", "notes")}
 
 
 class TicketService:
@@ -116,7 +112,7 @@ class TicketService:
             return await self.store.ticket(winner, with_lists=False)
 
         def decide(ticket: dict[str, Any]) -> Change | None:
-            doc = doc_part(ticket)
+            doc = static_doc(ticket)
             if any(c["conversation_id"] == conv for c in doc.get("channels", [])):
                 return None
             doc["channels"] = [*doc.get("channels", []),
@@ -173,7 +169,7 @@ class TicketService:
         def decide(t: dict[str, Any]) -> Change:
             if t["status"] not in OPEN_STATUSES:
                 raise Conflict(f"ticket {ref} is {t['status']}")
-            doc = doc_part(t)
+            doc = static_doc(t)
             doc["transcript"] = [*doc.get("transcript", []), turn][-500:]
             fields: dict[str, str | int | float] = {}
             if t["status"] == "waiting_customer":
@@ -235,11 +231,11 @@ class TicketService:
             item["description"] = queue.description
         return stats
 
-    async def claim_next(self, agent: str, queues: list[str]) -> dict[str, Any] | None:
-        ticket = await self.store.claim_next(self._check_queues(queues), agent, self.clock())
-        if ticket is not None:
-            logger.info("ticket %s claimed by %s", ticket["reference"], agent)
-        return ticket
+    async def claim_next(self, agent: str, queues: list[str]) -> ClaimedTicket | None:
+        claimed = await self.store.claim_next(self._check_queues(queues), agent, self.clock())
+        if claimed is not None:
+            logger.info("ticket %s claimed by %s", claimed.reference, agent)
+        return claimed
 
     async def view(self, ref: str) -> dict[str, Any]:
         return await self.store.ticket(ref)

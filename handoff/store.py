@@ -1,7 +1,8 @@
 """All Redis code of the handoff service. Every key is built here, under a configurable prefix.
 
 Layout (``P`` = prefix):
-  P ticket:{ref}            hash: ``doc`` (JSON, the static record) + scalar state fields
+  P ticket:{ref}            hash: ``doc`` (JSON, the static record, no state field or list in it) + scalar
+                            state fields
   P ticket:{ref}:history    list of JSON entries (append-only: who, when, what, why)
   P ticket:{ref}:replies    list of JSON agent replies;  P ticket:{ref}:notes  internal notes
   P seq:ticket              counter behind T-000123;     P secret:{secret} -> ref;  P conv:{id} -> ref
@@ -30,7 +31,7 @@ from redis.exceptions import WatchError  # type: ignore[import-untyped, unused-i
 
 from bot.contract import CreateTicketRequest
 from handoff.errors import Conflict, TicketNotFound
-from handoff.tickets import customer_keys
+from handoff.tickets import HIDDEN_FROM_AGENTS, agent_view, customer_keys
 
 FLOAT_FIELDS = (
     "created_at", "updated_at", "enqueued_at", "tier_entered_at", "claimed_at", "first_response_at",
@@ -41,6 +42,11 @@ JSON_FIELDS = ("priority_reasons",)
 STATE_FIELDS = FLOAT_FIELDS + INT_FIELDS + (
     "reference", "secret_reference", "status", "queue", "priority", "agent", "resolution", "routing_rule",
 ) + JSON_FIELDS
+LIST_NAMES = ("history", "replies", "notes")
+
+
+def _lua_table(entries: Iterable[tuple[str, str]]) -> str:
+    return "{" + ", ".join(f"{name} = '{value}'" for name, value in entries) + "}"
 
 _CREATE_LUA = """
 local spec = cjson.decode(ARGV[1])
@@ -101,7 +107,61 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-_CLAIM_LUA = """
+# The claimed ticket as agents see it, written as JSON text by the claim script itself (cheaper for the
+# service than decoding the record and encoding it again): the stored JSON (doc, JSON fields, list items,
+# all written by this module) is copied as it is, the doc's closing brace is replaced by the number fields
+# (their stored digits; a float field stored as an integer gets ".0"), the lists and the string fields (one
+# cjson.encode). A JSON parser then reads exactly what decode_ticket + the lists give, types included
+# (tests/handoff/test_handoff_claim_json.py). Written for Lua 5.1's costs: few calls, one concat.
+# A value it cannot vouch for (not a plain JSON number, an integer too long for a double, a doc written
+# before static_doc() that still holds created_at) makes it return nil, and Python decodes that ticket.
+_AGENT_JSON_LUA = """
+local KIND = {KINDS}
+local find, sub, byte, concat = string.find, string.sub, string.byte, table.concat
+local function json_float(s)
+  if s == '' then return 'null' end
+  if #s > 300 or find(s, '^-?0%d') then return nil end
+  if find(s, '^-?%d+$') then return s .. '.0' end
+  if find(s, '^-?%d+%.%d+$') or find(s, '^-?%d+[eE][-+]?%d+$') or find(s, '^-?%d+%.%d+[eE][-+]?%d+$') then
+    local n = tonumber(s)
+    if n == n and n ~= math.huge and n ~= -math.huge then return s end
+  end
+  return nil
+end
+local function agent_json(flat, lists)
+  local doc, strings, nstrings, parts, n = '{}', {}, 0, {''}, 1
+  for i = 1, #flat, 2 do
+    local k, v = flat[i], flat[i + 1]
+    local kind = KIND[k]
+    if kind == 'f' then
+      if not (#v < 300 and find(v, '^-?[1-9]%d*%.%d+$')) then v = json_float(v) end
+      if v == nil then return nil end
+      n = n + 1; parts[n] = '"' .. k .. '":' .. v .. ','
+    elseif kind == 'i' then
+      if v ~= '0' and not (#v <= 15 and find(v, '^-?[1-9]%d*$')) then return nil end
+      n = n + 1; parts[n] = '"' .. k .. '":' .. v .. ','
+    elseif kind == 'j' then
+      if v == '' then return nil end
+      n = n + 1; parts[n] = '"' .. k .. '":' .. v .. ','
+    elseif k == 'doc' then doc = v
+    elseif kind ~= 'hidden' then strings[k] = v; nstrings = nstrings + 1 end
+  end
+  parts[n + 1] = '"history":['; parts[n + 2] = concat(lists.history, ','); parts[n + 3] = '],"replies":['
+  parts[n + 4] = concat(lists.replies, ','); parts[n + 5] = '],"notes":['; parts[n + 6] = concat(lists.notes, ',')
+  parts[n + 7] = ']'; n = n + 7
+  if nstrings > 0 then parts[n + 1] = ','; parts[n + 2] = sub(cjson.encode(strings), 2, -2); n = n + 2 end
+  parts[n + 1] = '}'
+  if byte(doc, 1) ~= 123 or byte(doc, -1) ~= 125 or find(doc, '"created_at"', 1, true) then return nil end
+  if find(doc, '^{%s*}$') then parts[1] = '{' else parts[1] = sub(doc, 1, -2) .. ',' end
+  return concat(parts)
+end
+"""
+_AGENT_JSON_LUA = _AGENT_JSON_LUA.replace("{KINDS}", _lua_table(
+    [(n, "f") for n in FLOAT_FIELDS] + [(n, "i") for n in INT_FIELDS] + [(n, "j") for n in JSON_FIELDS]
+    + [(n, "hidden") for n in HIDDEN_FROM_AGENTS]
+))
+
+_CLAIM_LUA = _AGENT_JSON_LUA + """
 local p = ARGV[1]
 local best, bestscore, bestq
 for i = 5, #ARGV do
@@ -127,10 +187,13 @@ redis.call('HINCRBY', p .. 'agent:' .. ARGV[2], 'claimed', 1)
 redis.call('XADD', p .. 'events', 'MAXLEN', '~', ARGV[4], '*', 'type', 'claimed', 'ref', best, 'at', now,
   'data', cjson.encode({agent = ARGV[2], queue = bestq}))
 local flat = redis.call('HGETALL', tk)
+local lists = {history = redis.call('LRANGE', tk .. ':history', 0, -1),
+  replies = redis.call('LRANGE', tk .. ':replies', 0, -1), notes = redis.call('LRANGE', tk .. ':notes', 0, -1)}
+local view = agent_json(flat, lists)
+if view then return best .. ' ' .. view end
 local fields = {}
 for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
-return cjson.encode({fields = fields, history = redis.call('LRANGE', tk .. ':history', 0, -1),
-  replies = redis.call('LRANGE', tk .. ':replies', 0, -1), notes = redis.call('LRANGE', tk .. ':notes', 0, -1)})
+return {best, cjson.encode({fields = fields, history = lists.history, replies = lists.replies, notes = lists.notes})}
 """
 
 
@@ -150,6 +213,13 @@ class Change:
     push: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (list name, JSON item)
     counters: list[tuple[str, str, int]] = field(default_factory=list)  # (key suffix, field, increment)
     event_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimedTicket:
+    reference: str
+    agent_json: str  # the ticket as agents see it (no secret_reference) with its lists, as JSON text
+    from_script: bool = True  # False: the script returned the raw record and it was decoded in Python
 
 
 @dataclass(frozen=True)
@@ -203,7 +273,7 @@ class Store:
         """One round trip: idempotency by conversation, repeated-contact count, attach detection and the
         new ticket (see _CREATE_LUA). ``spec["variants"]`` = [normal, repeated contact] field sets."""
         spec = {"prefix": self.prefix, "maxlen": str(self.events_maxlen), **spec}
-        result = await self._create(keys=[], args=[fast_dumps(spec), fast_dumps(doc)])
+        result = await self._create(keys=[], args=[fast_dumps(spec), fast_dumps(static_doc(doc))])
         return CreateResult(str(result[0]), str(result[1]), len(result) > 2 and result[2] == "1")
 
     async def link_conversation(self, conversation_id: str, ref: str) -> str:
@@ -284,17 +354,23 @@ class Store:
 
     # -- change ---------------------------------------------------------------------------------------
 
-    async def claim_next(self, queues: list[str], agent: str, now: float) -> dict[str, Any] | None:
-        """Atomically take the best waiting ticket of ``queues`` (one round trip); None when all are empty."""
+    async def claim_next(self, queues: list[str], agent: str, now: float) -> ClaimedTicket | None:
+        """Atomically take the best waiting ticket of ``queues`` (one round trip); None when all are empty.
+        The script answers "<reference> <the agents' JSON of the ticket>" (see _AGENT_JSON_LUA; one string
+        is the cheapest reply to parse), or [reference, raw record] for a ticket Python has to decode."""
         result = await self._claim(keys=[], args=[self.prefix, agent, repr(now), self.events_maxlen, *queues])
         if not result:
             return None
-        data = fast_loads(result)
+        if isinstance(result, str):
+            reference, _, text = result.partition(" ")
+            return ClaimedTicket(reference, text)
+        reference, text = result
+        data = fast_loads(text)
         ticket = decode_ticket(data["fields"])
-        for name in ("history", "replies", "notes"):
+        for name in LIST_NAMES:
             raw = data[name]  # Lua's cjson encodes an empty list as {}
             ticket[name] = [fast_loads(item) for item in raw] if isinstance(raw, list) else []
-        return ticket
+        return ClaimedTicket(reference, fast_dumps(agent_view(ticket)), from_script=False)
 
     async def mutate(
         self, ref: str, decide: Callable[[dict[str, Any]], Change | None], now: float, retries: int = 50
@@ -331,7 +407,7 @@ class Store:
         fields: dict[str, Any] = {k: str(v) for k, v in change.fields.items()}
         fields["updated_at"] = repr(now)
         if change.doc is not None:
-            fields["doc"] = json.dumps(change.doc)
+            fields["doc"] = json.dumps(static_doc(change.doc))
         pipe.hset(key, mapping=fields)
         pipe.hincrby(key, "version", 1)
         entry = {"at": now, "by": change.by, "action": change.action, "reason": change.reason}
@@ -425,6 +501,12 @@ def decode_ticket(raw: dict[str, str]) -> dict[str, Any]:
         else:
             ticket[name] = value
     return ticket
+
+
+def static_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """The part of a ticket stored as ``doc``: the state fields (``created_at`` too) and the lists are
+    stored on their own and never repeated in it (the claim script relies on this)."""
+    return {k: v for k, v in doc.items() if k not in STATE_FIELDS and k not in LIST_NAMES}
 
 
 def token_hash(token: str) -> str:

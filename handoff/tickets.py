@@ -11,10 +11,16 @@ from handoff.routing import Facts
 LANGUAGE_NAMES = {"de": "German", "en": "English", "da": "Danish"}
 OPEN_STATUSES = ("queued", "claimed", "waiting_customer", "escalated")
 WAITING_STATUSES = ("queued", "escalated")  # in a queue, claimable
+HIDDEN_FROM_AGENTS = ("secret_reference",)  # what agents never see of a ticket
 
 
 def reference_for(number: int) -> str:
     return f"T-{number:06d}"
+
+
+def agent_view(ticket: dict[str, Any]) -> dict[str, Any]:
+    """What agents see of a ticket: everything but the customer's secret reference."""
+    return {k: v for k, v in ticket.items() if k not in HIDDEN_FROM_AGENTS}
 
 
 def customer_keys(request: CreateTicketRequest) -> list[str]:

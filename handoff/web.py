@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError  # type: ig
 from redis.exceptions import TimeoutError as RedisTimeoutError  # type: ignore[import-untyped, unused-ignore]
 
 from handoff import keys as appkeys
+from handoff import tickets
 from handoff.errors import Forbidden, HandoffError, InvalidTicket, MatrixError, Unauthorized
 from handoff.kbdraft import validate_proposal
 from handoff.openapi import openapi_document
@@ -180,15 +181,14 @@ async def claim(request: web.Request) -> web.Response:
     queues = body.get("queues", [])
     if not isinstance(queues, list) or not all(isinstance(q, str) for q in queues):
         raise InvalidTicket("'queues' must be a list of queue names")
-    ticket = await request.app[appkeys.SERVICE].claim_next(agent["name"], queues)
-    return web.json_response({"ticket": agent_view(ticket)}, dumps=fast_dumps)
+    claimed = await request.app[appkeys.SERVICE].claim_next(agent["name"], queues)
+    ticket = b"null" if claimed is None else claimed.agent_json.encode()  # agents' JSON, written by the store
+    return web.Response(body=b'{"ticket":%s}' % ticket, content_type="application/json", charset="utf-8")
 
 
 def agent_view(ticket: dict[str, Any] | None) -> dict[str, Any] | None:
     """What agents see: everything but the customer's secret reference."""
-    if ticket is None:
-        return None
-    return {k: v for k, v in ticket.items() if k != "secret_reference"}
+    return None if ticket is None else tickets.agent_view(ticket)
 
 
 async def list_tickets(request: web.Request) -> web.Response:
