@@ -17,6 +17,7 @@ The Lua scripts build keys from the prefix too (single Redis or Sentinel; Cluste
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
-from redis.exceptions import WatchError  # type: ignore[import-untyped, unused-ignore]
+from redis.exceptions import NoScriptError, ResponseError, WatchError  # type: ignore[import-untyped, unused-ignore]
 
 from bot.contract import CreateTicketRequest
 from handoff.errors import Conflict, TicketNotFound
@@ -197,6 +198,74 @@ return {best, cjson.encode({fields = fields, history = lists.history, replies = 
 """
 
 
+class ScriptBatcher:
+    """Runs one Lua script for the concurrent callers of this process: the calls made during one event
+    loop iteration leave together in a pipeline (one write; the replies come back in one read) instead of
+    one round trip each. Every call stays its own atomic script, and Redis runs them one after the other
+    anyway; what is saved is the client's per-command cost (pool, socket calls, wake-ups) on both sides.
+    A call made alone waits only for the end of its loop iteration."""
+
+    def __init__(self, redis: Redis, script: str) -> None:
+        self.redis = redis
+        self.script = redis.register_script(script)
+        self._pending: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, args: list[Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._send)
+        self._pending.append((args, future))
+        return await future
+
+    def _send(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._run(batch))  # not the callers' task: one may be cancelled
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[list[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self._execute([args for args, _ in batch])
+        except BaseException as exc:  # connection lost or timed out (or shutdown): every caller learns it
+            for _, future in batch:
+                if future.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results):
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _execute(self, calls: list[list[Any]]) -> list[Any]:
+        if len(calls) == 1:
+            try:
+                return [await self.script(args=calls[0])]  # loads the script again after a SCRIPT FLUSH
+            except ResponseError as exc:
+                return [exc]
+        pipe = self.redis.pipeline(transaction=False)
+        for args in calls:
+            pipe.evalsha(self.script.sha, 0, *args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, result in enumerate(results):
+            if isinstance(result, NoScriptError):  # the script did not run: load it and run it again
+                try:
+                    results[i] = await self.script(args=calls[i])
+                except ResponseError as exc:
+                    results[i] = exc
+        return results
+
+
 @dataclass
 class Change:
     """One atomic change of a ticket, applied by ``Store.mutate``."""
@@ -235,7 +304,7 @@ class Store:
         self.prefix = prefix
         self.events_maxlen = events_maxlen
         self._create = redis.register_script(_CREATE_LUA)
-        self._claim = redis.register_script(_CLAIM_LUA)
+        self._claim = ScriptBatcher(redis, _CLAIM_LUA)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -358,7 +427,7 @@ class Store:
         """Atomically take the best waiting ticket of ``queues`` (one round trip); None when all are empty.
         The script answers "<reference> <the agents' JSON of the ticket>" (see _AGENT_JSON_LUA; one string
         is the cheapest reply to parse), or [reference, raw record] for a ticket Python has to decode."""
-        result = await self._claim(keys=[], args=[self.prefix, agent, repr(now), self.events_maxlen, *queues])
+        result = await self._claim([self.prefix, agent, repr(now), self.events_maxlen, *queues])
         if not result:
             return None
         if isinstance(result, str):
