@@ -424,9 +424,10 @@ class Store:
     # -- change ---------------------------------------------------------------------------------------
 
     async def claim_next(self, queues: list[str], agent: str, now: float) -> ClaimedTicket | None:
-        """Atomically take the best waiting ticket of ``queues`` (one round trip); None when all are empty.
-        The script answers "<reference> <the agents' JSON of the ticket>" (see _AGENT_JSON_LUA; one string
-        is the cheapest reply to parse), or [reference, raw record] for a ticket Python has to decode."""
+        """Atomically take the best waiting ticket of ``queues`` (one script, sent in a pipeline with the
+        concurrent claims of this process); None when all are empty. The script answers "<reference> <the
+        agents' JSON of the ticket>" (see _AGENT_JSON_LUA; one string is the cheapest reply to parse), or
+        [reference, raw record] for a ticket Python has to decode."""
         result = await self._claim([self.prefix, agent, repr(now), self.events_maxlen, *queues])
         if not result:
             return None
