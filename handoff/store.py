@@ -359,14 +359,14 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(key)
         if with_lists:
-            for name in ("history", "replies", "notes"):
+            for name in LIST_NAMES:
                 pipe.lrange(f"{key}:{name}", 0, -1)
         results = await pipe.execute()
         if not results[0]:
             raise TicketNotFound(f"ticket {ref} does not exist")
         ticket = decode_ticket(results[0])
         if with_lists:
-            for name, raw in zip(("history", "replies", "notes"), results[1:]):
+            for name, raw in zip(LIST_NAMES, results[1:]):
                 ticket[name] = [json.loads(item) for item in raw]
         return ticket
 
