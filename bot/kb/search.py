@@ -301,7 +301,6 @@ class KnowledgeBase:
         """Per language, fitted on held-out scores of its own questions; ``kept``: languages whose
         calibration is still valid (their index did not change)."""
         cfg = self.config
-        default = Calibration(cfg.default_center, cfg.default_slope)
         if cfg.center is not None and cfg.slope is not None:
             return {lang: Calibration(cfg.center, cfg.slope) for lang in indexes}
         out: dict[str, Calibration] = {lang: c for lang, c in (kept or {}).items() if lang in indexes}
@@ -311,13 +310,14 @@ class KnowledgeBase:
         for lang, (pos, neg) in samples.items():
             fit = fit_logistic(pos, neg)
             if fit is None:  # too few questions: fit on every language's samples together
-                if pooled is None:
-                    every = [ix.calibration_samples(cfg.calibration_samples) for ix in indexes.values()]
+                if pooled is None:  # the kept languages' samples are needed too (the sampled ones are reused)
+                    every = [samples[x] if x in samples else ix.calibration_samples(cfg.calibration_samples)
+                             for x, ix in indexes.items()]
                     pooled = fit_logistic(np.concatenate([p for p, _ in every] or [np.zeros(0)]),
                                           np.concatenate([n for _, n in every] or [np.zeros(0)])) or (
                         cfg.default_center, cfg.default_slope)
                 fit = pooled
-            out[lang] = Calibration(*fit) if fit else default
+            out[lang] = Calibration(*fit)
             logger.debug("kb calibration %s: %s", lang, out[lang])
         return out
 
