@@ -143,10 +143,7 @@ def choose_threshold(outcomes: Sequence[Outcome], min_oos_recall: float | None =
     candidates = [0.0, *[s + 1e-4 for s in scores]]  # "abstain below t": just above a seen score
     groups: list[Sequence[Outcome]] = [outcomes]
     if per_language:
-        by_lang: dict[str, list[Outcome]] = defaultdict(list)
-        for o in outcomes:
-            by_lang[o.case.lang].append(o)
-        groups = [g for g in by_lang.values() if any(o.case.expected is None for o in g)]
+        groups = [g for g in by_language(outcomes).values() if any(o.case.expected is None for o in g)]
     best_t, best_v = 0.5, -1.0
     best_c, best_cv = None, -1.0
     for t in candidates:
@@ -205,17 +202,28 @@ def evaluate_dataset(
     }
 
 
-def evaluate_cases(kb: KnowledgeBase, cases_dir: Path) -> dict[str, Any]:
-    """Own regression cases, per language: top-1, top-3, OOS recall."""
+def by_language(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:
+    """Outcomes grouped by the case's language, languages sorted."""
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.case.lang].append(o)
+    return dict(sorted(groups.items()))
+
+
+def _own_outcomes(kb: KnowledgeBase, cases_dir: Path) -> list[Outcome]:
+    """Every own case (``cases_dir/*.jsonl``) asked of ``kb`` with its full model."""
     kb.wait_trained()  # measure the full model (a large KB trains its linear model in the background)
     cases: list[Case] = []
     for path in sorted(cases_dir.glob("*.jsonl")):
         cases.extend(cases_from_rows(read_jsonl(path)))
-    outcomes = run_cases(kb, cases)
-    report: dict[str, Any] = {"cases": len(cases), "threshold": kb.config.threshold, "languages": {}}
-    for lang in sorted({c.lang for c in cases}):
-        sub = [o for o in outcomes if o.case.lang == lang]
-        report["languages"][lang] = metrics(sub, kb.config.threshold).as_dict()
+    return run_cases(kb, cases)
+
+
+def evaluate_cases(kb: KnowledgeBase, cases_dir: Path) -> dict[str, Any]:
+    """Own regression cases, per language: top-1, top-3, OOS recall."""
+    outcomes = _own_outcomes(kb, cases_dir)
+    report: dict[str, Any] = {"cases": len(outcomes), "threshold": kb.config.threshold, "languages": {
+        lang: metrics(sub, kb.config.threshold).as_dict() for lang, sub in by_language(outcomes).items()}}
     report["all"] = metrics(outcomes, kb.config.threshold).as_dict()
     report["latency"] = latency(outcomes)
     report["failures"] = [
@@ -237,11 +245,7 @@ def evaluate_cases_split(kb: KnowledgeBase, cases_dir: Path, min_oos_recall: flo
     ``folds``: the halves are alternate lines. ``random_halves`` (with ``random_splits`` > 0): as many
     random halves (stratified by language and in/out of scope, seeds 0..n-1), both ways round; per
     language the mean held-out figures and the share of held-out halves meeting the issue's targets."""
-    kb.wait_trained()
-    cases: list[Case] = []
-    for path in sorted(cases_dir.glob("*.jsonl")):
-        cases.extend(cases_from_rows(read_jsonl(path)))
-    outcomes = run_cases(kb, cases)
+    outcomes = _own_outcomes(kb, cases_dir)
     position: dict[str, int] = defaultdict(int)
     halves: tuple[list[Outcome], list[Outcome]] = ([], [])
     for o in outcomes:
@@ -252,8 +256,7 @@ def evaluate_cases_split(kb: KnowledgeBase, cases_dir: Path, min_oos_recall: flo
         threshold = choose_threshold(halves[tune], min_oos_recall, per_language)
         fold: dict[str, Any] = {"tuned_on": f"half {tune}", "threshold": round(threshold, 4),
                                 "tuning_half": metrics(halves[tune], threshold).as_dict(), "held_out": {}}
-        for lang in sorted({o.case.lang for o in halves[held]}):
-            sub = [o for o in halves[held] if o.case.lang == lang]
+        for lang, sub in by_language(halves[held]).items():
             fold["held_out"][lang] = metrics(sub, threshold).as_dict()
         fold["held_out"]["all"] = metrics(halves[held], threshold).as_dict()
         report["folds"].append(fold)
@@ -264,24 +267,24 @@ def evaluate_cases_split(kb: KnowledgeBase, cases_dir: Path, min_oos_recall: flo
 
 def _random_halves(outcomes: Sequence[Outcome], min_oos_recall: float | None, per_language: bool, n: int
                    ) -> dict[str, Any]:
-    langs = sorted({o.case.lang for o in outcomes})
-    held: dict[str, list[Metrics]] = {lang: [] for lang in (*langs, "all")}
+    per_lang = by_language(outcomes)
+    held: dict[str, list[Metrics]] = {lang: [] for lang in (*per_lang, "all")}
     thresholds: list[float] = []
     for seed in range(n):
         rng = random.Random(seed)
         a: list[Outcome] = []
         b: list[Outcome] = []
-        for lang in langs:
+        for sub in per_lang.values():
             for in_scope in (True, False):
-                group = [o for o in outcomes if o.case.lang == lang and (o.case.expected is not None) == in_scope]
+                group = [o for o in sub if (o.case.expected is not None) == in_scope]
                 rng.shuffle(group)
                 a.extend(group[0::2])
                 b.extend(group[1::2])
         for tune, test in ((a, b), (b, a)):
             t = choose_threshold(tune, min_oos_recall, per_language)
             thresholds.append(t)
-            for lang in langs:
-                held[lang].append(metrics([o for o in test if o.case.lang == lang], t))
+            for lang, sub in by_language(test).items():
+                held[lang].append(metrics(sub, t))
             held["all"].append(metrics(test, t))
     out: dict[str, Any] = {"splits": n, "held_out_halves": 2 * n,
                            "threshold_median": round(float(np.median(thresholds)), 4),
