@@ -68,12 +68,15 @@ local function is_open(ref)
   local st = redis.call('HGET', p .. 'ticket:' .. ref, 'status')
   return st == 'queued' or st == 'claimed' or st == 'waiting_customer' or st == 'escalated'
 end
+-- only a signed login joins an open ticket of the same customer: a typed e-mail address is contact
+-- information, never proof of identity (attaching would show the visitor that ticket's reference and
+-- code and send its agent replies to them). Agents see the other open ticket as a possible duplicate.
+local related
 for _, ck in ipairs(spec.customer_keys) do
   local ref = redis.call('GET', p .. 'customer:' .. ck .. ':open:' .. spec.category)
-  -- an unverified visitor who only gives an e-mail never joins a verified customer's ticket
-  if ref and is_open(ref) and (spec.verified or string.sub(ck, 1, 6) ~= 'email:'
-      or redis.call('HGET', p .. 'ticket:' .. ref, 'customer_verified') ~= '1') then
-    return {'attach', ref}
+  if ref and is_open(ref) then
+    if spec.verified and string.sub(ck, 1, 3) == 'id:' then return {'attach', ref} end
+    related = related or ref
   end
 end
 local v = spec.variants[1]
@@ -85,6 +88,7 @@ redis.call('SET', conv, ref)
 redis.call('SET', p .. 'secret:' .. spec.secret, ref)
 local flat = {'doc', ARGV[2], 'reference', ref, 'secret_reference', spec.secret, 'contacts_7d', tostring(contacts),
               'customer_verified', spec.verified and '1' or '0'}
+if related then table.insert(flat, 'possible_duplicate_of'); table.insert(flat, related) end
 for k, val in pairs(v.fields) do table.insert(flat, k); table.insert(flat, val) end
 redis.call('HSET', tk, unpack(flat))
 redis.call('ZADD', p .. 'queue:' .. spec.queue, v.score, ref)

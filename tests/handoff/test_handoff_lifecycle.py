@@ -40,16 +40,34 @@ async def test_create_is_idempotent_and_masks(client: TestClient) -> None:
 
 
 async def test_cross_channel_attach(client: TestClient) -> None:
-    first = await create(client, payload("web-1", customer={"email": "ada@example.com", "name": "Ada"}))
-    other = payload("wa-1", channel="whatsapp", customer={"email": "ADA@example.com", "name": "Ada"})
+    signed_in = {"id": "cust-7", "email": "ada@example.com", "name": "Ada", "verified": True}
+    first = await create(client, payload("web-1", customer=signed_in))
+    other = payload("wa-1", channel="whatsapp", customer={**signed_in, "email": "ADA@example.com"})
     attached = await create(client, other, status=200)
     assert attached["reference"] == first["reference"]
     ticket = await (await client.get(f"/api/v1/agent/tickets/{first['reference']}", headers=agent_headers())).json()
     assert [c["channel"] for c in ticket["channels"]] == ["socketio", "whatsapp"]
     assert ticket["history"][-1]["action"] == "attached"
     # another category is another ticket
-    billing = await create(client, payload("wa-2", category="billing"))
+    billing = await create(client, payload("wa-2", category="billing", customer=signed_in))
     assert billing["reference"] != first["reference"]
+
+
+async def test_a_typed_email_never_joins_or_reveals_an_open_ticket(client: TestClient) -> None:
+    """A typed e-mail is contact information, not identity: a stranger who types someone's address gets
+    a ticket of their own; agents see the other open ticket as a possible duplicate."""
+    for owner in ({"email": "eve@example.com", "name": "Eve"},
+                  {"id": "cust-9", "email": "kim@example.com", "name": "Kim", "verified": True}):
+        first = await create(client, payload(f"web-{owner.get('id', 'anon')}", customer=owner))
+        stranger = await create(client, payload(f"stranger-{owner.get('id', 'anon')}",
+                                                customer={"email": owner["email"].upper()}))
+        assert stranger["created"] is True and stranger["reference"] != first["reference"]
+        assert stranger["secret_reference"] != first["secret_reference"]
+        ticket = await (await client.get(f"/api/v1/agent/tickets/{stranger['reference']}",
+                                         headers=agent_headers())).json()
+        assert ticket["possible_duplicate_of"] == first["reference"]
+        mine = await (await client.get(f"/api/v1/agent/tickets/{first['reference']}", headers=agent_headers())).json()
+        assert [c["conversation_id"] for c in mine["channels"]] == [f"web-{owner.get('id', 'anon')}"]
 
 
 async def test_full_lifecycle(make_client: Callable[..., Any], settings: Settings,
@@ -165,11 +183,11 @@ async def test_unverified_email_does_not_join_a_verified_ticket(client: TestClie
     # the verified customer coming back from another channel still joins their own ticket
     back = await create(client, payload("v-2", channel="whatsapp"), status=200)
     assert back["reference"] == verified["reference"]
-    # two unverified contacts with the same e-mail do join
+    # two unverified contacts with the same e-mail do not join either (anyone can type an address)
     first = await create(client, payload("u-1", category="billing", customer={"email": "bo@example.com"}))
     again = await create(client, payload("u-2", category="billing", channel="rest",
-                                         customer={"email": "bo@example.com"}), status=200)
-    assert again["reference"] == first["reference"]
+                                         customer={"email": "bo@example.com"}))
+    assert again["reference"] != first["reference"]
 
 
 async def test_customer_messages_and_ticket_list(client: TestClient) -> None:
