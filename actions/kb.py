@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.respond import render, utter
 from actions.customer import language_events, language_of
 from actions.texts import LANGUAGE_NAMES, label
+from bot.kb.encoder import E5Encoder, Matrix, cache_folder, decode_vector
 from bot.kb.search import Hit, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -51,11 +52,19 @@ class KnowledgeBaseProvider:
             from actions.kb_feedback import RedisFeedbackStore
 
             feedback = RedisFeedbackStore.from_url(redis_url, prefix=os.environ.get("HANDOFF_KEY_PREFIX", "fd:"))
-        kb = KnowledgeBase.load(root, feedback=feedback)
+        kb = KnowledgeBase.load(root, feedback=feedback, encoder=E5Encoder(), embedding_cache=cache_folder(os.environ))
         kb.watch()
         logger.info("knowledge base loaded from %s: %d articles, %d issues", root, len(kb.articles()),
                     len(kb.issues))
         return kb
+
+
+def message_vector(kb: KnowledgeBase, message: dict[str, Any], text: str) -> Matrix | None:
+    """The sentence embedding the Rasa server computed for the latest message (``text_embedding`` in its
+    parse data), when ``text`` is that message: the KB then does not encode it a second time."""
+    if kb.encoder is None or message.get("text") != text:
+        return None
+    return decode_vector(message.get("text_embedding"), kb.encoder.dim)
 
 
 def article_url(hit_article: Any) -> str:
@@ -112,7 +121,7 @@ class ActionAnswerFromKb(KbAction):
         description = tracker.get_slot("description")
         events += [SlotSet("kb_query", query),
                    SlotSet("description", f"{description}\n{query}" if description else query)]
-        result = kb.search(query, lang, k=3)
+        result = kb.search(query, lang, k=3, vector=message_vector(kb, latest, query))
         if result.ambiguous and len(result.hits) >= 2:
             first, second = result.hits[0], result.hits[1]
             buttons = [{"title": h.article.title, "payload": f'/choose_article{{"kb_article":"{h.article.id}"}}'}

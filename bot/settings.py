@@ -29,6 +29,8 @@ ENV_DEFAULTS: dict[str, tuple[str, str]] = {
     "FRONTDOOR_MODELS": ("models", "directory of trained Rasa models"),
     "HANDOFF_KEY_PREFIX": ("fd:", "prefix of every Redis key of the handoff service"),
     "KB_ROOT": ("kb_articles", "knowledge-base articles (hot reloaded)"),
+    "FRONTDOOR_EMBEDDING_CACHE": ("", "sentence embeddings of articles and training examples; empty = "
+                                      "<FRONTDOOR_VAR>/cache/embeddings"),
 }
 
 SECRET_NAMES: dict[str, str] = {
@@ -76,6 +78,7 @@ class Settings:
     models_dir: Path
     kb_root: Path
     key_prefix: str
+    embedding_cache: Path
     secrets: Mapping[str, str] = field(default_factory=dict)
 
     PORT_VARS = {
@@ -100,6 +103,8 @@ class Settings:
         redis_url = get("REDIS_URL")
         if redis_url:
             RedisAddress.parse(redis_url)  # fail early with a clear message
+        var_dir = _resolve(root, get("FRONTDOOR_VAR"))
+        cache = get("FRONTDOOR_EMBEDDING_CACHE")
         return cls(
             root=root,
             host=get("FRONTDOOR_HOST"),
@@ -109,10 +114,11 @@ class Settings:
             site_port=port("SITE_PORT"),
             redis_url=redis_url,
             embedded_redis_port=port("FRONTDOOR_REDIS_PORT"),
-            var_dir=_resolve(root, get("FRONTDOOR_VAR")),
+            var_dir=var_dir,
             models_dir=_resolve(root, get("FRONTDOOR_MODELS")),
             kb_root=_resolve(root, get("KB_ROOT")),
             key_prefix=get("HANDOFF_KEY_PREFIX"),
+            embedding_cache=_resolve(root, cache) if cache else var_dir / "cache" / "embeddings",
             secrets={name: env[name] for name in SECRET_NAMES if env.get(name)},
         )
 

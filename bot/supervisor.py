@@ -148,6 +148,7 @@ class Stack:
             "PUBLIC_SITE_URL": s.url(s.site_port),
             "KB_ROOT": str(s.kb_root),
             "KB_DRAFTS_DIR": str(s.kb_root / "drafts"),
+            "FRONTDOOR_EMBEDDING_CACHE": str(s.embedding_cache),
         })
         env.update(self.extra_env)
         return env

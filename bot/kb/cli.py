@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,7 @@ def register(subparsers: Any) -> None:
     search.add_argument("--lang", default="en", choices=LANGUAGES)
     search.add_argument("-k", type=int, default=3, help="number of articles to show")
     search.add_argument("--threshold", type=float, default=None, help="override the abstention threshold")
+    _dense(search)
     search.set_defaults(func=lambda args: cmd_search(args))
 
     ev = kb_sub.add_parser("eval", help="measure the search engine (own cases or an intent dataset)")
@@ -49,6 +51,7 @@ def register(subparsers: Any) -> None:
                     help="intent dataset: the training file's out-of-scope rows become the KB's out-of-scope "
                          "examples (like out_of_scope.yml); by default they are left out")
     ev.add_argument("--failures", action="store_true", help="list the failing own cases")
+    _dense(ev)
     ev.set_defaults(func=lambda args: cmd_eval(args))
 
 
@@ -61,6 +64,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="articles folder (default kb_articles)")
     p.add_argument("--matrix", type=Path, default=None,
                    help="escalation matrix with categories and queues (default handoff/escalation_matrix.yml)")
+
+
+def _dense(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lexical-only", action="store_true",
+                   help="without the sentence encoder (word and character n-grams only)")
+
+
+def encoder_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``encoder`` and ``embedding_cache`` keywords for KnowledgeBase (none with --lexical-only)."""
+    if getattr(args, "lexical_only", False):
+        return {}
+    from bot.kb.encoder import E5Encoder, cache_folder
+
+    return {"encoder": E5Encoder(), "embedding_cache": cache_folder(os.environ)}
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -95,7 +112,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     _quiet_spacy()
-    kb = KnowledgeBase.load(args.root, args.matrix)
+    kb = KnowledgeBase.load(args.root, args.matrix, **encoder_options(args))
     if args.threshold is not None:
         kb.config = replace(kb.config, threshold=args.threshold)
     res = kb.search(args.query, args.lang, k=args.k)
@@ -130,9 +147,9 @@ def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return 2
         min_oos = args.min_oos_recall if args.min_oos_recall >= 0 else None
         report = evaluate_dataset(args.train, args.test, args.val, args.shots, args.seed,
-                                  min_oos_recall=min_oos, oos_examples=args.oos_examples)
+                                  min_oos_recall=min_oos, oos_examples=args.oos_examples, **encoder_options(args))
     else:
-        kb = KnowledgeBase.load(args.root, args.matrix)
+        kb = KnowledgeBase.load(args.root, args.matrix, **encoder_options(args))
         report = evaluate_cases(kb, args.cases)
         if not args.failures:
             report.pop("failures", None)

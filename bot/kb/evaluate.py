@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bot.kb.article import Article
+from bot.kb.encoder import Encoder
 from bot.kb.search import KnowledgeBase, SearchConfig, SearchResult
 
 
@@ -166,10 +167,14 @@ def latency(outcomes: Sequence[Outcome]) -> dict[str, float]:
 def evaluate_dataset(
     train: Path, test: Path, val: Path | None = None, shots: int = 0, seed: int = 0,
     config: SearchConfig | None = None, min_oos_recall: float | None = 0.8, oos_examples: bool = False,
+    encoder: Encoder | None = None, embedding_cache: Path | None = None,
 ) -> dict[str, Any]:
     """The intent-dataset protocol: returns the JSON-able report. With ``oos_examples`` the training
     file's out-of-scope rows become the knowledge base's out-of-scope examples (what a content editor
-    writes into ``out_of_scope.yml``); they are never articles."""
+    writes into ``out_of_scope.yml``); they are never articles. ``encoder``: sentence embeddings for the
+    dense half of the index (the articles' questions through ``embedding_cache`` when given). Queries
+    are asked in their row's language: train on one language's file and test on another's to measure
+    cross-lingual answers."""
     train_rows = read_jsonl(train)
     articles = articles_from_dataset(train_rows, shots, seed)
     oos: dict[str, list[str]] = defaultdict(list)
@@ -179,7 +184,7 @@ def evaluate_dataset(
                 oos[str(r.get("lang") or "en")].append(str(r["text"]))
     config = config or SearchConfig()
     t0 = time.perf_counter()
-    kb = KnowledgeBase(articles, config=config, out_of_scope=oos)
+    kb = KnowledgeBase(articles, config=config, out_of_scope=oos, encoder=encoder, embedding_cache=embedding_cache)
     kb.wait_trained()  # large KBs train their linear model in the background: measure the full model
     build_s = time.perf_counter() - t0
     threshold = config.threshold
@@ -195,6 +200,7 @@ def evaluate_dataset(
     m = metrics(test_out, threshold)
     return {
         "train": str(train), "test": str(test), "shots": shots, "seed": seed,
+        "encoder": encoder.model_id if encoder is not None else None,
         "articles": len(articles), "questions": sum(len(a.questions) for a in articles),
         "oos_examples": sum(len(v) for v in oos.values()),
         **m.as_dict(), "threshold": round(threshold, 4), "threshold_chosen_on": chosen_on,

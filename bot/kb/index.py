@@ -1,11 +1,14 @@
-"""The per-language search index: sparse TF-IDF vectors over questions, titles, tags and bodies.
+"""The per-language search index: sparse TF-IDF vectors over questions, titles, tags and bodies, and
+(with an encoder) sentence embeddings of the questions.
 
-An article's raw score for a query combines
+An article's lexical score for a query combines
 - its nearest question (max cosine over the article's questions, the strongest signal),
 - its centroid (mean of its question vectors plus title, tags and summary), and
-- its body (lemmas only, a weak signal for queries the questions do not cover).
-Feature groups (lemmas, lemma bigrams, char n-grams) are normalised separately and weighted, so the
-many char n-grams do not drown the words.
+- its body (lemmas only, a weak signal for queries the questions do not cover),
+then a kernel ridge and a linear SVM over the same features. Feature groups (lemmas, lemma bigrams, char
+n-grams) are normalised separately and weighted, so the many char n-grams do not drown the words. With
+sentence embeddings (``bot.kb.dense``) the raw score blends the lexical score with the dense one, which
+carries meaning that shares no words with the questions (paraphrases, other languages).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import scipy.sparse as sp
 
 from bot.kb.analysis import GROUP_INDEX, GROUPS, Analyzer, AnalyzerConfig, analyzer_for, fold
 from bot.kb.article import OUT_OF_SCOPE_ID, Article, strip_markdown
+from bot.kb.dense import DenseConfig, DenseIndex
+from bot.kb.encoder import Encoder, Matrix
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -67,6 +72,10 @@ class IndexConfig:
     # model: the index serves without it at once and KnowledgeBase trains it in a background thread
     # (a 200-article KB would otherwise take about 2.5 s to reload, the full CLINC150 set 18 s)
     linear_sync_cells: int = 150_000
+    # with sentence embeddings: raw = (1 - dense_weight) * lexical + dense_weight * dense (chosen with the
+    # dense weights on the own cases' random halves, docs/benchmarks.md "Knowledge base")
+    dense_weight: float = 0.3
+    dense: DenseConfig = DenseConfig()
     analyzer: AnalyzerConfig = AnalyzerConfig()
 
 
@@ -92,7 +101,7 @@ class LanguageIndex:
     """All served articles of one language. Immutable once built; rebuilt on reload."""
 
     def __init__(self, lang: str, articles: Sequence[Article], config: IndexConfig | None = None,
-                 *, train_linear: bool = True) -> None:
+                 *, train_linear: bool = True, encoder: Encoder | None = None) -> None:
         self.lang = lang
         self.config = cfg = config or IndexConfig()
         self.articles: tuple[Article, ...] = tuple(articles)
@@ -187,6 +196,15 @@ class LanguageIndex:
             else:
                 self.linear_pending = True
         self._sentences: list[tuple[tuple[str, frozenset[str]], ...] | None] = [None] * n_art
+        # the dense half: built with the linear model (it trains a regression), from cached embeddings
+        self.dense: DenseIndex | None = None
+        self.dense_pending = False
+        self._q_texts = q_texts
+        if encoder is not None and cfg.dense_weight > 0 and self.has_questions:
+            if train_linear or not self.linear_pending:
+                self.dense = DenseIndex(encoder.encode(q_texts), self.q_owner, n_art, cfg.dense)
+            else:
+                self.dense_pending = True
 
     def _fit_ridge(self) -> None:
         cfg = self.config
@@ -286,11 +304,22 @@ class LanguageIndex:
         j = self.vocab.get("w:" + lemma, self.n_feat)
         return j < self.n_feat and bool(self.df[j] > 0)
 
-    def raw_scores(self, qv: QueryVector) -> FloatArray:
-        """One raw similarity (about 0..1) per article, in ``self.articles`` order."""
+    def raw_scores(self, qv: QueryVector, vector: Matrix | None = None, *, dense_only: bool = False
+                   ) -> FloatArray:
+        """One raw similarity (about 0..1) per article, in ``self.articles`` order. ``vector``: the query's
+        sentence embedding (needed when the index has a dense half); ``dense_only``: the dense score alone,
+        for a query in another language than the index's."""
         n_art = len(self.articles)
+        dense = None
+        if self.dense is not None:
+            if vector is None:
+                raise ValueError("this index needs the query's sentence embedding")
+            dense = self.dense.scores(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+            if dense_only:
+                out: FloatArray = dense[0]
+                return out
         if qv.empty or not self.has_questions:
-            return np.zeros(n_art)
+            return np.zeros(n_art) if dense is None else self.config.dense_weight * dense[0]
         cfg = self.config
         n_q = len(self.q_owner)
         sims = _gather(self._all_t, qv.indices, qv.values, n_q + 2 * n_art)
@@ -301,11 +330,12 @@ class LanguageIndex:
         if self.linear is not None:
             coef_t, intercept = self.linear
             linear = (qv.values @ coef_t[qv.indices] + intercept)[np.newaxis, :]
-        result: FloatArray = self._combine(q_sims, cent, body, linear=linear)[0]
+        result: FloatArray = self._combine(q_sims, cent, body, linear=linear, dense=dense)[0]
         return result
 
     def _combine(self, q_sims: FloatArray, cent: FloatArray | None, body: FloatArray | None,
-                 ridge: FloatArray | None = None, linear: FloatArray | None = None) -> FloatArray:
+                 ridge: FloatArray | None = None, linear: FloatArray | None = None,
+                 dense: FloatArray | None = None) -> FloatArray:
         """Rows of question similarities (m x questions) + centroid/body similarities -> m x articles."""
         cfg = self.config
         if self.ridge is not None and ridge is None:
@@ -327,25 +357,33 @@ class LanguageIndex:
         if linear is not None:
             squashed = 1.0 / (1.0 + np.exp(-cfg.linear_scale * linear))
             out = (1.0 - cfg.linear_weight) * out + cfg.linear_weight * squashed
+        if dense is not None:
+            out = (1.0 - cfg.dense_weight) * out + cfg.dense_weight * dense
         return out
 
-    def calibration_samples(self, max_samples: int = 400, seed: int = 0) -> tuple[FloatArray, FloatArray]:
-        """Leave-one-out raw scores over the articles' own questions: (score of the right article,
-        score of the best wrong article). Used to fit the raw-score -> confidence mapping."""
+    def calibration_samples(self, max_samples: int = 400, seed: int = 0, *, dense_only: bool = False
+                            ) -> tuple[FloatArray, FloatArray]:
+        """Held-out raw scores over the articles' own questions: (score of the right article, score of the
+        best wrong article). Used to fit the raw-score -> confidence mapping; ``dense_only`` for the
+        mapping of the dense score alone (queries in another language)."""
         rows = np.flatnonzero(~self.q_is_title)
-        if len(self.articles) < 2 or len(rows) == 0:
+        if len(self.articles) < 2 or len(rows) == 0 or (dense_only and self.dense is None):
             return np.zeros(0), np.zeros(0)
         if len(rows) > max_samples:
             rows = np.sort(np.random.default_rng(seed).choice(rows, max_samples, replace=False))
-        m = self.q_matrix[rows]
-        q_sims = (m @ self.q_matrix_t).toarray()
-        q_sims[np.arange(len(rows)), rows] = 0.0  # leave the question itself out
-        cfg = self.config
-        cent = (m @ self.centroid_t).toarray() if cfg.centroid_weight else None
-        body = (m @ self.body_t).toarray() if cfg.body_weight else None
-        ridge = self._ridge_loo[rows] if self._ridge_loo is not None else None
-        linear = self._held_out_linear(rows) if self.linear is not None else None
-        scores = self._combine(q_sims, cent, body, ridge, linear)
+        dense = self.dense.held_out_scores(rows) if self.dense is not None else None
+        if dense_only and dense is not None:
+            scores = dense
+        else:
+            m = self.q_matrix[rows]
+            q_sims = (m @ self.q_matrix_t).toarray()
+            q_sims[np.arange(len(rows)), rows] = 0.0  # leave the question itself out
+            cfg = self.config
+            cent = (m @ self.centroid_t).toarray() if cfg.centroid_weight else None
+            body = (m @ self.body_t).toarray() if cfg.body_weight else None
+            ridge = self._ridge_loo[rows] if self._ridge_loo is not None else None
+            linear = self._held_out_linear(rows) if self.linear is not None else None
+            scores = self._combine(q_sims, cent, body, ridge, linear, dense)
         own = self.q_owner[rows]
         pos = scores[np.arange(len(rows)), own].copy()
         scores[np.arange(len(rows)), own] = -1.0
@@ -355,6 +393,27 @@ class LanguageIndex:
             real = own != self.oos_position
         neg = scores.max(axis=1)
         return pos[real], neg
+
+    def cross_samples(self, other: LanguageIndex, max_samples: int = 400, seed: int = 0
+                      ) -> tuple[FloatArray, FloatArray]:
+        """Dense scores of ``other``'s questions (another language) against this index, for the articles
+        both have: (score of the same article here, score of the best other article). The translations of
+        an article are the positives a cross-lingual query should find."""
+        if self.dense is None or other.dense is None or len(self.articles) < 2:
+            return np.zeros(0), np.zeros(0)
+        ids = np.array([self.position.get(a.id, -1) if a.id != OUT_OF_SCOPE_ID else -1 for a in other.articles])
+        rows = np.flatnonzero((ids[other.q_owner] >= 0) & ~other.q_is_title)
+        if len(rows) == 0:
+            return np.zeros(0), np.zeros(0)
+        if len(rows) > max_samples:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, max_samples, replace=False))
+        scores = self.dense.scores(other.dense.q[rows])
+        own = ids[other.q_owner[rows]]
+        pos = scores[np.arange(len(rows)), own].copy()
+        scores[np.arange(len(rows)), own] = -1.0
+        if self.oos_position is not None:
+            scores[:, self.oos_position] = -1.0
+        return pos, scores.max(axis=1)
 
     def _salad_matrix(self, texts: Sequence[str], n: int) -> sp.csr_matrix | None:
         if n <= 0 or len(texts) < 2:

@@ -34,6 +34,7 @@ from bot.kb.article import (
     load_taxonomy,
     log_issues,
 )
+from bot.kb.encoder import CachedEncoder, Encoder, Matrix
 from bot.kb.feedback import FeedbackStore, adjusted_score, net_votes
 from bot.kb.index import FloatArray, IndexConfig, LanguageIndex, fit_logistic
 
@@ -133,6 +134,8 @@ class _Snapshot:
     issues: tuple[Issue, ...]
     ids: dict[str, frozenset[str]] = field(default_factory=dict)
     calibration: dict[str, Calibration] = field(default_factory=dict)
+    # the dense score alone, for queries in another language than the index's (cross-lingual answers)
+    cross_calibration: dict[str, Calibration] = field(default_factory=dict)
 
 
 def _cross_lingual_entries(by_lang: dict[str, list[Article]]) -> dict[str, list[Article]]:
@@ -173,8 +176,16 @@ class KnowledgeBase:
         root: Path | None = None,
         matrix_path: Path | None = None,
         out_of_scope: Mapping[str, Sequence[str]] | None = None,
+        encoder: Encoder | None = None,
+        embedding_cache: Path | None = None,
     ) -> None:
         self.config = config or SearchConfig()
+        # sentence embeddings: customer messages with ``encoder`` itself (never written to disk), the
+        # articles' questions through the on-disk cache when one is given (a reload encodes new texts only)
+        self.encoder = encoder
+        self._article_encoder: Encoder | None = (
+            CachedEncoder(encoder, embedding_cache) if encoder is not None and embedding_cache is not None
+            else encoder)
         # per language: examples of questions the KB does not answer (a KB loaded from a folder reads
         # them from <root>/<lang>/out_of_scope.yml on every reload)
         self._out_of_scope: dict[str, tuple[str, ...]] = {
@@ -198,12 +209,15 @@ class KnowledgeBase:
         config: SearchConfig | None = None,
         feedback: FeedbackStore | None = None,
         wait_trained: bool = True,
+        encoder: Encoder | None = None,
+        embedding_cache: Path | None = None,
     ) -> KnowledgeBase:
         """Load every article under ``root`` (``<root>/<lang>/*.md``). Never raises for a bad article:
         it is skipped, recorded in ``issues`` and logged with file and line. The first load waits for
         the linear model (``wait_trained``), so a process answers with the full model from its first
         query; later reloads serve at once and swap it in when trained."""
-        kb = cls((), config=config, feedback=feedback, root=Path(root), matrix_path=matrix_path)
+        kb = cls((), config=config, feedback=feedback, root=Path(root), matrix_path=matrix_path, encoder=encoder,
+                 embedding_cache=embedding_cache)
         kb.reload()
         if wait_trained:
             kb.wait_trained()
@@ -250,17 +264,19 @@ class KnowledgeBase:
         # a language whose articles did not change keeps its index, model and calibration: a reload
         # after one saved article rebuilds one language
         indexes: dict[str, LanguageIndex] = {}
-        kept: dict[str, Calibration] = {}
+        kept: dict[str, tuple[Calibration, Calibration | None]] = {}
         for lang, arts in entries.items():
             old = previous.indexes.get(lang) if previous is not None else None
             if (old is not None and previous is not None and lang in previous.calibration
                     and old.config == self.config.index and old.articles == tuple(arts)):
                 indexes[lang] = old
-                kept[lang] = previous.calibration[lang]
+                kept[lang] = (previous.calibration[lang], previous.cross_calibration.get(lang))
             else:
-                indexes[lang] = LanguageIndex(lang, arts, self.config.index, train_linear=False)
+                indexes[lang] = LanguageIndex(lang, arts, self.config.index, train_linear=False,
+                                              encoder=self._article_encoder)
         ids = {lang: frozenset(a.id for a in arts) for lang, arts in by_lang.items()}
-        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids, self._calibrate(indexes, kept))
+        calibration, cross = self._calibrate(indexes, kept)
+        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids, calibration, cross)
 
     def _train_in_background(self, snapshot: _Snapshot) -> None:
         """Large indexes are served at once without their linear model; train it in a thread and swap
@@ -277,15 +293,17 @@ class KnowledgeBase:
             indexes = dict(snapshot.indexes)
             for lang in pending:
                 old = snapshot.indexes[lang]
-                indexes[lang] = LanguageIndex(lang, old.articles, self.config.index, train_linear=True)
-            kept = {lang: c for lang, c in snapshot.calibration.items() if lang not in pending}
-            calibration = self._calibrate(indexes, kept)
+                indexes[lang] = LanguageIndex(lang, old.articles, self.config.index, train_linear=True,
+                                              encoder=self._article_encoder)
+            kept = {lang: (c, snapshot.cross_calibration.get(lang)) for lang, c in snapshot.calibration.items()
+                    if lang not in pending}
+            calibration, cross = self._calibrate(indexes, kept)
         except Exception:  # the KB keeps serving without the linear model
             logger.exception("kb: training the linear model failed")
             return
         with self._reload_lock:
             if self._state is snapshot:
-                self._state = replace(snapshot, indexes=indexes, calibration=calibration)
+                self._state = replace(snapshot, indexes=indexes, calibration=calibration, cross_calibration=cross)
                 logger.info("kb: linear model trained for %s", ",".join(pending))
 
     def wait_trained(self, timeout: float | None = None) -> bool:
@@ -296,30 +314,54 @@ class KnowledgeBase:
             return not thread.is_alive()
         return True
 
-    def _calibrate(self, indexes: dict[str, LanguageIndex], kept: dict[str, Calibration] | None = None
-                   ) -> dict[str, Calibration]:
-        """Per language, fitted on held-out scores of its own questions; ``kept``: languages whose
-        calibration is still valid (their index did not change)."""
+    def _calibrate(self, indexes: dict[str, LanguageIndex],
+                   kept: dict[str, tuple[Calibration, Calibration | None]] | None = None
+                   ) -> tuple[dict[str, Calibration], dict[str, Calibration]]:
+        """Per language, fitted on held-out scores of its own questions: the full score, and (indexes with
+        sentence embeddings) the dense score alone that queries in other languages get. ``kept``:
+        languages whose calibrations are still valid (their index did not change)."""
         cfg = self.config
         if cfg.center is not None and cfg.slope is not None:
-            return {lang: Calibration(cfg.center, cfg.slope) for lang in indexes}
-        out: dict[str, Calibration] = {lang: c for lang, c in (kept or {}).items() if lang in indexes}
-        samples = {lang: ix.calibration_samples(cfg.calibration_samples)
-                   for lang, ix in indexes.items() if lang not in out}
+            fixed = {lang: Calibration(cfg.center, cfg.slope) for lang in indexes}
+            return fixed, dict(fixed)
+        kept = {lang: c for lang, c in (kept or {}).items() if lang in indexes}
+        full = {lang: c for lang, (c, _) in kept.items()}
+        cross = {lang: x for lang, (_, x) in kept.items() if x is not None}
+        todo = [lang for lang in indexes if lang not in kept]
+        full.update(self._fit(indexes, todo, dense_only=False))
+        cross.update(self._fit(indexes, [x for x in todo if indexes[x].dense is not None], dense_only=True))
+        return full, cross
+
+    def _fit(self, indexes: dict[str, LanguageIndex], langs: list[str], dense_only: bool) -> dict[str, Calibration]:
+        cfg = self.config
+        samples = {lang: self._samples(indexes, lang, dense_only) for lang in langs}
+        out: dict[str, Calibration] = {}
         pooled: tuple[float, float] | None = None
         for lang, (pos, neg) in samples.items():
             fit = fit_logistic(pos, neg)
             if fit is None:  # too few questions: fit on every language's samples together
-                if pooled is None:  # the kept languages' samples are needed too (the sampled ones are reused)
-                    every = [samples[x] if x in samples else ix.calibration_samples(cfg.calibration_samples)
-                             for x, ix in indexes.items()]
+                if pooled is None:  # the other languages' samples are needed too (the sampled ones are reused)
+                    every = [samples[x] if x in samples else self._samples(indexes, x, dense_only) for x in indexes]
                     pooled = fit_logistic(np.concatenate([p for p, _ in every] or [np.zeros(0)]),
                                           np.concatenate([n for _, n in every] or [np.zeros(0)])) or (
                         cfg.default_center, cfg.default_slope)
                 fit = pooled
             out[lang] = Calibration(*fit)
-            logger.debug("kb calibration %s: %s", lang, out[lang])
+            logger.debug("kb calibration %s%s: %s", lang, " (dense)" if dense_only else "", out[lang])
         return out
+
+    def _samples(self, indexes: dict[str, LanguageIndex], lang: str, dense_only: bool) -> tuple[FloatArray, FloatArray]:
+        """Calibration samples of one language's index. For the dense score alone (queries in another
+        language): the other languages' questions of articles this index has too, when there are enough;
+        else its own questions, held out."""
+        n = self.config.calibration_samples
+        index = indexes[lang]
+        if dense_only:
+            cross = [index.cross_samples(other, n // 2) for x, other in indexes.items() if x != lang]
+            pos = np.concatenate([p for p, _ in cross] or [np.zeros(0)])
+            if len(pos) >= 40:
+                return pos, np.concatenate([q for _, q in cross])
+        return index.calibration_samples(n, dense_only=dense_only)
 
     def watch(self, interval: float = 0.5) -> KnowledgeBaseWatcher:
         """Start a polling thread that reloads this knowledge base when an article changes."""
@@ -354,7 +396,10 @@ class KnowledgeBase:
                 names.setdefault(p.casefold(), p)
         return sorted(names.values(), key=str.casefold)
 
-    def search(self, query: str, lang: str, k: int = 3) -> SearchResult:
+    def search(self, query: str, lang: str, k: int = 3, vector: Matrix | None = None) -> SearchResult:
+        """The best articles for ``query`` in ``lang``. ``vector``: the query's sentence embedding when
+        the caller has it already (the Rasa server computed it for the intent classifier); else the
+        knowledge base encodes the query itself when its indexes have a dense half."""
         if lang not in LANGUAGES:
             raise UnsupportedLanguage(f"unsupported language {lang!r} (expected one of {LANGUAGES})")
         state = self._state
@@ -376,9 +421,17 @@ class KnowledgeBase:
             qv = index.vectorize(query)
             if not fallback:
                 terms = qv.terms
-            if qv.empty:
+            if index.dense is not None:
+                if vector is None:
+                    vector = self._encode_query(query)
+                conf = state.calibration[idx_lang](index.raw_scores(qv, vector))
+                if fallback:  # another language: the meaning matches even where the words do not
+                    cross = state.cross_calibration[idx_lang](index.raw_scores(qv, vector, dense_only=True))
+                    conf = np.maximum(conf, cross)
+            elif qv.empty:
                 continue
-            conf = state.calibration[idx_lang](index.raw_scores(qv))
+            else:
+                conf = state.calibration[idx_lang](index.raw_scores(qv))
             if fallback:
                 conf = conf * cfg.fallback_penalty
             if qv.unknown_terms and cfg.unknown_word_penalty != 1.0:
@@ -418,6 +471,11 @@ class KnowledgeBase:
             and candidates[0][0] - candidates[1][0] < cfg.ambiguity_margin
         )
         return SearchResult(query, lang, hits, abstained, ambiguous, cfg.threshold, out_of_scope)
+
+    def _encode_query(self, query: str) -> Matrix:
+        assert self.encoder is not None  # an index has a dense half only when the KB has an encoder
+        vector: Matrix = self.encoder.encode([query])[0]
+        return vector
 
     def _apply_feedback(
         self, lang: str, terms: tuple[str, ...], candidates: list[_Candidate]

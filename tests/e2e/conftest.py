@@ -37,6 +37,8 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "HANDOFF_BOT_TOKEN": "e2e-bot-token",
         "RASA_TOKEN": "e2e-rasa-token",
         "FRONTDOOR_TOKEN_SECRET": "e2e-token-secret",
+        # the embeddings `frontdoor train` and the KB tests already computed (not a per-test folder)
+        "FRONTDOOR_EMBEDDING_CACHE": str(ROOT / "var" / "cache" / "embeddings"),
     }
     settings = Settings.from_env(env).with_secrets()
     drafts = var / "drafts"
