@@ -15,8 +15,9 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-# bot/lang.py too: the language detector persists counts keyed by its feature function
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/rasa_ext", "bot/lang.py")
+# bot/lang.py too: the language detector persists counts keyed by its feature function; bot/kb/encoder.py:
+# the sentence embeddings the intent classifier is trained on
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/rasa_ext", "bot/lang.py", "bot/kb/encoder.py")
 
 
 def fingerprint(root: Path) -> str:
