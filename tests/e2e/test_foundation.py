@@ -62,3 +62,22 @@ def test_request_for_a_human_creates_a_ticket_through_the_action_server(stack: S
     assert status == 200, ticket
     assert ticket["reference"] == reference
     assert ticket["status"] == "queued"
+
+
+def test_a_message_is_encoded_once_in_rasa_and_its_embedding_reaches_the_actions(stack: Stack) -> None:
+    """The Rasa server's encoder puts the sentence embedding into the parse data, which the action server
+    gets with the tracker (the KB search reuses it); button payloads are not encoded."""
+    from bot.kb.encoder import decode_vector
+
+    chat = Chat(stack)
+    chat.texts("mir wurde mein Abo zweimal abgebucht")
+    chat.texts("/feedback_helped")
+    token = stack.settings.secrets["RASA_TOKEN"]
+    status, tracker = http_json(f"http://127.0.0.1:{stack.settings.rasa_port}/conversations/{chat.sender}/tracker"
+                                f"?token={token}")
+    assert status == 200
+    users = [e for e in tracker["events"] if e.get("event") == "user"]
+    typed, button = users[-2]["parse_data"], users[-1]["parse_data"]
+    vector = decode_vector(typed.get("text_embedding"), 384)
+    assert vector is not None and abs(float((vector ** 2).sum()) - 1.0) < 0.01
+    assert "text_embedding" not in button

@@ -275,3 +275,20 @@ async def test_the_outbox_is_cleared_only_after_a_parked_request(pending: bool, 
         CollectingDispatcher(), tracker({"language": "en", "description": "broken", "ticket_pending": pending}),
         DOMAIN)
     assert outbox.cleared == cleared
+
+
+def test_the_kb_search_reuses_the_embedding_of_the_latest_message() -> None:
+    import numpy as np
+
+    from actions.kb import message_vector
+    from bot.kb.encoder import encode_vector
+
+    class Kb:
+        encoder = type("E", (), {"dim": 4})()
+
+    vector = np.array([0.5, 0.5, 0.5, 0.5], dtype=np.float32)
+    latest = {"text": "charged twice", "text_embedding": encode_vector(vector)}
+    found = message_vector(Kb(), latest, "charged twice")  # type: ignore[arg-type]
+    assert found is not None and np.allclose(found, vector)
+    assert message_vector(Kb(), latest, "another text") is None  # the query is not that message
+    assert message_vector(Kb(), {"text": "charged twice", "text_embedding": "garbage"}, "charged twice") is None
