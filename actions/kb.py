@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 import os
 import threading
@@ -25,23 +26,44 @@ MAX_FAILED_ANSWERS = 2  # two failed answers in a row: offer a human right away
 
 
 class KnowledgeBaseProvider:
-    """Loads the KB once per process on first use, watches the folder for edits (hot reload) and keeps
-    feedback in Redis so every action server learns from every customer."""
+    """Loads the KB once per process, watches the folder for edits (hot reload) and keeps feedback in
+    Redis so every action server learns from every customer.
+
+    The action server's entry point (``python -m actions``) starts the load (parsing, indexes, sentence
+    embeddings) in a thread before it serves, so the first customer does not wait for it; actions
+    ``await ready()``, so the event loop never blocks on it."""
 
     _lock = threading.Lock()
     _shared: KnowledgeBase | None = None
+    _loader: threading.Thread | None = None
 
     def __init__(self, kb: KnowledgeBase | None = None) -> None:
         self._kb = kb
 
+    @classmethod
+    def start_loading(cls) -> None:
+        with cls._lock:
+            if cls._shared is None and cls._loader is None:
+                cls._loader = threading.Thread(target=cls._load_shared, name="kb-load", daemon=True)
+                cls._loader.start()
+
+    @classmethod
+    def _load_shared(cls) -> KnowledgeBase:
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = cls._load()
+            return cls._shared
+
     def get(self) -> KnowledgeBase:
+        if self._kb is None:
+            self._kb = KnowledgeBaseProvider._load_shared()
+        return self._kb
+
+    async def ready(self) -> KnowledgeBase:
+        """The knowledge base, waiting in a thread (not on the event loop) while it still loads."""
         if self._kb is not None:
             return self._kb
-        with KnowledgeBaseProvider._lock:
-            if KnowledgeBaseProvider._shared is None:
-                KnowledgeBaseProvider._shared = self._load()
-        self._kb = KnowledgeBaseProvider._shared
-        return self._kb
+        return await asyncio.to_thread(self.get)
 
     @staticmethod
     def _load() -> KnowledgeBase:
@@ -104,7 +126,7 @@ class ActionAnswerFromKb(KbAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        kb = self.provider.get()
+        kb = await self.provider.ready()
         shown = list(tracker.get_slot("kb_articles_shown") or [])
         latest = tracker.latest_message or {}
         chosen = tracker.get_slot("kb_article") if latest.get("intent", {}).get("name") == "choose_article" else None
@@ -178,7 +200,7 @@ class ActionKbFeedback(KbAction):
                     entry["feedback"] = "helped" if helped else "did_not_help"
             try:
                 article_lang = next((e.get("lang", lang) for e in shown if e.get("id") == article_id), lang)
-                self.provider.get().record_feedback(query, article_lang, article_id, helped)
+                (await self.provider.ready()).record_feedback(query, article_lang, article_id, helped)
             except Exception:  # feedback is best effort; the customer's conversation goes on
                 logger.warning("could not record KB feedback for %s", article_id, exc_info=True)
         events: list[EventType] = [SlotSet("kb_articles_shown", shown)]

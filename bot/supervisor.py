@@ -169,7 +169,7 @@ class Stack:
             rasa_cmd += ["--auth-token", token]
         rasa_status = f"http://{s.host}:{s.rasa_port}/status?token={token}"
         return [
-            Child("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
+            Child("actions", [py, "-m", "actions", "--actions", "actions", "--port", str(s.action_port)],
                   env, lambda: http_ok(f"http://{s.host}:{s.action_port}/health"), log / "actions.log"),
             Child("handoff", [py, "-m", "handoff"], env,
                   lambda: http_ok(f"http://{s.host}:{s.handoff_port}/health"), log / "handoff.log"),
