@@ -83,7 +83,11 @@ class TicketCreated(TypedDict):
     priority: Priority
     status: Status
     first_response_due: float  # unix seconds
+    # the first answer the customer is promised (sla.expected_first_response), minutes from now and unix
+    # seconds; the status view states the same time
     expected_first_response_minutes: int
+    expected_first_response_at: float
+    queue_position: int | None
     created: bool  # False when an existing ticket was returned or attached
 
 
@@ -95,7 +99,10 @@ class TicketStatusView(TypedDict):
     queue: str
     priority: Priority
     queue_position: int | None  # 1-based among waiting tickets of the queue, None when not waiting
+    # minutes until the promised first response (the time given at creation, or later if the queue is
+    # longer than the SLA allows); None once an agent has answered or the ticket is not waiting
     expected_wait_minutes: int | None
+    expected_first_response_at: float | None
     agent_replies: list[TranscriptTurn]
     updated_at: float
 
@@ -104,3 +111,13 @@ class TicketStatusView(TypedDict):
 OUTBOX_KEY = "outbox"
 # Secret customer references start with this, so the bot can recognise one in a message.
 SECRET_PREFIX = "S-"
+
+
+class Estimate(TypedDict):
+    """What a ticket would get if it were created now (a customer asks "how long will this take?")."""
+
+    queue: str
+    tier: int
+    priority: Priority
+    expected_first_response_minutes: int
+    expected_first_response_at: float

@@ -59,6 +59,10 @@ def openapi_document() -> dict[str, Any]:
             body={"$ref": "#/components/schemas/CreateTicketRequest"},
             ok=_resp("existing ticket returned or attached", {"$ref": "#/components/schemas/TicketCreated"}),
             extra={"201": _resp("created", {"$ref": "#/components/schemas/TicketCreated"})}, tags=("bot",))},
+        "/api/v1/estimate": {"post": _op(
+            "Queue, priority and promised first response of a ticket request if it were created now "
+            "(nothing is stored)", security=bot, body={"$ref": "#/components/schemas/CreateTicketRequest"},
+            ok=_resp("estimate", {"$ref": "#/components/schemas/Estimate"}), tags=("bot",))},
         "/api/v1/tickets/by-conversation/{conversation_id}": {"get": _op(
             "Ticket status for a conversation", security=bot, params=("conversation_id",),
             ok=_resp("status", {"$ref": "#/components/schemas/TicketStatusView"}), tags=("bot",))},
@@ -164,11 +168,16 @@ def openapi_document() -> dict[str, Any]:
         "TicketCreated": _obj({
             "reference": _S, "secret_reference": _S, "queue": _S, "tier": {"type": "integer"}, "priority": _S,
             "status": _S, "first_response_due": {"type": "number"},
-            "expected_first_response_minutes": {"type": "integer"}, "created": {"type": "boolean"}}),
+            "expected_first_response_minutes": {"type": "integer"}, "expected_first_response_at": {"type": "number"},
+            "queue_position": {"type": "integer", "nullable": True}, "created": {"type": "boolean"}}),
+        "Estimate": _obj({
+            "queue": _S, "tier": {"type": "integer"}, "priority": _S,
+            "expected_first_response_minutes": {"type": "integer"}, "expected_first_response_at": {"type": "number"}}),
         "TicketStatusView": _obj({
             "reference": _S, "status": _S, "queue": _S, "priority": _S,
             "queue_position": {"type": "integer", "nullable": True},
             "expected_wait_minutes": {"type": "integer", "nullable": True},
+            "expected_first_response_at": {"type": "number", "nullable": True},
             "agent_replies": {"type": "array", "items": turn}, "updated_at": {"type": "number"}}),
         "Ticket": {"type": "object", "nullable": True, "description": "Full ticket record (versioned): the create "
                    "fields (masked), summary, channels, status, queue, tier, priority, agent, SLA deadlines, "

@@ -10,7 +10,7 @@ from typing import Any
 
 from ujson import dumps as fast_dumps  # the create hot path: same JSON, less CPU
 
-from bot.contract import SECRET_PREFIX, CreateTicketRequest, TicketCreated, TicketStatusView
+from bot.contract import SECRET_PREFIX, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
 from handoff import sla
 from handoff.errors import Conflict, Forbidden, InvalidTicket, TicketNotFound
 from handoff.kbdraft import draft_issues, write_draft
@@ -25,6 +25,12 @@ from handoff.tickets import OPEN_STATUSES, WAITING_STATUSES, build_doc, customer
 logger = logging.getLogger(__name__)
 
 REPEAT_WINDOW = 7 * 24 * 3600.0
+
+
+def _minutes(seconds: float) -> int:
+    return max(0, round(seconds / 60))
+
+
 REPEAT_THRESHOLD = 3
 SYSTEM = "sla-watcher"
 
@@ -73,11 +79,29 @@ class TicketService:
             logger.info("ticket %s created in %s (%s, rule %s)", result.reference, decision.queue,
                         fields["priority"], decision.rule)
             ticket = {**fields, "reference": result.reference, "secret_reference": secret}
-            return self._created(ticket, True, now), True
+            return await self._created(ticket, True, now), True
         if result.outcome == "attach":
             ticket = await self._attach(result.reference, request, now)
-            return self._created(ticket, False, now), False
-        return self._created(await self.store.ticket(result.reference, with_lists=False), False, now), False
+            return await self._created(ticket, False, now), False
+        return await self._created(await self.store.ticket(result.reference, with_lists=False), False, now), False
+
+    async def estimate(self, request: CreateTicketRequest) -> Estimate:
+        """Queue, priority and promised first response of this request if it became a ticket now (the
+        same routing, priority and SLA as ``create``; nothing is stored)."""
+        now = self.clock()
+        decision = route(self.matrix.matrix, routing_facts(request))
+        fields = self._variant(request, decision.priority, decision.queue, decision.tier, decision.rule, False,
+                               now)["fields"]
+        position = await self.store.queue_length(decision.queue) + 1
+        at = await self._promise(decision.queue, fields["priority"], float(fields["first_response_due"]), position,
+                                 now)
+        return Estimate(queue=decision.queue, tier=decision.tier, priority=fields["priority"],
+                        expected_first_response_minutes=_minutes(at - now), expected_first_response_at=at)
+
+    async def _promise(self, queue: str, priority: str, due: float, position: int, now: float) -> float:
+        waits = await self.store.recent_waits(queue)
+        return sla.expected_first_response(now, due, priority, position, waits, self.settings.default_wait_minutes,
+                                           self.settings.business_hours)
 
     def _variant(self, request: CreateTicketRequest, base: str, queue: str, tier: int, rule: str, repeat: bool,
                  now: float) -> dict[str, Any]:
@@ -124,13 +148,19 @@ class TicketService:
         logger.info("conversation attached to open ticket %s", ref)
         return await self.store.mutate(ref, decide, now)
 
-    def _created(self, ticket: dict[str, Any], created: bool, now: float) -> TicketCreated:
+    async def _created(self, ticket: dict[str, Any], created: bool, now: float) -> TicketCreated:
         due = float(ticket["first_response_due"])
+        position = None
+        at = due
+        if ticket["status"] in WAITING_STATUSES:
+            position = await self.store.queue_position(ticket["queue"], ticket["reference"])
+            if position is not None:
+                at = await self._promise(ticket["queue"], ticket["priority"], due, position, now)
         return TicketCreated(
             reference=ticket["reference"], secret_reference=ticket["secret_reference"], queue=ticket["queue"],
             tier=int(ticket["tier"]), priority=ticket["priority"], status=ticket["status"],
-            first_response_due=due, expected_first_response_minutes=max(0, round((due - now) / 60)),
-            created=created,
+            first_response_due=due, expected_first_response_minutes=_minutes(at - now),
+            expected_first_response_at=at, queue_position=position, created=created,
         )
 
     async def status_by_secret(self, secret: str) -> TicketStatusView:
@@ -144,15 +174,17 @@ class TicketService:
 
     async def status_view(self, ref: str) -> TicketStatusView:
         ticket = await self.store.ticket(ref)
-        position = wait = None
+        position = wait = at = None
         if ticket["status"] in WAITING_STATUSES:
             position = await self.store.queue_position(ticket["queue"], ref)
-            if position is not None:
-                waits = await self.store.recent_waits(ticket["queue"])
-                wait = sla.expected_wait_minutes(position, waits, self.settings.default_wait_minutes)
+            if position is not None and not ticket.get("replies"):
+                now = self.clock()
+                at = await self._promise(ticket["queue"], ticket["priority"], float(ticket["first_response_due"]),
+                                         position, now)
+                wait = _minutes(at - now)
         return TicketStatusView(
             reference=ref, status=ticket["status"], queue=ticket["queue"], priority=ticket["priority"],
-            queue_position=position, expected_wait_minutes=wait,
+            queue_position=position, expected_wait_minutes=wait, expected_first_response_at=at,
             agent_replies=[{"sender": "agent", "text": r["text"], "timestamp": r["timestamp"]}
                            for r in ticket.get("replies", [])],
             updated_at=float(ticket["updated_at"]),

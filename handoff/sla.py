@@ -154,3 +154,13 @@ def expected_wait_minutes(position: int, recent_waits: list[float], default_minu
     """Median of recent claim waits (seconds) in the queue times the queue position."""
     per_ticket = statistics.median(recent_waits) / 60.0 if recent_waits else float(default_minutes)
     return max(1, round(per_ticket * position))
+
+
+def expected_first_response(now: float, first_response_due: float, priority: str, position: int,
+                            recent_waits: list[float], default_minutes: int, hours: BusinessHours) -> float:
+    """The one time a customer is told to expect the first answer, whenever they are told it: the SLA
+    deadline (which already counts business hours), or later when the queue ahead is longer than the
+    deadline allows (recent waits of the queue times the position, counted like the deadline)."""
+    by_queue = add_minutes(now, expected_wait_minutes(position, recent_waits, default_minutes), hours,
+                           POLICIES[priority].around_the_clock)
+    return max(first_response_due, by_queue)

@@ -388,6 +388,9 @@ class Store:
         rank = await self.redis.zrank(self._k("queue", queue), ref)
         return None if rank is None else int(rank) + 1
 
+    async def queue_length(self, queue: str) -> int:
+        return int(await self.redis.zcard(self._k("queue", queue)))
+
     async def recent_waits(self, queue: str) -> list[float]:
         return [float(w) for w in await self.redis.lrange(self._k("waits", queue), 0, -1)]
 

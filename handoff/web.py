@@ -127,6 +127,13 @@ async def create_ticket(request: web.Request) -> web.Response:
     return web.json_response(created, status=201 if is_new else 200, dumps=fast_dumps)
 
 
+async def estimate(request: web.Request) -> web.Response:
+    """Queue, priority and promised first response of a ticket request if it were created now."""
+    require_bot(request)
+    payload = validate_create(await json_body(request))
+    return web.json_response(await request.app[appkeys.SERVICE].estimate(payload))
+
+
 async def ticket_by_conversation(request: web.Request) -> web.Response:
     require_bot(request)
     service = request.app[appkeys.SERVICE]
@@ -285,6 +292,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/health", health),
     ("GET", "/openapi.json", openapi),
     ("POST", "/api/v1/tickets", create_ticket),
+    ("POST", "/api/v1/estimate", estimate),
     ("GET", "/api/v1/tickets/by-conversation/{conversation_id}", ticket_by_conversation),
     ("POST", "/api/v1/tickets/by-conversation/{conversation_id}/messages", customer_message),
     ("POST", "/api/v1/tickets/{ref}/rating", rate_ticket),

@@ -77,7 +77,10 @@ async def test_full_lifecycle(make_client: Callable[..., Any], settings: Setting
     created = await create(client, payload())
     ref = created["reference"]
     status = await (await client.get(f"/api/v1/status/{created['secret_reference']}")).json()
-    assert status["queue_position"] == 1 and status["expected_wait_minutes"] == 10
+    # one promise: the status names the first response the creation promised (the SLA deadline here)
+    assert status["queue_position"] == 1 and created["queue_position"] == 1
+    assert status["expected_wait_minutes"] == created["expected_first_response_minutes"] > 0
+    assert status["expected_first_response_at"] == created["expected_first_response_at"] == created["first_response_due"]
 
     resp = await client.post("/api/v1/agent/claim", json={"queues": ["tech-support"]}, headers=agent_headers())
     ticket = (await resp.json())["ticket"]

@@ -48,7 +48,7 @@ async def test_customer_sees_only_own_tickets(client: TestClient) -> None:
         "tickets": []}
     view = await (await client.get(f"/api/v1/status/{mine['secret_reference']}")).json()
     assert set(view) == {"reference", "status", "queue", "priority", "queue_position", "expected_wait_minutes",
-                         "agent_replies", "updated_at"}
+                         "expected_first_response_at", "agent_replies", "updated_at"}
     assert (await client.get("/api/v1/status/guessed-secret")).status == 404
     assert len(mine["secret_reference"]) >= 32
 

@@ -126,6 +126,18 @@ def test_expected_wait(position: int, waits: list[float], expected: int) -> None
     assert sla.expected_wait_minutes(position, waits, 10) == expected
 
 
+def test_the_promise_is_the_deadline_unless_the_queue_is_longer() -> None:
+    hours = parse_business_hours("mon-fri 08:00-18:00")
+    monday_10 = 1_700_474_400.0  # 2023-11-20 10:00 UTC, a Monday
+    due = sla.deadlines("P3", 1, monday_10, hours).first_response_due
+    assert sla.expected_first_response(monday_10, due, "P3", 2, [300.0], 10, hours) == due  # 2 x 5 min < 60
+    late = sla.expected_first_response(monday_10, due, "P3", 9, [600.0], 10, hours)  # 9 x 10 min > 60
+    assert late == monday_10 + 90 * 60
+    friday_17 = monday_10 + 4 * 86400 + 7 * 3600  # the queue estimate counts business time too
+    due = sla.deadlines("P3", 1, friday_17, hours).first_response_due
+    assert sla.expected_first_response(friday_17, due, "P3", 9, [600.0], 10, hours) == friday_17 + 3 * 86400 - 9 * 3600 + 30 * 60
+
+
 async def test_repeated_contact_raises_priority(client: TestClient) -> None:
     for i in range(3):
         body = payload(f"r-{i}", category="general", description="question", customer={"email": "x@example.com"})
@@ -206,7 +218,8 @@ async def test_tier2_limit_alert_and_expected_wait_from_history(client: TestClie
     resp = await client.post("/api/v1/agent/claim", json={"queues": ["billing"]}, headers=agent_headers())
     assert (await resp.json())["ticket"]["reference"] == refs[0]["reference"]
     status = await (await client.get(f"/api/v1/status/{refs[2]['secret_reference']}")).json()
-    assert status["queue_position"] == 2 and status["expected_wait_minutes"] == 10  # median 5 min x 2
+    # the promise made at creation (60 business minutes, 5 used): the queue ahead (2 x median 5 min) is shorter
+    assert status["queue_position"] == 2 and status["expected_wait_minutes"] == 55
     clock.advance(4 * 3600)  # past the 4-hour tier-2 limit (Monday 16:05 -> Tuesday 10:05 business time)
     clock.advance(16 * 3600)
     counts = await service.sweep_sla()
