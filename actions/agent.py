@@ -67,6 +67,7 @@ class ActionTicketResolved(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         reference = entity(tracker, "reference") or tracker.get_slot("ticket_reference") or ""
         utter(dispatcher, tracker, domain, "utter_ticket_resolved", reference=reference)
-        return [SlotSet("agent_active", False), SlotSet("failed_answers", 0.0), SlotSet("frustrated", False),
+        return [SlotSet("agent_active", False), SlotSet("ticket_open", False), SlotSet("failed_answers", 0.0),
+                SlotSet("frustrated", False),
                 SlotSet("requested_human", False), SlotSet("kb_articles_shown", []), SlotSet("description", None),
                 SlotSet("category", None)]

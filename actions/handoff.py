@@ -20,9 +20,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.respond import utter
 from actions.customer import language_of
+from actions.digression import Digressions
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
-from actions.prequal import steps_tried_text
-from actions.texts import ETA, ETA_HOURS, NEXT_STEPS, QUEUE_POSITION, QUEUES, SKIPPED, STATUSES, label
+from actions.prequal import inferred_fields, statements, steps_tried_text
+from actions.texts import (
+    ETA, ETA_HOURS, FIRST_RESPONSE, NEXT_STEPS, PRIORITY_NOTE, QUEUE_POSITION, QUEUES, SKIPPED, STATUSES, label,
+)
+from bot.dialogue import assess_severity
 from bot.contract import OUTBOX_KEY, ArticleShown, CreateTicketRequest, Customer, TicketStatusView
 
 logger = logging.getLogger(__name__)
@@ -110,10 +114,14 @@ def ticket_request(tracker: Tracker) -> CreateTicketRequest:
     steps = steps_tried_text(tracker)
     if steps:
         request["steps_tried"] = [s.strip() for s in steps.split(";") if s.strip()]
+    inferred = inferred_fields(tracker)  # the customer's words, where the form did not ask
     for field in ("category", "product", "error_code", "order_number", "invoice_number", "impact", "urgency"):
-        value = slot(field)
+        value = slot(field) or inferred.get(field)
         if value:
             request[field] = value  # type: ignore[literal-required]
+    tags = assess_severity(statements(tracker)).tags
+    if tags:
+        request["tags"] = list(tags)
     not_helped = [a for a in shown if a.get("feedback") == "did_not_help" and a.get("escalate_to")]
     if not_helped:
         request["escalate_to"] = not_helped[-1]["escalate_to"]
@@ -186,16 +194,23 @@ class ActionCreateTicket(HandoffAction):
         utter(
             dispatcher, tracker, domain, "utter_ticket_created", reference=created["reference"],
             queue_label=label(QUEUES, created["queue"], lang),
-            next_steps=NEXT_STEPS.get(int(created.get("tier", 1)), NEXT_STEPS[1])[lang],
+            next_steps=NEXT_STEPS.get(int(created.get("tier", 1)), NEXT_STEPS[1])[lang]
+            + PRIORITY_NOTE.get(str(created.get("priority")), {}).get(lang, ""),
             eta=eta_text(int(created["expected_first_response_minutes"]), lang),
             secret=created["secret_reference"],
         )
         return [SlotSet("ticket_reference", created["reference"]), SlotSet("ticket_secret", created["secret_reference"]),
-                SlotSet("ticket_pending", False)]
+                SlotSet("ticket_pending", False), SlotSet("ticket_open", True), SlotSet("review", "done")]
 
 
 class ActionTicketStatus(HandoffAction):
-    """Status only for the verified owner, or with the ticket's secret reference; never by e-mail."""
+    """Status only for the verified owner, this conversation, or with the ticket's secret reference; never
+    by e-mail. "How long will it take?" before any ticket gets the first response the request would be
+    promised now."""
+
+    def __init__(self, client: HandoffClient | None = None, digressions: Digressions | None = None) -> None:
+        super().__init__(client)
+        self._digressions = digressions
 
     def name(self) -> str:
         return "action_ticket_status"
@@ -208,6 +223,10 @@ class ActionTicketStatus(HandoffAction):
         except HandoffUnavailable:
             utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
             return []
+        if not tickets and (tracker.latest_message or {}).get("intent", {}).get("name") == "ask_wait_time":
+            digressions = self._digressions or Digressions(client=self.client)
+            await digressions.wait(dispatcher, tracker, domain)
+            return []
         if tickets is None:
             utter(dispatcher, tracker, domain, "utter_status_needs_verification")
             return []
@@ -215,12 +234,9 @@ class ActionTicketStatus(HandoffAction):
             utter(dispatcher, tracker, domain, "utter_no_ticket_found")
             return []
         for ticket in tickets[:3]:
-            position = ticket.get("queue_position")
-            wait = ticket.get("expected_wait_minutes")
-            position_text = QUEUE_POSITION[lang].format(position=position, wait=wait) if position and wait else ""
             utter(dispatcher, tracker, domain, "utter_ticket_status", reference=ticket["reference"],
                   status_label=label(STATUSES, ticket["status"], lang),
-                  queue_label=label(QUEUES, ticket["queue"], lang), position_text=position_text)
+                  queue_label=label(QUEUES, ticket["queue"], lang), position_text=position_text(ticket, lang))
             for reply in (ticket.get("agent_replies") or [])[-2:]:  # the status view names no agent
                 utter(dispatcher, tracker, domain, "utter_agent_message", agent_name=AGENT_FALLBACK_NAME,
                       agent_text=reply.get("text", ""))
@@ -243,6 +259,75 @@ class ActionTicketStatus(HandoffAction):
         if own:
             return [own]
         return None
+
+
+def position_text(ticket: TicketStatusView, lang: str) -> str:
+    """Queue position and the promised first response, in the words of the creation message."""
+    text = ""
+    position = ticket.get("queue_position")
+    if position:
+        text += QUEUE_POSITION[lang].format(position=position)
+    wait = ticket.get("expected_wait_minutes")
+    if wait is not None:
+        text += FIRST_RESPONSE[lang].format(eta=eta_text(int(wait), lang))
+    return text
+
+
+class ActionAddToTicket(HandoffAction):
+    """ "I forgot to add ...": the text goes into the ticket this conversation opened."""
+
+    def name(self) -> str:
+        return "action_add_to_ticket"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        return await add_to_ticket(self.client, dispatcher, tracker, domain)
+
+
+async def add_to_ticket(client: HandoffClient, dispatcher: CollectingDispatcher, tracker: Tracker,
+                        domain: dict[str, Any]) -> list[EventType]:
+    text = str((tracker.latest_message or {}).get("text") or "")
+    reference = tracker.get_slot("ticket_reference") or ""
+    try:
+        await client.customer_message(tracker.sender_id, text)
+    except HandoffRejected as exc:
+        if exc.status in (404, 409):  # no open ticket any more: the bot takes the message from here
+            utter(dispatcher, tracker, domain, "utter_ticket_closed_describe", reference=reference)
+            return [SlotSet("ticket_open", False)]
+        utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
+        return []
+    except HandoffUnavailable:
+        utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
+        return []
+    utter(dispatcher, tracker, domain, "utter_added_to_ticket", reference=reference)
+    return []
+
+
+class ActionTicketFollowup(HandoffAction):
+    """A message right after the ticket was opened. A clear question on another topic is answered from
+    the knowledge base; anything else (more about the problem, "still waiting!", "I want a person") is
+    about the open ticket: it is added to it, with the ticket's status, and no new ticket is offered."""
+
+    def __init__(self, client: HandoffClient | None = None, digressions: Digressions | None = None) -> None:
+        super().__init__(client)
+        self._digressions = digressions
+
+    def name(self) -> str:
+        return "action_ticket_followup"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        latest = tracker.latest_message or {}
+        intent = str((latest.get("intent") or {}).get("name"))
+        digressions = self._digressions or Digressions(client=self.client)
+        if intent in ("describe_problem", "nlu_fallback"):
+            hit = await digressions.other_topic(tracker)
+            if hit is not None:
+                return await digressions.show_answer(dispatcher, tracker, domain, hit)
+        events = await add_to_ticket(self.client, dispatcher, tracker, domain)
+        if intent in ("request_human", "complaint") and not events:
+            await ActionTicketStatus(self.client).run(dispatcher, tracker, domain)
+        return events
 
 
 class ActionRate(HandoffAction):

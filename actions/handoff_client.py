@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import aiohttp
 
-from bot.contract import SCHEMA_VERSION, CreateTicketRequest, TicketCreated, TicketStatusView
+from bot.contract import SCHEMA_VERSION, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,13 @@ class HandoffClient:
         body.setdefault("schema_version", SCHEMA_VERSION)
         _status, payload = await self._request("POST", "/api/v1/tickets", body)
         return cast(TicketCreated, payload)
+
+    async def estimate(self, request: CreateTicketRequest) -> Estimate:
+        """Queue, priority and promised first response if ``request`` became a ticket now."""
+        body = dict(request)
+        body.setdefault("schema_version", SCHEMA_VERSION)
+        _status, payload = await self._request("POST", "/api/v1/estimate", body)
+        return cast(Estimate, payload)
 
     async def ticket_for_conversation(self, conversation_id: str) -> TicketStatusView | None:
         try:

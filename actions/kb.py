@@ -6,6 +6,7 @@ import abc
 import asyncio
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from actions.respond import render, utter
 from actions.customer import language_events, language_of
 from actions.texts import LANGUAGE_NAMES, label
 from bot.kb.encoder import E5Encoder, Matrix, cache_folder, decode_vector
-from bot.kb.search import Hit, KnowledgeBase
+from bot.kb.search import Hit, KnowledgeBase, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,25 @@ def message_vector(kb: KnowledgeBase, message: dict[str, Any], text: str) -> Mat
     return decode_vector(message.get("text_embedding"), kb.encoder.dim)
 
 
+def search_in_context(kb: KnowledgeBase, text: str, lang: str, message: dict[str, Any],
+                      previous_query: str | None) -> SearchResult:
+    """Search for ``text``. When nothing fits it alone, two readings in context: a follow-up question on
+    the previous one ("and how do I set that up again?") searched with it, and a long message searched
+    sentence by sentence (one sentence names the problem, the others tell the story)."""
+    result = kb.search(text, lang, k=3, vector=message_vector(kb, message, text))
+    if result.best is not None or result.out_of_scope:
+        return result
+    readings = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.split()) >= 3]
+    readings = readings if len(readings) > 1 else []
+    if previous_query and previous_query != text and len(text.split()) <= 12:
+        readings.append(f"{previous_query} {text}")
+    for reading in readings:
+        found = kb.search(reading, lang, k=3)
+        if found.best is not None and not found.ambiguous:
+            return SearchResult(text, lang, found.hits, False, False, found.threshold)
+    return result
+
+
 def article_url(hit_article: Any) -> str:
     base = os.environ.get("PUBLIC_SITE_URL", "http://localhost:8080").rstrip("/")
     return f"{base}/help/{hit_article.lang}/{hit_article.id}"
@@ -138,12 +158,17 @@ class ActionAnswerFromKb(KbAction):
                 utter(dispatcher, tracker, domain, "utter_default")
                 return events + [SlotSet("kb_result", "unclear")]
             hit = Hit(article, 1.0, article.summary, article.lang != lang)
-            return events + self._answer(dispatcher, tracker, domain, hit, lang, shown)
+            return events + show_article(dispatcher, tracker, domain, hit, lang, shown)
 
         description = tracker.get_slot("description")
         events += [SlotSet("kb_query", query),
                    SlotSet("description", f"{description}\n{query}" if description else query)]
-        result = kb.search(query, lang, k=3, vector=message_vector(kb, latest, query))
+        result = search_in_context(kb, query, lang, latest, tracker.get_slot("kb_query"))
+        if result.out_of_scope and result.best is None:
+            # about another company's product or account: say so, and what the bot can do; no form
+            utter(dispatcher, tracker, domain, "utter_out_of_scope")
+            utter(dispatcher, tracker, domain, "utter_what_i_can_do")
+            return events + [SlotSet("kb_result", "declined")]
         if result.ambiguous and len(result.hits) >= 2:
             first, second = result.hits[0], result.hits[1]
             buttons = [{"title": h.article.title, "payload": f'/choose_article{{"kb_article":"{h.article.id}"}}'}
@@ -155,7 +180,7 @@ class ActionAnswerFromKb(KbAction):
             return events + [SlotSet("kb_result", "ambiguous")] + (
                 [SlotSet("category", category)] if category and not tracker.get_slot("category") else [])
         if result.best is not None:
-            return events + self._answer(dispatcher, tracker, domain, result.best, lang, shown)
+            return events + show_article(dispatcher, tracker, domain, result.best, lang, shown)
 
         # nothing fits: a guess would waste the customer's time
         failure, offer_human = self.failure(tracker)
@@ -167,20 +192,21 @@ class ActionAnswerFromKb(KbAction):
         utter(dispatcher, tracker, domain, "utter_kb_no_answer")
         return events + failure + [SlotSet("kb_result", "none")]
 
-    def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], hit: Hit,
-                lang: str, shown: list[dict[str, str]]) -> list[EventType]:
-        article = hit.article
-        if hit.fallback_lang:
-            utter(dispatcher, tracker, domain, "utter_kb_other_language",
-                  article_language=label(LANGUAGE_NAMES, article.lang, lang))
-        utter(dispatcher, tracker, domain, "utter_kb_answer", title=article.title,
-              summary=article.summary or hit.snippet, url=article_url(article))
-        shown = [s for s in shown if s.get("id") != article.id] + [shown_entry(hit)]
-        events: list[EventType] = [SlotSet("kb_result", "answered"), SlotSet("kb_article", article.id),
-                                   SlotSet("kb_articles_shown", shown[-10:]), SlotSet("category", article.category)]
-        if len(article.products) == 1:
-            events.append(SlotSet("product", article.products[0]))
-        return events
+def show_article(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], hit: Hit, lang: str,
+                 shown: list[dict[str, str]]) -> list[EventType]:
+    """The article as the answer: summary, "read more" link and the did-it-help buttons."""
+    article = hit.article
+    if hit.fallback_lang:
+        utter(dispatcher, tracker, domain, "utter_kb_other_language",
+              article_language=label(LANGUAGE_NAMES, article.lang, lang))
+    utter(dispatcher, tracker, domain, "utter_kb_answer", title=article.title,
+          summary=article.summary or hit.snippet, url=article_url(article))
+    shown = [s for s in shown if s.get("id") != article.id] + [shown_entry(hit)]
+    events: list[EventType] = [SlotSet("kb_result", "answered"), SlotSet("kb_article", article.id),
+                               SlotSet("kb_articles_shown", shown[-10:]), SlotSet("category", article.category)]
+    if len(article.products) == 1:
+        events.append(SlotSet("product", article.products[0]))
+    return events
 
 
 class ActionKbFeedback(KbAction):

@@ -1,8 +1,11 @@
 """Pre-qualification: the problem form, its validation, the summary the customer confirms.
 
-The form asks only what is still missing: entities mentioned earlier, the KB articles already shown and a
-signed-in customer's identity fill slots before it asks. A customer who asked for a human (or is
-frustrated) gets the short version: a description and a way to reach them, nothing else.
+The form asks only what is still missing: entities mentioned earlier, the KB articles already shown, a
+signed-in customer's identity and what the customer's own words already say (the device named, what was
+tried, who is affected and how urgent it is) fill slots before it asks. A customer who asked for a human
+(or is frustrated) gets the short version: a description and a way to reach them, nothing else. A
+question instead of an answer is answered and the form asks again (actions/digression.py); "skip" skips
+a field the bot offered to skip.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.digression import Digressions, digression_kind
 from actions.respond import utter
 from actions.customer import language_of
 from actions.texts import (
-    CATEGORIES, CATEGORY_WORDS, FIELDS, IMPACT_WORDS, IMPACTS, NONE_WORDS, NOTHING_TRIED_WORDS, SKIP_WORDS,
-    SKIPPED, URGENCIES, URGENCY_WORDS, is_one_of, label, match_choice,
+    CATEGORIES, CATEGORY_WORDS, FEEDBACK, FIELDS, HELP_ARTICLE, IMPACT_WORDS, IMPACTS, NONE_WORDS, NOTHING_TRIED,
+    NOTHING_TRIED_WORDS, SKIP_WORDS, SKIPPED, URGENCIES, URGENCY_WORDS, is_one_of, label, match_choice,
 )
+from bot.dialogue import assess_severity, devices_in, fields_named, is_question, steps_tried_in
 from bot.entities import normalise
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
@@ -28,8 +33,42 @@ MAX_ATTEMPTS = 2
 MIN_DESCRIPTION = 12
 
 
+NOTHING_YET = "nothing yet"
+
+
 def short_mode(tracker: Tracker) -> bool:
     return bool(tracker.get_slot("requested_human") or tracker.get_slot("frustrated"))
+
+
+def customer_texts(tracker: Tracker) -> list[str]:
+    """Everything the customer typed in this conversation (button payloads left out)."""
+    return [str(e.get("text")) for e in tracker.events if e.get("event") == "user" and e.get("text")
+            and not str(e.get("text")).startswith("/")]
+
+
+def statements(tracker: Tracker) -> str:
+    """The customer's sentences that are not questions ("is there an outage?" reports none)."""
+    sentences = [s for t in customer_texts(tracker) for s in re.split(r"(?<=[.!?])\s+|\n+", t)]
+    return "\n".join(s for s in sentences if s.strip() and not is_question(s))
+
+
+def inferred_fields(tracker: Tracker) -> dict[str, str]:
+    """Fields the customer's own words already answer: who is affected and how urgent (what they report,
+    not what they ask), the device they named, what they already tried."""
+    said = statements(tracker)
+    severity = assess_severity(said)
+    out: dict[str, str] = {}
+    if severity.impact:
+        out["impact"] = severity.impact
+    if severity.urgency:
+        out["urgency"] = severity.urgency
+    devices = devices_in(said)
+    if devices:
+        out["product"] = devices[0]
+    tried = steps_tried_in(said)
+    if tried:
+        out["steps_tried"] = tried
+    return out
 
 
 def needed_slots(tracker: Tracker) -> list[str]:
@@ -50,13 +89,57 @@ def needed_slots(tracker: Tracker) -> list[str]:
     return required
 
 
+def valid_answer(slot: str, text: str) -> bool:
+    """Would ``text`` pass the validation of ``slot`` (free-text slots: anything may be an answer)?"""
+    if slot == "category":
+        return match_choice(text, CATEGORY_WORDS) in CATEGORIES
+    if slot == "impact":
+        return match_choice(text, IMPACT_WORDS) is not None
+    if slot == "urgency":
+        return match_choice(text, URGENCY_WORDS) is not None
+    if slot == "contact_email":
+        return re.search(r"[^@\s<>]+@[^@\s<>]+\.[a-z]{2,}", text, re.IGNORECASE) is not None
+    skip = is_one_of(text, SKIP_WORDS) or is_one_of(text, NONE_WORDS)
+    if slot == "error_code":
+        return skip or re.fullmatch(r"E-\d{4}", normalise("error_code", text.strip())) is not None
+    if slot in ("order_number", "invoice_number"):
+        pattern = r"SO-\d{6}" if slot == "order_number" else r"INV-\d{4}-\d{5}"
+        return skip or re.fullmatch(pattern, normalise(slot, text.strip())) is not None
+    return False
+
+
 class ValidateProblemForm(FormValidationAction):
+    def __init__(self, digressions: Digressions | None = None) -> None:
+        self._digressions = digressions
+
+    @property
+    def digressions(self) -> Digressions:
+        if self._digressions is None:
+            self._digressions = Digressions()
+        return self._digressions
+
     def name(self) -> str:
         return "validate_problem_form"
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> list[str]:
         return needed_slots(tracker)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        # what the customer's words already answer fills the empty fields first (never asked)
+        prefill: list[EventType] = [SlotSet(k, v) for k, v in inferred_fields(tracker).items()
+                                    if not tracker.get_slot(k)]
+        requested = tracker.get_slot("requested_slot")
+        text = str((tracker.latest_message or {}).get("text") or "")
+        if requested and tracker.latest_action_name == "action_listen":
+            kind = digression_kind(tracker, str(requested), valid_answer(str(requested), text))
+            if kind is not None:
+                answered = await self.digressions.answer(kind, dispatcher, tracker, domain, str(requested))
+                if answered is not None:
+                    return [*prefill, *answered, SlotSet(str(requested), None)]
+        for event in prefill:
+            tracker.slots[event["name"]] = event["value"]
+        return [*prefill, *await super().run(dispatcher, tracker, domain)]
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
@@ -133,7 +216,7 @@ class ValidateProblemForm(FormValidationAction):
     def validate_steps_tried(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
         text = str(value or "").strip()
-        return {"steps_tried": "nothing yet" if is_one_of(text, NOTHING_TRIED_WORDS) else text[:500] or SKIPPED}
+        return {"steps_tried": NOTHING_YET if is_one_of(text, NOTHING_TRIED_WORDS) else text[:500] or SKIPPED}
 
     def validate_impact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                         domain: DomainDict) -> dict[str, Any]:
@@ -150,19 +233,25 @@ class ValidateProblemForm(FormValidationAction):
         return self._failed("urgency", tracker, dispatcher, domain, "utter_invalid_choice", skip_value="normal")
 
 
-def ticket_summary(tracker: Tracker, lang: str) -> str:
-    """The pre-qualified details as a Markdown list, in the customer's language."""
+def ticket_summary(tracker: Tracker, lang: str, changes: dict[str, Any] | None = None) -> str:
+    """The pre-qualified details as a Markdown list, in the customer's language (``changes``: slot values
+    set in this very turn, which the tracker does not show yet)."""
+    changes = changes or {}
+
+    def slot(name: str) -> Any:
+        return changes[name] if name in changes else tracker.get_slot(name)
+
     values = {
-        "category": label(CATEGORIES, tracker.get_slot("category"), lang) if tracker.get_slot("category") else None,
-        "description": tracker.get_slot("description"),
-        "product": tracker.get_slot("product"),
-        "error_code": tracker.get_slot("error_code"),
-        "order_number": tracker.get_slot("order_number"),
-        "invoice_number": tracker.get_slot("invoice_number"),
-        "contact_email": tracker.get_slot("contact_email") or tracker.get_slot("customer_email"),
-        "steps_tried": steps_tried_text(tracker),
-        "impact": label(IMPACTS, tracker.get_slot("impact"), lang) if tracker.get_slot("impact") else None,
-        "urgency": label(URGENCIES, tracker.get_slot("urgency"), lang) if tracker.get_slot("urgency") else None,
+        "category": label(CATEGORIES, slot("category"), lang) if slot("category") else None,
+        "description": slot("description"),
+        "product": slot("product"),
+        "error_code": slot("error_code"),
+        "order_number": slot("order_number"),
+        "invoice_number": slot("invoice_number"),
+        "contact_email": slot("contact_email") or tracker.get_slot("customer_email"),
+        "steps_tried": steps_tried_text(tracker, lang),
+        "impact": label(IMPACTS, slot("impact"), lang) if slot("impact") else None,
+        "urgency": label(URGENCIES, slot("urgency"), lang) if slot("urgency") else None,
     }
     lines = []
     for field, value in values.items():
@@ -173,10 +262,13 @@ def ticket_summary(tracker: Tracker, lang: str) -> str:
     return "\n".join(lines)
 
 
-def steps_tried_text(tracker: Tracker) -> str | None:
-    parts = [f"KB: {a.get('title')} ({a.get('feedback', 'none').replace('_', ' ')})"
+def steps_tried_text(tracker: Tracker, lang: str = "en") -> str | None:
+    """The articles shown (and how they did) and what the customer tried, in ``lang``."""
+    parts = [f"{HELP_ARTICLE[lang]}: {a.get('title')} ({label(FEEDBACK, a.get('feedback', 'none'), lang)})"
              for a in tracker.get_slot("kb_articles_shown") or []]
     own = tracker.get_slot("steps_tried")
+    if own == NOTHING_YET:
+        own = NOTHING_TRIED[lang]
     if own and own != SKIPPED:
         parts.append(own)
     return "; ".join(parts) or None
@@ -257,22 +349,108 @@ class ActionResetField(Action):
 
 
 CHOICE_TABLES = {"category": CATEGORY_WORDS, "impact": IMPACT_WORDS, "urgency": URGENCY_WORDS}
+ENTITY_FIELDS = {"email": "contact_email", "order_number": "order_number", "invoice_number": "invoice_number",
+                 "error_code": "error_code"}
+
+
+def corrections(text: str, entities: list[dict[str, Any]]) -> dict[str, str]:
+    """The new values a correction at the summary gives: an e-mail, order or invoice number or error code
+    it contains, the device it names (not a negated one: "the TV, not the phone"), and for the choice
+    fields the option it names when it names the field ("urgency: can wait")."""
+    out: dict[str, str] = {}
+    for e in entities:
+        field = ENTITY_FIELDS.get(str(e.get("entity")))
+        if field and e.get("value"):
+            out[field] = normalise(str(e.get("entity")), str(e["value"]))
+    devices = devices_in(text)
+    if devices:
+        out["product"] = devices[0]
+    for field in fields_named(text):
+        table = CHOICE_TABLES.get(field)
+        value = match_choice(text, table) if table else None
+        if value:
+            out[field] = value
+    return out
+
+
+class ActionCorrectSummary(Action):
+    """Free text at the summary. A new value ("the e-mail is wrong, it is ...", "no, it's the TV not the
+    phone") replaces the old one and the summary is shown again; a field named without a value ("the
+    order number is wrong") is asked again; anything else gets the choice of fields."""
+
+    def name(self) -> str:
+        return "action_correct_summary"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        latest = tracker.latest_message or {}
+        text = str(latest.get("text") or "")
+        lang = language_of(tracker)
+        changes = corrections(text, list(latest.get("entities") or []))
+        if changes:
+            utter(dispatcher, tracker, domain, "utter_ticket_summary", summary=ticket_summary(tracker, lang, changes))
+            return [*(SlotSet(k, v) for k, v in changes.items()), SlotSet("review", "confirm")]
+        named = [f for f in fields_named(text) if f in FIELDS]
+        if named:
+            failures = dict(tracker.get_slot("validation_failures") or {})
+            failures.pop(named[0], None)
+            return [SlotSet(named[0], None), SlotSet("validation_failures", failures), SlotSet("review", None),
+                    FollowupAction("problem_form")]
+        return await ActionChooseField().run(dispatcher, tracker, domain)
+
+
+# fields the bot offers to skip (their question has a "don't have it" button or says "skip")
+SKIPPABLE = {"product": SKIPPED, "error_code": "none", "order_number": SKIPPED, "invoice_number": SKIPPED,
+             "steps_tried": SKIPPED}
 
 
 class ActionHandleFormCancel(Action):
-    """`cancel` during the form: a short answer such as "it can wait" can look like "stop" to the intent
-    classifier. When the text is a valid answer to the question being asked, take it and go on; otherwise
-    the customer really wants to stop."""
+    """`cancel` during the form: words that look like "stop" are often something else. A valid answer to
+    the question being asked ("it can wait") is taken; "skip" skips a field the bot offered to skip; a
+    question ("how do I cancel my subscription?") is answered from the knowledge base and the form asks
+    again. Otherwise the customer really wants to stop."""
+
+    def __init__(self, digressions: Digressions | None = None) -> None:
+        self._digressions = digressions
+
+    @property
+    def digressions(self) -> Digressions:
+        if self._digressions is None:
+            self._digressions = Digressions()
+        return self._digressions
 
     def name(self) -> str:
         return "action_handle_form_cancel"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        slot = tracker.get_slot("requested_slot")
+        slot = str(tracker.get_slot("requested_slot"))
         text = str((tracker.latest_message or {}).get("text") or "")
-        table = CHOICE_TABLES.get(str(slot))
+        table = CHOICE_TABLES.get(slot)
         value = match_choice(text, table) if table else None
         if value:
-            return [SlotSet(str(slot), value), SlotSet("form_cancel", "answer")]
+            return [SlotSet(slot, value), SlotSet("form_cancel", "answer")]
+        if slot in SKIPPABLE and is_one_of(text, SKIP_WORDS):
+            return [SlotSet(slot, SKIPPABLE[slot]), SlotSet("form_cancel", "answer")]
+        if is_question(text):
+            shown = await self.digressions.kb_answer(dispatcher, tracker, domain)
+            if shown is not None:
+                return [*shown, SlotSet("form_cancel", "answer")]
         return [SlotSet("form_cancel", "stop")]
+
+
+class ActionFieldHelp(Action):
+    """ "Where do I find the order number?" outside the form: where each detail is found."""
+
+    def name(self) -> str:
+        return "action_field_help"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        from actions.digression import HELP_RESPONSES
+
+        text = str((tracker.latest_message or {}).get("text") or "")
+        named = [f for f in fields_named(text) if f in HELP_RESPONSES and HELP_RESPONSES[f] != "utter_help_choice"]
+        for field in named[:1] or ["order_number", "invoice_number", "error_code"]:
+            utter(dispatcher, tracker, domain, HELP_RESPONSES[field])
+        return []

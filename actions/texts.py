@@ -94,13 +94,30 @@ ETA_HOURS: dict[str, str] = {
     "de": "innerhalb von etwa {n} Stunden", "en": "within about {n} hours", "da": "inden for ca. {n} timer",
 }
 QUEUE_POSITION: dict[str, str] = {
-    "de": " Sie sind Nummer {position} in der Warteschlange; geschätzte Wartezeit etwa {wait} Minuten.",
-    "en": " You are number {position} in the queue; estimated wait about {wait} minutes.",
-    "da": " Du er nummer {position} i køen; forventet ventetid ca. {wait} minutter.",
+    "de": " Sie sind Nummer {position} in der Warteschlange.",
+    "en": " You are number {position} in the queue.",
+    "da": " Du er nummer {position} i køen.",
 }
-ARTICLE_TRIED: dict[str, str] = {
-    "helped": "helped", "did_not_help": "did not help", "none": "no feedback",
+# the one promise (handoff: sla.expected_first_response), in the words used at creation too
+FIRST_RESPONSE: dict[str, str] = {
+    "de": " Erste Antwort voraussichtlich {eta}.",
+    "en": " Expected first response {eta}.",
+    "da": " Forventet første svar {eta}.",
 }
+PRIORITY_NOTE: dict[str, dict[str, str]] = {
+    "P1": {"de": " Ihr Anliegen hat höchste Priorität.", "en": " Your request has top priority.",
+           "da": " Din henvendelse har højeste prioritet."},
+    "P2": {"de": " Ihr Anliegen hat hohe Priorität.", "en": " Your request has high priority.",
+           "da": " Din henvendelse har høj prioritet."},
+}
+# how an article shown earlier did, in the customer's summary
+FEEDBACK: Labels = {
+    "helped": {"de": "hat geholfen", "en": "helped", "da": "hjalp"},
+    "did_not_help": {"de": "hat nicht geholfen", "en": "did not help", "da": "hjalp ikke"},
+    "none": {"de": "ohne Rückmeldung", "en": "no feedback", "da": "uden tilbagemelding"},
+}
+HELP_ARTICLE: dict[str, str] = {"de": "Hilfeartikel", "en": "Help article", "da": "Hjælpeartikel"}
+NOTHING_TRIED: dict[str, str] = {"de": "noch nichts", "en": "nothing yet", "da": "ingenting endnu"}
 
 # -- words customers type for form choices (normalised: lower case, no accents folded away) ---------
 

@@ -1,9 +1,10 @@
 """Structured details in customer messages, found by a spaCy entity ruler (no statistical model).
 
-Order numbers (SO-123456), invoice numbers (INV-2024-00123), error codes (E-1001), e-mail addresses,
-ticket references (T-000123), secret ticket references (S-xxxx...) and the product/device names that the
-knowledge-base articles list in their metadata. Built on ``spacy.blank("xx")`` so one ruler serves all
-three languages.
+Order numbers (SO-123456, and as customers write them: "order 48213", "#48213", "Bestellung 48213",
+"SO-48213", all normalised to SO-048213), invoice numbers (INV-2024-00123), error codes (E-1001), e-mail
+addresses, ticket references (T-000123), secret ticket references (S-xxxx...) and the product/device
+names that the knowledge-base articles list in their metadata. Built on ``spacy.blank("xx")`` so one
+ruler serves all three languages.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from spacy.language import Language
 
 # canonical forms: what a matched text is normalised to
 _NORMALISERS: dict[str, tuple[re.Pattern[str], str]] = {
-    "order_number": (re.compile(r"(?i)^SO[- ]?(\d{6})$"), "SO-{0}"),
     "invoice_number": (re.compile(r"(?i)^INV[- ]?(\d{4})[- ]?(\d{5})$"), "INV-{0}-{1}"),
     "error_code": (re.compile(r"(?i)^E[- ]?(\d{4})$"), "E-{0}"),
     "ticket_reference": (re.compile(r"(?i)^T[- ]?(\d{6})$"), "T-{0}"),
@@ -49,7 +49,18 @@ class Entity:
     text: str
 
 
+_ORDER = re.compile(r"(?i)^(?:SO[- ]?|#)?(\d{4,6})$")
+# an order number as customers write it: after "order"/"Bestellung"/"ordre" (and their "number" forms), or
+# with a "#", or SO- with fewer than six digits; the SO-123456 form itself is a ruler pattern
+_ORDER_IN_TEXT = re.compile(
+    r"(?i)(?:\b(?:order|bestellung|bestellnummer|bestell-nr|ordre|ordrenummer|ordrenr)\.?"
+    r"(?:\s*(?:no|nr|number|nummer|#)\.?)?\s*[:#]?\s*|(?<![\w#])#\s?|\bSO[- ]?)(\d{4,6})\b")
+
+
 def normalise(entity: str, text: str) -> str:
+    if entity == "order_number":
+        match = _ORDER.match(re.sub(r"\s+", "", text))
+        return f"SO-{int(match.group(1)):06d}" if match else text
     rule = _NORMALISERS.get(entity)
     compact = re.sub(r"\s+", "", text)
     if rule:
@@ -80,4 +91,9 @@ class EntityFinder:
             found.append(Entity(span.label_, value, span.start_char, span.end_char, span.text))
         for match in _SECRET.finditer(text):
             found.append(Entity("ticket_secret", match.group(0), match.start(), match.end(), match.group(0)))
+        if not any(e.entity == "order_number" for e in found):
+            for match in _ORDER_IN_TEXT.finditer(text):
+                if not any(e.start <= match.start(1) < e.end for e in found):
+                    found.append(Entity("order_number", f"SO-{int(match.group(1)):06d}", match.start(), match.end(),
+                                        match.group(0)))
         return found

@@ -31,9 +31,6 @@ class DenseConfig:
     prob_weight: float = 0.30
     # e5 cosines of unrelated sentences sit around 0.75-0.8: cosines are mapped (floor..1) -> (0..1)
     cosine_floor: float = 0.8
-    # the regression's probability counts only as far as the query is near the article (its rescaled
-    # centroid cosine): a softmax over few articles is confident about anything otherwise
-    gate_prob: bool = True
     logistic_c: float = 300.0
     logistic_max_iter: int = 3000
 
@@ -80,10 +77,10 @@ class DenseIndex:
 
     def _combine(self, near: FloatArray, cent: FloatArray, prob: FloatArray | None) -> FloatArray:
         cfg = self.config
-        centroid = _rescale(cent, cfg.cosine_floor)
-        out = cfg.near_weight * _rescale(near, cfg.cosine_floor) + cfg.centroid_weight * centroid
+        out = cfg.near_weight * _rescale(near, cfg.cosine_floor) + cfg.centroid_weight * _rescale(
+            cent, cfg.cosine_floor)
         if prob is not None:
-            out = out + cfg.prob_weight * (prob * centroid if cfg.gate_prob else prob)
+            out = out + cfg.prob_weight * prob
             return out / cfg.total
         return out / max(cfg.near_weight + cfg.centroid_weight, 1e-9)
 

@@ -301,6 +301,6 @@ def _random_halves(outcomes: Sequence[Outcome], min_oos_recall: float | None, pe
             "mean_top3_accuracy": round(float(np.mean([m.top3 for m in ms])), 4),
             "mean_oos_recall": round(float(np.mean([m.oos_recall for m in ms])), 4),
             "share_meeting_targets": round(float(np.mean(
-                [m.top1 >= 0.9 and m.top3 >= 0.97 and m.oos_recall >= 0.85 for m in ms])), 4),
+                [m.top1 >= 0.95 and m.top3 >= 0.99 and m.oos_recall >= 0.90 for m in ms])), 4),
         }
     return out

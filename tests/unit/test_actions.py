@@ -207,14 +207,23 @@ async def test_a_clear_question_is_answered_with_a_link_and_buttons(kb: Knowledg
 
 async def test_nothing_fits_twice_in_a_row_offers_a_human(kb: KnowledgeBase) -> None:
     action, dispatcher = ActionAnswerFromKb(KnowledgeBaseProvider(kb)), CollectingDispatcher()
-    first = await action.run(dispatcher, tracker({"language": "en"}, text="how do I cook rice in a pressure cooker"),
-                             DOMAIN)
+    first = await action.run(dispatcher, tracker({"language": "en"},
+                                                 text="the stick makes a buzzing noise when it gets warm"), DOMAIN)
     assert {e["name"]: e["value"] for e in first if e.get("event") == "slot"}["kb_result"] == "none"
     second = await action.run(CollectingDispatcher(),
-                              tracker({"language": "en", "failed_answers": 1.0}, text="what about pasta recipes"),
+                              tracker({"language": "en", "failed_answers": 1.0}, text="can streamly add a karaoke mode"),
                               DOMAIN)
     slots = {e["name"]: e["value"] for e in second if e.get("event") == "slot"}
     assert slots["kb_result"] == "offer_human" and slots["frustrated"] is True
+
+
+async def test_another_companys_question_is_declined_without_the_form(kb: KnowledgeBase) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb)).run(
+        dispatcher, tracker({"language": "en"}, text="how do I cook rice in a pressure cooker"), DOMAIN)
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert slots["kb_result"] == "declined" and "failed_answers" not in slots
+    assert "only here for Streamly" in texts(dispatcher) and "I can help with" in texts(dispatcher)
 
 
 async def test_did_not_help_is_recorded_and_lowers_the_article(kb: KnowledgeBase) -> None:

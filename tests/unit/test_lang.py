@@ -45,7 +45,7 @@ def test_the_model_round_trips(identifier: LanguageIdentifier) -> None:
     assert again.detect("Ich habe eine Frage zu meiner Rechnung") == "de"
 
 
-@pytest.mark.parametrize("text", ["dringend", "Haster", "ja", "Überspringen"])
+@pytest.mark.parametrize("text", ["dringend", "Haster", "ja", "Sofort"])
 def test_short_answers_without_clear_evidence_do_not_switch(identifier: LanguageIdentifier, text: str) -> None:
     # unseen words, or words several languages share ("ja" is German and Danish), keep the language
     assert identifier.detect(text) is None
