@@ -26,7 +26,7 @@ from actions.prequal import inferred_fields, statements, steps_tried_text
 from actions.texts import (
     ETA, ETA_HOURS, FIRST_RESPONSE, NEXT_STEPS, PRIORITY_NOTE, QUEUE_POSITION, QUEUES, SKIPPED, STATUSES, label,
 )
-from bot.dialogue import assess_severity
+from bot.dialogue import assess_severity, is_question
 from bot.contract import OUTBOX_KEY, ArticleShown, CreateTicketRequest, Customer, TicketStatusView
 
 logger = logging.getLogger(__name__)
@@ -324,6 +324,8 @@ class ActionTicketFollowup(HandoffAction):
             hit = await digressions.other_topic(tracker)
             if hit is not None:
                 return await digressions.show_answer(dispatcher, tracker, domain, hit)
+        if is_question(str(latest.get("text") or "")):  # "where am I in the queue?" asks, it adds nothing
+            return await ActionTicketStatus(self.client).run(dispatcher, tracker, domain)
         events = await add_to_ticket(self.client, dispatcher, tracker, domain)
         if intent in ("request_human", "complaint") and not events:
             await ActionTicketStatus(self.client).run(dispatcher, tracker, domain)

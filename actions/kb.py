@@ -92,11 +92,12 @@ def message_vector(kb: KnowledgeBase, message: dict[str, Any], text: str) -> Mat
 
 def search_in_context(kb: KnowledgeBase, text: str, lang: str, message: dict[str, Any],
                       previous_query: str | None) -> SearchResult:
-    """Search for ``text``. When nothing fits it alone, two readings in context: a follow-up question on
-    the previous one ("and how do I set that up again?") searched with it, and a long message searched
-    sentence by sentence (one sentence names the problem, the others tell the story)."""
+    """Search for ``text``. When nothing fits it alone (or it looks closer to the out-of-scope examples),
+    two readings in context: a follow-up question on the previous one ("and how do I set that up
+    again?") searched with it, and a long message searched sentence by sentence (one sentence names the
+    problem, the others tell the story). A reading must fit clearly and not look out of scope."""
     result = kb.search(text, lang, k=3, vector=message_vector(kb, message, text))
-    if result.best is not None or result.out_of_scope:
+    if result.best is not None:
         return result
     readings = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.split()) >= 3]
     readings = readings if len(readings) > 1 else []
@@ -104,7 +105,7 @@ def search_in_context(kb: KnowledgeBase, text: str, lang: str, message: dict[str
         readings.append(f"{previous_query} {text}")
     for reading in readings:
         found = kb.search(reading, lang, k=3)
-        if found.best is not None and not found.ambiguous:
+        if found.best is not None and not found.ambiguous and not found.out_of_scope:
             return SearchResult(text, lang, found.hits, False, False, found.threshold)
     return result
 
@@ -130,10 +131,12 @@ class KbAction(Action, abc.ABC):
 
     @staticmethod
     def failure(tracker: Tracker) -> tuple[list[EventType], bool]:
-        """Count a failed answer; the second in a row means: offer a human right away."""
+        """Count a failed answer; the second in a row, or one for a complaining customer, means: offer a
+        human right away."""
         failed = int(tracker.get_slot("failed_answers") or 0) + 1
         events: list[EventType] = [SlotSet("failed_answers", float(failed))]
-        offer_human = failed >= MAX_FAILED_ANSWERS
+        complaint = (tracker.latest_message or {}).get("intent", {}).get("name") == "complaint"
+        offer_human = failed >= MAX_FAILED_ANSWERS or complaint
         if offer_human:
             events += [SlotSet("kb_result", "offer_human"), SlotSet("frustrated", True)]
         return events, offer_human
@@ -164,7 +167,8 @@ class ActionAnswerFromKb(KbAction):
         events += [SlotSet("kb_query", query),
                    SlotSet("description", f"{description}\n{query}" if description else query)]
         result = search_in_context(kb, query, lang, latest, tracker.get_slot("kb_query"))
-        if result.out_of_scope and result.best is None:
+        complaint = latest.get("intent", {}).get("name") == "complaint"
+        if result.out_of_scope and result.best is None and not complaint:
             # about another company's product or account: say so, and what the bot can do; no form
             utter(dispatcher, tracker, domain, "utter_out_of_scope")
             utter(dispatcher, tracker, domain, "utter_what_i_can_do")

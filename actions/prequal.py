@@ -89,6 +89,24 @@ def needed_slots(tracker: Tracker) -> list[str]:
     return required
 
 
+def replies_to_form(tracker: Tracker) -> bool:
+    """Is the form validating a customer's reply (not its own activation)? Rasa hands the validation a
+    tracker that ends with the form's own execution (and the slots it extracted); before that comes the
+    user message, or another action of the bot."""
+    skipped_form = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            return True
+        if kind == "action":
+            if not skipped_form and event.get("name") == "problem_form":
+                skipped_form = True
+                continue
+            if event.get("name") != "action_listen":
+                return False
+    return False
+
+
 def valid_answer(slot: str, text: str) -> bool:
     """Would ``text`` pass the validation of ``slot`` (free-text slots: anything may be an answer)?"""
     if slot == "category":
@@ -131,12 +149,12 @@ class ValidateProblemForm(FormValidationAction):
                                     if not tracker.get_slot(k)]
         requested = tracker.get_slot("requested_slot")
         text = str((tracker.latest_message or {}).get("text") or "")
-        if requested and tracker.latest_action_name == "action_listen":
+        if requested and replies_to_form(tracker):
             kind = digression_kind(tracker, str(requested), valid_answer(str(requested), text))
             if kind is not None:
                 answered = await self.digressions.answer(kind, dispatcher, tracker, domain, str(requested))
-                if answered is not None:
-                    return [*prefill, *answered, SlotSet(str(requested), None)]
+                if answered is not None:  # the same question again (not the domain's next one)
+                    return [*prefill, *answered, SlotSet(str(requested), None), SlotSet("requested_slot", requested)]
         for event in prefill:
             tracker.slots[event["name"]] = event["value"]
         return [*prefill, *await super().run(dispatcher, tracker, domain)]
@@ -282,6 +300,12 @@ class ActionStartHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        slot = str(tracker.get_slot("requested_slot"))
+        if tracker.active_loop_name == "problem_form" and slot in CHOICE_TABLES:
+            # "kun mig" / "only me" can look like "a person, please" to the classifier: an answer first
+            value = match_choice(str((tracker.latest_message or {}).get("text") or ""), CHOICE_TABLES[slot])
+            if value:
+                return [SlotSet(slot, value)]
         utter(dispatcher, tracker, domain, "utter_handoff_intro")
         events: list[EventType] = [SlotSet("requested_human", True)]
         if not tracker.get_slot("description"):

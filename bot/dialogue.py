@@ -101,7 +101,7 @@ _PAYMENTS_DOWN = _any(r"""
 \b(betalingen|kassen|checkout) (virker ikke|fejler)\b.*\bkunder\b
 """)
 _URGENT = _any(r"""
-\b(urgent|asap|right now|immediately|emergency|today!?)\b
+\b(urgent|asap|right now|immediately|emergency)\b
 \b(dringend|sofort|notfall|eilt)\b
 \b(haster|akut|med det samme|nu!)\b
 """)

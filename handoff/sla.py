@@ -160,7 +160,10 @@ def expected_first_response(now: float, first_response_due: float, priority: str
                             recent_waits: list[float], default_minutes: int, hours: BusinessHours) -> float:
     """The one time a customer is told to expect the first answer, whenever they are told it: the SLA
     deadline (which already counts business hours), or later when the queue ahead is longer than the
-    deadline allows (recent waits of the queue times the position, counted like the deadline)."""
+    deadline allows (measured recent waits of the queue times the position, counted like the deadline;
+    without measurements the commitment stands)."""
+    if not recent_waits:
+        return first_response_due
     by_queue = add_minutes(now, expected_wait_minutes(position, recent_waits, default_minutes), hours,
                            POLICIES[priority].around_the_clock)
     return max(first_response_due, by_queue)

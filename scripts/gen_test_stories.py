@@ -86,7 +86,8 @@ def stories(lang: str) -> list[dict[str, object]]:
          "steps": greet + [user(s["human"], "request_human"), {"action": "action_start_handoff"}] + form_done()
          + [{"action": "action_review_ticket"}, slot(review="direct"), {"action": "action_create_ticket"}]},
         {"story": f"{lang}: frustration, the customer accepts a human (flow 4)",
-         "steps": [user(s["angry"], "complaint"), {"action": "action_flag_frustration"}, {"action": "utter_offer_human"},
+         "steps": [user(s["angry"], "complaint"), {"action": "action_flag_frustration"},
+                   {"action": "action_answer_from_kb"}, slot(kb_result="offer_human"), {"action": "utter_offer_human"},
                    user(s["yes"], "affirm"), {"action": "action_start_handoff"}] + form_done()
          + [{"action": "action_review_ticket"}, slot(review="direct"), {"action": "action_create_ticket"}]},
         {"story": f"{lang}: two failed answers in a row, a human is offered and declined (flow 4)",

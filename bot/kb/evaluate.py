@@ -5,6 +5,7 @@ and the intent-dataset protocol of ``shared/eval/README.md`` (one article per la
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
@@ -134,12 +135,30 @@ def metrics(outcomes: Sequence[Outcome], threshold: float) -> Metrics:
                    oos_abst / abst if abst else 1.0)
 
 
+def required_recall(target: float, n: int, confidence: float | None) -> float:
+    """The OOS recall to ask of ``n`` validation queries so that the true recall is at least ``target``
+    with ``confidence`` (one-sided Wilson lower bound; None: the target itself). With 100 out-of-scope
+    queries, 80 % at 95 % confidence needs 87 of them."""
+    if confidence is None or n == 0:
+        return target
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(confidence)
+    for k in range(n + 1):
+        p = k / n
+        bound = (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+        if bound >= target:
+            return k / n
+    return 1.0
+
+
 def choose_threshold(outcomes: Sequence[Outcome], min_oos_recall: float | None = 0.8,
-                     per_language: bool = False) -> float:
+                     per_language: bool = False, confidence: float | None = None) -> float:
     """Threshold chosen on validation data: the highest in-scope accuracy among thresholds whose OOS
     recall is at least ``min_oos_recall`` (the issue's operating point; with ``per_language`` in every
-    language of the outcomes); when no threshold reaches it, or with ``None``, the one maximising the
-    mean of in-scope accuracy and OOS recall."""
+    language of the outcomes; with ``confidence``, the recall that proves the target on this many
+    out-of-scope queries, see :func:`required_recall`); when no threshold reaches it, or with ``None``,
+    the one maximising the mean of in-scope accuracy and OOS recall."""
     scores = sorted({round(o.top_score, 4) for o in outcomes})
     candidates = [0.0, *[s + 1e-4 for s in scores]]  # "abstain below t": just above a seen score
     groups: list[Sequence[Outcome]] = [outcomes]
@@ -154,7 +173,8 @@ def choose_threshold(outcomes: Sequence[Outcome], min_oos_recall: float | None =
             best_t, best_v = t, value
         if min_oos_recall is None or not m.n_oos or m.top1 <= best_cv:
             continue
-        if all(metrics(g, t).oos_recall >= min_oos_recall for g in groups):
+        if all(metrics(g, t).oos_recall >= required_recall(min_oos_recall, metrics(g, t).n_oos, confidence)
+               for g in groups):
             best_c, best_cv = t, m.top1
     return best_c if best_c is not None else best_t
 
@@ -167,7 +187,7 @@ def latency(outcomes: Sequence[Outcome]) -> dict[str, float]:
 def evaluate_dataset(
     train: Path, test: Path, val: Path | None = None, shots: int = 0, seed: int = 0,
     config: SearchConfig | None = None, min_oos_recall: float | None = 0.8, oos_examples: bool = False,
-    encoder: Encoder | None = None, embedding_cache: Path | None = None,
+    encoder: Encoder | None = None, embedding_cache: Path | None = None, oos_confidence: float | None = None,
 ) -> dict[str, Any]:
     """The intent-dataset protocol: returns the JSON-able report. With ``oos_examples`` the training
     file's out-of-scope rows become the knowledge base's out-of-scope examples (what a content editor
@@ -191,9 +211,12 @@ def evaluate_dataset(
     chosen_on = "engine default"
     if val is not None:
         val_out = run_cases(kb, cases_from_rows(read_jsonl(val), key="label"))
-        threshold = choose_threshold(val_out, min_oos_recall)
+        threshold = choose_threshold(val_out, min_oos_recall, confidence=oos_confidence)
         rule = (f"max in-scope accuracy with OOS recall >= {min_oos_recall}" if min_oos_recall is not None
                 else "max mean of in-scope accuracy and OOS recall")
+        if oos_confidence is not None and min_oos_recall is not None:
+            rule += f" at {oos_confidence:.0%} confidence (val OOS recall >= " \
+                    f"{required_recall(min_oos_recall, metrics(val_out, 0).n_oos, oos_confidence):.2f})"
         chosen_on = f"{val} ({rule})"
         kb.config = replace(config, threshold=threshold)
     test_out = run_cases(kb, cases_from_rows(read_jsonl(test), key="label"))

@@ -75,6 +75,9 @@ class IndexConfig:
     # with sentence embeddings: raw = (1 - dense_weight) * lexical + dense_weight * dense (chosen with the
     # dense weights on the own cases' random halves, docs/benchmarks.md "Knowledge base")
     dense_weight: float = 0.3
+    # a word counts as an out-of-scope word when no title, tag or body uses it and at most this many
+    # article questions do (and the out-of-scope examples three times as often)
+    oos_word_max_questions: int = 1
     dense: DenseConfig = DenseConfig()
     analyzer: AnalyzerConfig = AnalyzerConfig()
 
@@ -151,17 +154,21 @@ class LanguageIndex:
         body_df = np.asarray((body_counts > 0).sum(axis=0)).ravel()
         df = np.where(df > 0, df, body_df)
         self.df: IntArray = np.asarray(df, dtype=np.int64)
-        # words that only the out-of-scope examples use (another company, another product...)
+        # words of the out-of-scope examples that the articles do not use, or barely: another company,
+        # another product ("netflix" may appear in one article question as a comparison, it is still
+        # another company's name when the out-of-scope examples use it three times as often)
         self.oos_only: frozenset[int] = frozenset()
         oos_pos = self.oos_position
         if oos_pos is not None:
             owner_arr = np.asarray(q_owner)
-            in_oos = np.asarray((q_counts[owner_arr == oos_pos] > 0).sum(axis=0)).ravel() > 0
-            elsewhere = (np.asarray((q_counts[owner_arr != oos_pos] > 0).sum(axis=0)).ravel()
-                         + np.asarray((meta_counts > 0).sum(axis=0)).ravel()
-                         + np.asarray((body_counts > 0).sum(axis=0)).ravel()) > 0
+            in_oos = np.asarray((q_counts[owner_arr == oos_pos] > 0).sum(axis=0)).ravel()
+            in_questions = np.asarray((q_counts[owner_arr != oos_pos] > 0).sum(axis=0)).ravel()
+            in_articles = (np.asarray((meta_counts > 0).sum(axis=0)).ravel()
+                           + np.asarray((body_counts > 0).sum(axis=0)).ravel())
+            rare = (in_articles == 0) & ((in_questions == 0) | ((in_questions <= cfg.oos_word_max_questions)
+                                                                & (in_oos >= 3 * in_questions)))
             words = np.asarray(self.group_of == GROUP_INDEX["w"])
-            self.oos_only = frozenset(np.flatnonzero(in_oos & ~elsewhere & words).tolist())
+            self.oos_only = frozenset(np.flatnonzero((in_oos > 0) & rare & words).tolist())
         self.idf: FloatArray = np.log((n_docs + 1.0) / (df + 1.0)) + 1.0
         self.max_idf = float(np.log(n_docs + 1.0) + 1.0)
 

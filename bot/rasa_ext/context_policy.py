@@ -36,7 +36,8 @@ KB_ACTIONS = ("action_answer_from_kb", "action_kb_feedback")
 AFTER_KB = {"answered": ACTION_LISTEN_NAME, "ambiguous": ACTION_LISTEN_NAME, "unclear": ACTION_LISTEN_NAME,
             "declined": ACTION_LISTEN_NAME, "none": "problem_form", "offer_human": "utter_offer_human"}
 LISTEN_AFTER = frozenset({"action_ticket_status", "action_add_to_ticket", "action_correct_summary",
-                          "action_field_help", "action_ticket_followup", "utter_what_i_can_do"})
+                          "action_field_help", "action_ticket_followup", "utter_what_i_can_do",
+                          "action_create_ticket"})
 SUMMARY_SHOWN = frozenset({"action_review_ticket", "action_correct_summary"})
 # messages the handoff service and the website send: their rules decide
 SYSTEM_INTENTS = frozenset({"agent_message", "ticket_resolved", "EXTERNAL_retry_ticket", "session_greet", "rate"})

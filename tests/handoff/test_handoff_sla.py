@@ -131,6 +131,7 @@ def test_the_promise_is_the_deadline_unless_the_queue_is_longer() -> None:
     monday_10 = 1_700_474_400.0  # 2023-11-20 10:00 UTC, a Monday
     due = sla.deadlines("P3", 1, monday_10, hours).first_response_due
     assert sla.expected_first_response(monday_10, due, "P3", 2, [300.0], 10, hours) == due  # 2 x 5 min < 60
+    assert sla.expected_first_response(monday_10, due, "P3", 9, [], 10, hours) == due  # no measured waits
     late = sla.expected_first_response(monday_10, due, "P3", 9, [600.0], 10, hours)  # 9 x 10 min > 60
     assert late == monday_10 + 90 * 60
     friday_17 = monday_10 + 4 * 86400 + 7 * 3600  # the queue estimate counts business time too
