@@ -88,7 +88,7 @@ _LOCKED = _any(r"""
 """)
 _CHARGED = _any(r"""
 \b(charg|bill(ed|ing)|debit|money|paying|payments? (keep|still|go))\w*
-\b(abgebucht|abbuch|belast|bezahl|geld|zahle)\w*
+\b(abgebucht|abbuch|bucht|buchen|belast|bezahl|geld|zahle)\w*
 \b(trukket|trækker|betal|penge|opkræv)\w*
 """)
 _PAYMENTS_DOWN = _any(r"""
@@ -136,11 +136,11 @@ DEVICES: dict[str, tuple[str, ...]] = {
     "Streamly Stick": ("stick", "dongle", "sticken", "remote", "fernbedienung", "fjernbetjening"),
     "Phone app": ("phone", "iphone", "android", "handy", "smartphone", "mobil", "mobile", "telefon", "tablet",
                   "ipad", "app on my phone", "mobiltelefon"),
-    "Web browser": ("browser", "chrome", "firefox", "safari", "edge", "laptop", "computer", "pc", "mac",
+    "Web browser": ("browser", "browseren", "chrome", "firefox", "safari", "edge", "laptop", "computer", "pc", "mac",
                     "macbook", "web player", "website", "webseite", "hjemmeside"),
 }
-_NEGATION = re.compile(r"\b(not|nicht|kein|keine|ikke|no)\s+(?:the|my|den|das|die|dem|der|mein|meinem|min|mit|et|en)?\s*$",
-                       re.IGNORECASE)
+_NEGATION = re.compile(r"\b(not|nicht|kein|keine|ikke|no)\s+(?:(?:on|in|at|auf|am|im|an|på|i|the|my|den|das|die|dem|"
+                       r"der|mein|meinem|meiner|min|mit|et|en)\s+){0,2}$", re.IGNORECASE)
 
 
 def devices_in(text: str) -> list[str]:

@@ -1,0 +1,133 @@
+"""Reading messages in context: questions, severity, devices, steps tried, corrections; the context policy's
+decisions; the form telling a reply from its own activation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+
+from actions.prequal import corrections, replies_to_form
+from bot.dialogue import assess_severity, devices_in, fields_named, is_question, steps_tried_in
+from bot.entities import EntityFinder
+from bot.rasa_ext.context_policy import decide
+
+
+@pytest.mark.parametrize(("text", "question"), [
+    ("how long will this take", True), ("is there an outage or something? the app was slow", True),
+    ("wie lange dauert das", True), ("hvornår hører jeg fra jer", True), ("hvor finder jeg ordrenummeret", True),
+    ("the app crashes on my phone", False), ("nur mich", False), ("SO-123456", False), ("kan vente", False),
+])
+def test_questions(text: str, question: bool) -> None:
+    assert is_question(text) is question
+
+
+@pytest.mark.parametrize(("text", "impact", "urgency", "tags"), [
+    ("streamly is down for everyone in our bar, nothing loads on any screen", "everyone", "critical", ()),
+    ("bei allen unseren Gästen geht gar nichts mehr", "everyone", "critical", ()),
+    ("alle vores kunder kan ikke se noget", "everyone", "critical", ()),
+    ("someone hacked my account and changed the password", None, "high", ("account-takeover",)),
+    ("ich bin aus meinem Konto ausgesperrt und ihr bucht trotzdem jeden Monat ab", None, "high",
+     ("locked-and-charged",)),
+    ("min konto er låst men I trækker stadig penge", None, "high", ("locked-and-charged",)),
+    ("our shop can't take payments, the checkout is broken for all customers", "everyone", "critical",
+     ("payments-down",)),
+    ("the picture is blurry on my tv", None, None, ()),
+    ("my whole family can't watch, the kids too", "several", None, ()),
+])
+def test_severity_from_the_customers_words(text: str, impact: str | None, urgency: str | None,
+                                           tags: tuple[str, ...]) -> None:
+    found = assess_severity(text)
+    assert (found.impact, found.urgency, found.tags) == (impact, urgency, tags)
+
+
+@pytest.mark.parametrize(("text", "devices"), [
+    ("no, it's the TV not the phone", ["Smart TV"]),
+    ("the remote of my stick stopped pairing", ["Streamly Stick"]),
+    ("die App auf meinem Handy stürzt ab", ["Phone app"]),
+    ("det virker i browseren, ikke på fjernsynet", ["Web browser"]),
+    ("my account was charged twice", []),
+])
+def test_devices_named_and_not_negated(text: str, devices: list[str]) -> None:
+    assert devices_in(text) == devices
+
+
+@pytest.mark.parametrize(("text", "tried"), [
+    ("the remote is cracked. i already tried new batteries and re-pairing", "new batteries and re-pairing"),
+    ("Ich habe schon den Router neu gestartet versucht", "den Router neu gestartet"),
+    ("jeg har allerede prøvet at geninstallere appen", "at geninstallere appen"),
+    ("the app crashes every time", None),
+])
+def test_steps_already_tried(text: str, tried: str | None) -> None:
+    assert steps_tried_in(text) == tried
+
+
+@pytest.mark.parametrize(("text", "changes"), [
+    ("the e-mail is wrong, it is tom.harris@example.com", {"contact_email": "tom.harris@example.com"}),
+    ("no, it's the TV not the phone", {"product": "Smart TV"}),
+    ("die Bestellnummer ist falsch, richtig ist #48213", {"order_number": "SO-048213"}),
+    ("hastegraden er forkert, det haster", {"urgency": "high"}),
+    ("no, that's wrong", {}),
+])
+def test_corrections_at_the_summary(text: str, changes: dict[str, str]) -> None:
+    finder = EntityFinder(["Streamly Stick"])
+    entities = [{"entity": e.entity, "value": e.value} for e in finder.find(text)]
+    assert corrections(text, entities) == changes
+
+
+def test_fields_are_found_by_their_names() -> None:
+    assert fields_named("the order number is wrong")[0] == "order_number"
+    assert fields_named("Die E-Mail stimmt nicht") == ["contact_email"]
+
+
+def _decide(intent: str, text: str = "something", *, slots: dict[str, Any] | None = None,
+            latest: str = "action_listen", previous: str = "", entities: list[dict[str, Any]] | None = None,
+            loop: str | None = None) -> str | None:
+    return decide(intent, text, entities or [], slots or {}, latest, loop, previous)
+
+
+def test_the_context_policy_reads_messages_by_where_the_conversation_is() -> None:
+    ticket = {"ticket_open": True, "ticket_reference": "T-000001"}
+    # follow-ups right after a ticket
+    assert _decide("ask_wait_time", slots=ticket) == "action_ticket_status"
+    assert _decide("ticket_status", slots=ticket) == "action_ticket_status"
+    assert _decide("add_info", slots=ticket) == "action_add_to_ticket"
+    assert _decide("describe_problem", slots=ticket) == "action_ticket_followup"
+    assert _decide("request_human", slots=ticket) == "action_ticket_followup"
+    assert _decide("thanks", slots=ticket) is None  # the rules answer that
+    # the summary: typed text corrects it, the buttons and "yes" keep their rules
+    summary = {"review": "confirm"}
+    assert _decide("deny", "no, it's the TV", slots=summary, previous="action_review_ticket") == (
+        "action_correct_summary")
+    assert _decide("deny", "/deny", slots=summary, previous="action_review_ticket") is None
+    assert _decide("affirm", "yes send it", slots=summary, previous="action_review_ticket") is None
+    assert _decide("deny", "no", slots=summary, previous="utter_form_cancelled") is None  # summary left
+    # a pasted code, no ticket needed
+    assert _decide("nlu_fallback", entities=[{"entity": "ticket_secret", "value": "S-x"}]) == "action_ticket_status"
+    # no ticket yet
+    assert _decide("ask_wait_time") == "action_ticket_status"
+    assert _decide("ask_where_to_find") == "action_field_help"
+    assert _decide("skip") == "utter_what_i_can_do"
+    # after the KB actions, kb_result decides; inside the form, the form does
+    assert _decide("describe_problem", latest="action_answer_from_kb", slots={"kb_result": "none"}) == "problem_form"
+    assert _decide("describe_problem", latest="action_answer_from_kb", slots={"kb_result": "declined"}) == (
+        "action_listen")
+    assert _decide("ask_wait_time", slots=ticket, loop="problem_form") is None
+    # while an agent owns the conversation the handover policy decides
+    assert _decide("ask_wait_time", slots={**ticket, "agent_active": True}) is None
+
+
+def _tracker(events: list[dict[str, Any]]) -> Tracker:
+    return Tracker("c", {"requested_slot": "order_number"}, {}, events, False, None, {}, "action_listen")
+
+
+def test_the_form_tells_a_reply_from_its_own_activation() -> None:
+    reply = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": "how long?"},
+             {"event": "slot", "name": "requested_slot", "value": "order_number"},
+             {"event": "action", "name": "problem_form"}, {"event": "slot", "name": "order_number", "value": "x"}]
+    activation = [{"event": "user", "text": "/feedback_not_helped"}, {"event": "action", "name": "action_kb_feedback"},
+                  {"event": "slot", "name": "requested_slot", "value": None},
+                  {"event": "action", "name": "problem_form"}]
+    assert replies_to_form(_tracker(reply)) is True
+    assert replies_to_form(_tracker(activation)) is False
