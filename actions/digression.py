@@ -34,7 +34,7 @@ HELP_RESPONSES = {"order_number": "utter_help_order_number", "invoice_number": "
                   "error_code": "utter_help_error_code", "contact_email": "utter_help_contact_email",
                   "product": "utter_help_product", "category": "utter_help_choice", "impact": "utter_help_choice",
                   "urgency": "utter_help_choice"}
-QUESTION_INTENTS = {"ask_wait_time": "wait", "ticket_status": "wait", "ask_where_to_find": "help"}
+QUESTION_INTENTS = {"ask_wait_time": "wait", "ticket_status": "wait"}
 
 
 def latest_text(tracker: Tracker) -> str:

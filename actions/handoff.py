@@ -273,17 +273,6 @@ def position_text(ticket: TicketStatusView, lang: str) -> str:
     return text
 
 
-class ActionAddToTicket(HandoffAction):
-    """ "I forgot to add ...": the text goes into the ticket this conversation opened."""
-
-    def name(self) -> str:
-        return "action_add_to_ticket"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        return await add_to_ticket(self.client, dispatcher, tracker, domain)
-
-
 async def add_to_ticket(client: HandoffClient, dispatcher: CollectingDispatcher, tracker: Tracker,
                         domain: dict[str, Any]) -> list[EventType]:
     text = str((tracker.latest_message or {}).get("text") or "")

@@ -219,7 +219,9 @@ class ActionKbFeedback(KbAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        helped = (tracker.latest_message or {}).get("intent", {}).get("name") == "feedback_helped"
+        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        # the buttons, or typed right after the article ("yes, thanks" / "no, that's useless")
+        helped = intent in ("feedback_helped", "affirm", "thanks")
         article_id = tracker.get_slot("kb_article")
         query = tracker.get_slot("kb_query") or ""
         lang = language_of(tracker)

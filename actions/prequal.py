@@ -462,19 +462,3 @@ class ActionHandleFormCancel(Action):
                 return [*shown, SlotSet("form_cancel", "answer")]
         return [SlotSet("form_cancel", "stop")]
 
-
-class ActionFieldHelp(Action):
-    """ "Where do I find the order number?" outside the form: where each detail is found."""
-
-    def name(self) -> str:
-        return "action_field_help"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        from actions.digression import HELP_RESPONSES
-
-        text = str((tracker.latest_message or {}).get("text") or "")
-        named = [f for f in fields_named(text) if f in HELP_RESPONSES and HELP_RESPONSES[f] != "utter_help_choice"]
-        for field in named[:1] or ["order_number", "invoice_number", "error_code"]:
-            utter(dispatcher, tracker, domain, HELP_RESPONSES[field])
-        return []

@@ -154,7 +154,8 @@ URGENCY_WORDS: dict[str, tuple[str, ...]] = {
                  "emergency", "notfall"),
 }
 
-SKIP_WORDS = ("skip", "überspringen", "ueberspringen", "spring over", "weiß nicht", "weiss nicht", "don't know",
+SKIP_WORDS = ("skip", "pass", "dunno", "no clue", "next question", "nächste frage", "næste spørgsmål",
+              "überspringen", "ueberspringen", "überspring", "spring over", "spring det over", "weiß nicht", "weiss nicht", "don't know",
               "dont know", "ved ikke", "don't have", "habe ich nicht", "har det ikke", "keine", "nicht zur hand",
               "-", "n/a", "no idea", "keine ahnung", "aner det ikke")
 NONE_WORDS = ("none", "no", "nein", "nej", "kein", "keiner", "keine", "ingen", "no code", "no error", "nope",

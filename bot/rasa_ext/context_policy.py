@@ -7,12 +7,13 @@ the rules, below the agent handover) decides those:
   ...", "no, it's the TV not the phone") -> ``action_correct_summary``;
 - a pasted secret ``S-...`` code alone means "show me that ticket" -> ``action_ticket_status``;
 - right after a ticket was opened in this conversation, "how long will it take?", "where am I in the
-  queue?", "anything new?" are about it -> ``action_ticket_status``; "I forgot to add ..." ->
-  ``action_add_to_ticket``; more about the problem, a complaint or "a person, please" ->
-  ``action_ticket_followup`` (added to the ticket; a clear question on another topic is answered);
+  queue?", "anything new?" are about it -> ``action_ticket_status``; more about the problem ("I forgot to
+  add ..."), a complaint or "a person, please" -> ``action_ticket_followup`` (added to the ticket; a clear
+  question on another topic is answered);
+- right after an article with its did-it-help buttons, a typed "no" / "that's useless" / "yes, thanks"
+  is that feedback -> ``action_kb_feedback``;
 - "how long will it take?" before any ticket -> ``action_ticket_status`` (the promise the request would
-  get now), "where do I find the order number?" outside the form -> ``action_field_help``, "skip" outside
-  the form -> ``utter_what_i_can_do``;
+  get now);
 - after the knowledge-base actions, the next step follows from ``kb_result`` whatever the intent was.
 Inside the form the form's own validation reads digressions (actions/digression.py).
 """
@@ -35,10 +36,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 KB_ACTIONS = ("action_answer_from_kb", "action_kb_feedback")
 AFTER_KB = {"answered": ACTION_LISTEN_NAME, "ambiguous": ACTION_LISTEN_NAME, "unclear": ACTION_LISTEN_NAME,
             "declined": ACTION_LISTEN_NAME, "none": "problem_form", "offer_human": "utter_offer_human"}
-LISTEN_AFTER = frozenset({"action_ticket_status", "action_add_to_ticket", "action_correct_summary",
-                          "action_field_help", "action_ticket_followup", "utter_what_i_can_do",
-                          "action_create_ticket"})
+LISTEN_AFTER = frozenset({"action_ticket_status", "action_correct_summary",
+                          "action_ticket_followup", "action_create_ticket"})
 SUMMARY_SHOWN = frozenset({"action_review_ticket", "action_correct_summary"})
+ARTICLE_SHOWN = frozenset({"action_answer_from_kb", "action_ticket_followup"})
+TYPED_FEEDBACK = frozenset({"affirm", "thanks", "deny", "complaint"})
 # messages the handoff service and the website send: their rules decide
 SYSTEM_INTENTS = frozenset({"agent_message", "ticket_resolved", "EXTERNAL_retry_ticket", "session_greet", "rate"})
 SUMMARY_ANSWERS = frozenset({"affirm", "correct_field", "cancel", "request_human", "complaint"})
@@ -64,23 +66,18 @@ def decide(intent: str, text: str, entities: List[Dict[str, Any]], slots: Dict[s
         return "action_correct_summary"
     if any(e.get("entity") == "ticket_secret" for e in entities):
         return "action_ticket_status"
+    if (previous_action in ARTICLE_SHOWN and slots.get("kb_result") == "answered" and typed
+            and intent in TYPED_FEEDBACK):
+        return "action_kb_feedback"
     if slots.get("ticket_open") and slots.get("ticket_reference"):
         if intent in ("ask_wait_time", "ticket_status"):
             return "action_ticket_status"
-        if intent == "add_info":
-            return "action_add_to_ticket"
         answered = slots.get("kb_result") == "answered" and intent in ("feedback_helped", "feedback_not_helped")
         if intent in TICKET_FOLLOWUPS and typed and not answered:
             return "action_ticket_followup"
         return None
     if intent == "ask_wait_time":
         return "action_ticket_status"
-    if intent == "ask_where_to_find":
-        return "action_field_help"
-    if intent == "add_info":
-        return "action_answer_from_kb"
-    if intent == "skip":
-        return "utter_what_i_can_do"
     return None
 
 

@@ -92,7 +92,6 @@ def test_the_context_policy_reads_messages_by_where_the_conversation_is() -> Non
     # follow-ups right after a ticket
     assert _decide("ask_wait_time", slots=ticket) == "action_ticket_status"
     assert _decide("ticket_status", slots=ticket) == "action_ticket_status"
-    assert _decide("add_info", slots=ticket) == "action_add_to_ticket"
     assert _decide("describe_problem", slots=ticket) == "action_ticket_followup"
     assert _decide("request_human", slots=ticket) == "action_ticket_followup"
     assert _decide("thanks", slots=ticket) is None  # the rules answer that
@@ -103,12 +102,17 @@ def test_the_context_policy_reads_messages_by_where_the_conversation_is() -> Non
     assert _decide("deny", "/deny", slots=summary, previous="action_review_ticket") is None
     assert _decide("affirm", "yes send it", slots=summary, previous="action_review_ticket") is None
     assert _decide("deny", "no", slots=summary, previous="utter_form_cancelled") is None  # summary left
+    # typed feedback right after an article with its buttons
+    article = {"kb_result": "answered"}
+    assert _decide("deny", "no, that's useless", slots=article, previous="action_answer_from_kb") == (
+        "action_kb_feedback")
+    assert _decide("thanks", "thanks, that worked", slots=article, previous="action_answer_from_kb") == (
+        "action_kb_feedback")
+    assert _decide("deny", "no", slots=article, previous="utter_greet") is None
     # a pasted code, no ticket needed
     assert _decide("nlu_fallback", entities=[{"entity": "ticket_secret", "value": "S-x"}]) == "action_ticket_status"
     # no ticket yet
     assert _decide("ask_wait_time") == "action_ticket_status"
-    assert _decide("ask_where_to_find") == "action_field_help"
-    assert _decide("skip") == "utter_what_i_can_do"
     # after the KB actions, kb_result decides; inside the form, the form does
     assert _decide("describe_problem", latest="action_answer_from_kb", slots={"kb_result": "none"}) == "problem_form"
     assert _decide("describe_problem", latest="action_answer_from_kb", slots={"kb_result": "declined"}) == (
