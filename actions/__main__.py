@@ -1,15 +1,38 @@
 """The action server: ``python -m actions`` takes rasa_sdk's arguments (``--port`` ...), starts loading
-the knowledge base in the background, then serves the actions of this package."""
+the knowledge base in the background, then serves the actions of this package.
+
+Besides rasa_sdk's ``/health`` (the process answers) it serves ``/ready``: 200 once the knowledge base is
+loaded (articles parsed, indexes built, sentence embeddings computed or read from the cache), 503 with
+the reason while it loads. The supervisor waits for ``/ready`` before it reports the stack as started,
+so the first customer is never the one who waits for a cold embedding cache."""
 
 from __future__ import annotations
 
+import os
+
 if __name__ == "__main__":  # rasa_sdk imports every module of the package: nothing runs on import
-    from rasa_sdk.__main__ import main_from_args
-    from rasa_sdk.endpoint import create_argument_parser
+    from rasa_sdk import utils
+    from rasa_sdk.endpoint import create_app, create_argument_parser
+    from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
+    from sanic import response
+    from sanic.request import Request
+
+    import logging
 
     from actions.kb import KnowledgeBaseProvider
 
     arguments = create_argument_parser().parse_args()
-    arguments.actions = arguments.actions or "actions"
+    utils.configure_colored_logging(arguments.loglevel)
+    utils.configure_file_logging(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME), arguments.log_file,
+                                 arguments.loglevel, arguments.logging_config_file)
+    utils.update_sanic_log_level()
     KnowledgeBaseProvider.start_loading()
-    main_from_args(arguments)
+    app = create_app(arguments.actions or "actions", cors_origins=arguments.cors)
+
+    @app.get("/ready")
+    async def ready(_: Request) -> response.HTTPResponse:
+        state = KnowledgeBaseProvider.load_state()
+        return response.json(state, status=200 if state["status"] == "ready" else 503)
+
+    # the configured interface (`frontdoor up` passes FRONTDOOR_HOST as SANIC_HOST), never all of them
+    app.run(os.environ.get("SANIC_HOST", "127.0.0.1"), arguments.port, workers=1, access_log=False)

@@ -136,6 +136,7 @@ class Stack:
             "RASA_KEY_PREFIX": env.get("RASA_KEY_PREFIX") or "frontdoor",
             "ACTION_ENDPOINT_URL": f"http://{s.host}:{s.action_port}/webhook",
             "HANDOFF_HOST": s.host,
+            "SANIC_HOST": s.host,  # the action server binds the configured interface only
             "HANDOFF_PORT": str(s.handoff_port),
             "HANDOFF_URL": f"http://{s.host}:{s.handoff_port}",
             "HANDOFF_KEY_PREFIX": s.key_prefix,
@@ -170,7 +171,7 @@ class Stack:
         rasa_status = f"http://{s.host}:{s.rasa_port}/status?token={token}"
         return [
             Child("actions", [py, "-m", "actions", "--actions", "actions", "--port", str(s.action_port)],
-                  env, lambda: http_ok(f"http://{s.host}:{s.action_port}/health"), log / "actions.log"),
+                  env, lambda: http_ok(f"http://{s.host}:{s.action_port}/ready"), log / "actions.log"),
             Child("handoff", [py, "-m", "handoff"], env,
                   lambda: http_ok(f"http://{s.host}:{s.handoff_port}/health"), log / "handoff.log"),
             Child("site", [py, "-m", "bot.website"], env,
