@@ -328,55 +328,87 @@ def _yaml_line(node: yaml.Node) -> int:
 def parse_out_of_scope(path: Path) -> tuple[tuple[str, ...], list[Issue]]:
     """The examples of one out-of-scope file. A bad entry is skipped with an issue (file and line); a
     file that is not valid YAML, or has no ``examples`` list, yields no examples and one error."""
+    found, issues = parse_out_of_scope_file(path)
+    return found.get("examples", ()), issues
+
+
+def parse_out_of_scope_file(path: Path) -> tuple[dict[str, tuple[str, ...]], list[Issue]]:
+    """Both lists of an out-of-scope file: ``examples`` (messages the KB must not answer, required) and
+    ``companies`` (optional: other companies' and services' names; a message that names one of them and
+    not Streamly is about their service, so the bot declines it, however close its words are to an
+    article). Bad entries are skipped with an issue (file and line)."""
     issues: list[Issue] = []
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return (), [Issue(path, 0, f"cannot read file: {exc}")]
+        return {}, [Issue(path, 0, f"cannot read file: {exc}")]
     try:
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
-        return (), [Issue(path, line, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]
-    examples_node: yaml.Node | None = None
+        return {}, [Issue(path, line, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]
+    nodes: dict[str, yaml.Node] = {}
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "examples":
-                examples_node = value
+            if isinstance(key, yaml.ScalarNode) and key.value in ("examples", "companies"):
+                nodes[key.value] = value
             else:
                 issues.append(Issue(path, _yaml_line(key), f"unknown field '{getattr(key, 'value', key)}' "
-                                    "(expected only 'examples')", "warning"))
+                                    "(expected only 'examples' and 'companies')", "warning"))
+    examples_node = nodes.get("examples")
     if not isinstance(examples_node, yaml.SequenceNode):
         line = _yaml_line(examples_node) if examples_node is not None else (_yaml_line(root) if root else 1)
-        return (), [*issues, Issue(path, line, "expected 'examples:' with a list of messages")]
+        return {}, [*issues, Issue(path, line, "expected 'examples:' with a list of messages")]
+    out = {"examples": _text_list(path, examples_node, "example", issues)}
+    companies = nodes.get("companies")
+    if companies is not None:
+        if isinstance(companies, yaml.SequenceNode):
+            out["companies"] = _text_list(path, companies, "company name", issues)
+        else:
+            issues.append(Issue(path, _yaml_line(companies), "expected 'companies:' with a list of names"))
+    return out, issues
+
+
+def _text_list(path: Path, node: yaml.SequenceNode, what: str, issues: list[Issue]) -> tuple[str, ...]:
     seen: dict[str, int] = {}
     out: list[str] = []
-    for item in examples_node.value:
+    for item in node.value:
         line = _yaml_line(item)
         if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
-            issues.append(Issue(path, line, "an example must be a non-empty text"))
+            issues.append(Issue(path, line, f"an {what} must be a non-empty text" if what[0] in "aeiou"
+                                else f"a {what} must be a non-empty text"))
             continue
         text_item = " ".join(item.value.split())
         if text_item.casefold() in seen:
-            issues.append(Issue(path, line, f"duplicate example (also on line {seen[text_item.casefold()]})",
+            issues.append(Issue(path, line, f"duplicate {what} (also on line {seen[text_item.casefold()]})",
                                 "warning"))
             continue
         seen[text_item.casefold()] = line
         out.append(text_item)
-    return tuple(out), issues
+    return tuple(out)
 
 
 def load_out_of_scope(root: Path) -> tuple[dict[str, tuple[str, ...]], list[Issue]]:
     """Out-of-scope examples per language (languages without a file are absent)."""
+    examples, _, issues = load_out_of_scope_lists(root)
+    return examples, issues
+
+
+def load_out_of_scope_lists(root: Path) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]],
+                                                 list[Issue]]:
+    """Out-of-scope examples and other companies' names per language, and the files' issues."""
     examples: dict[str, tuple[str, ...]] = {}
+    companies: dict[str, tuple[str, ...]] = {}
     issues: list[Issue] = []
     for path in out_of_scope_files(root):
-        found, problems = parse_out_of_scope(path)
+        found, problems = parse_out_of_scope_file(path)
         issues.extend(problems)
-        if found:
-            examples[path.parent.name] = found
-    return examples, issues
+        if found.get("examples"):
+            examples[path.parent.name] = found["examples"]
+        if found.get("companies"):
+            companies[path.parent.name] = found["companies"]
+    return examples, companies, issues
 
 
 class ArticleCache:

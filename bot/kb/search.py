@@ -11,7 +11,9 @@ translation of an article is missing may be answered by the article in another l
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +32,7 @@ from bot.kb.article import (
     Taxonomy,
     TaxonomyError,
     load_articles,
-    load_out_of_scope,
+    load_out_of_scope_lists,
     load_taxonomy,
     log_issues,
 )
@@ -113,8 +115,10 @@ class SearchResult:
     abstained: bool
     ambiguous: bool
     threshold: float
-    # abstained because the query is closer to the language's out-of-scope examples than to any article
+    # abstained because the query is closer to the language's out-of-scope examples than to any article,
+    # or because it is about another company's service (``other_company``: the name as the customer wrote it)
     out_of_scope: bool = False
+    other_company: str | None = None
 
     @property
     def best(self) -> Hit | None:
@@ -136,6 +140,35 @@ class _Snapshot:
     calibration: dict[str, Calibration] = field(default_factory=dict)
     # the dense score alone, for queries in another language than the index's (cross-lingual answers)
     cross_calibration: dict[str, Calibration] = field(default_factory=dict)
+    # other companies' names (every language's list: names are not language-bound) and our own brand
+    other_companies: re.Pattern[str] | None = None
+    own_brand: re.Pattern[str] | None = None
+
+
+def names_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern for whole names ("Disney+", "Danske Bank", "tp-link"); longest first,
+    so a longer name wins over its prefix. Linear in the text's length (one alternation, no nesting)."""
+    unique = sorted({" ".join(n.casefold().split()) for n in names if n.strip()}, key=lambda n: (-len(n), n))
+    if not unique:
+        return None
+    body = "|".join(re.escape(n).replace(r"\ ", r"[\s-]+") for n in unique)
+    return re.compile(rf"(?<![\w+])(?:{body})(?![\w+])", re.IGNORECASE)
+
+
+# "Netflix works fine, only yours buffers": another service named as a comparison is not the question
+_COMPARISON = re.compile(
+    r"\b(?:(?:works?|working|runs?|plays?|is|are)\s+(?:fine|ok|okay|great|perfectly|normally)|no problems?"
+    r"|(?:funktionier\w*|läuft|laufen|geht|gehen|klappt)\s+(?:einwandfrei|problemlos|gut|super|normal|prima)"
+    r"|ohne probleme|(?:virker|fungerer|kører|spiller)\s+(?:fint|godt|perfekt|normalt)|uden problemer)\b",
+    re.IGNORECASE)
+
+
+def own_brand_words(articles: Sequence[Article]) -> tuple[str, ...]:
+    """Our own brand, read from the articles' product names: the first word that at least a third of the
+    distinct products start with ("Streamly Stick", "Streamly-App für Smart-TVs" -> "streamly")."""
+    products = {p for a in articles for p in a.products}
+    firsts = Counter(re.split(r"[\s\-]+", p.casefold(), maxsplit=1)[0] for p in products if p.strip())
+    return tuple(w for w, n in firsts.items() if len(w) >= 3 and n * 3 >= len(products))
 
 
 def _cross_lingual_entries(by_lang: dict[str, list[Article]]) -> dict[str, list[Article]]:
@@ -190,6 +223,7 @@ class KnowledgeBase:
         # them from <root>/<lang>/out_of_scope.yml on every reload)
         self._out_of_scope: dict[str, tuple[str, ...]] = {
             lang: tuple(examples) for lang, examples in (out_of_scope or {}).items()}
+        self._companies: dict[str, tuple[str, ...]] = {}
         self.feedback_store = feedback
         self.root = root
         self.matrix_path = matrix_path
@@ -243,7 +277,7 @@ class KnowledgeBase:
             taxonomy, issues = self._taxonomy()
             articles, art_issues = load_articles(self.root, taxonomy, self._cache)
             issues.extend(art_issues)
-            self._out_of_scope, oos_issues = load_out_of_scope(self.root)
+            self._out_of_scope, self._companies, oos_issues = load_out_of_scope_lists(self.root)
             issues.extend(oos_issues)
             log_issues(issues)
             new_state = self._build(articles, issues, self._state)
@@ -276,7 +310,10 @@ class KnowledgeBase:
                                               encoder=self._article_encoder)
         ids = {lang: frozenset(a.id for a in arts) for lang, arts in by_lang.items()}
         calibration, cross = self._calibrate(indexes, kept)
-        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids, calibration, cross)
+        companies = names_pattern([n for names in self._companies.values() for n in names])
+        own = names_pattern(own_brand_words(articles)) if companies is not None else None
+        return _Snapshot({a.key: a for a in articles}, indexes, tuple(issues), ids, calibration, cross,
+                         companies, own)
 
     def _train_in_background(self, snapshot: _Snapshot) -> None:
         """Large indexes are served at once without their linear model; train it in a thread and swap
@@ -396,10 +433,15 @@ class KnowledgeBase:
                 names.setdefault(p.casefold(), p)
         return sorted(names.values(), key=str.casefold)
 
-    def search(self, query: str, lang: str, k: int = 3, vector: Matrix | None = None) -> SearchResult:
+    def search(self, query: str, lang: str, k: int = 3, vector: Matrix | None = None, *,
+               other_companies: bool = True) -> SearchResult:
         """The best articles for ``query`` in ``lang``. ``vector``: the query's sentence embedding when
         the caller has it already (the Rasa server computed it for the intent classifier); else the
-        knowledge base encodes the query itself when its indexes have a dense half."""
+        knowledge base encodes the query itself when its indexes have a dense half.
+
+        A query that names another company (``companies:`` in the out-of-scope files), not our own brand
+        and not as a comparison ("Netflix works fine") is out of scope whatever its words match;
+        ``other_companies=False`` turns that rule off (the customer insists it is about us)."""
         if lang not in LANGUAGES:
             raise UnsupportedLanguage(f"unsupported language {lang!r} (expected one of {LANGUAGES})")
         state = self._state
@@ -463,6 +505,9 @@ class KnowledgeBase:
         hits = [Hit(c[1], round(c[0], 4), c[4].snippet(c[5], c[3], cfg.snippet_chars), c[2])
                 for c in candidates[:k]]
         out_of_scope = bool(hits) and oos_conf - hits[0].score >= cfg.out_of_scope_margin
+        company = self.other_company(query) if other_companies else None
+        if company is not None:
+            out_of_scope = True  # about another company's service ("my Disney+ plan won't cancel")
         abstained = not hits or hits[0].score < cfg.threshold or out_of_scope
         ambiguous = (
             not abstained
@@ -470,7 +515,17 @@ class KnowledgeBase:
             and candidates[1][0] >= cfg.threshold
             and candidates[0][0] - candidates[1][0] < cfg.ambiguity_margin
         )
-        return SearchResult(query, lang, hits, abstained, ambiguous, cfg.threshold, out_of_scope)
+        return SearchResult(query, lang, hits, abstained, ambiguous, cfg.threshold, out_of_scope, company)
+
+    def other_company(self, text: str) -> str | None:
+        """The other company ``text`` is about, as written there: a name from the out-of-scope files'
+        ``companies``, when the text names neither our own brand nor the company as a comparison."""
+        state = self._state
+        found = state.other_companies.search(text) if state.other_companies is not None else None
+        if found is None or (state.own_brand is not None and state.own_brand.search(text)) \
+                or _COMPARISON.search(text):
+            return None
+        return found.group(0)
 
     def _encode_query(self, query: str) -> Matrix:
         assert self.encoder is not None  # an index has a dense half only when the KB has an encoder

@@ -150,3 +150,45 @@ def test_examples_given_to_the_constructor_decline_similar_queries() -> None:
     assert all(h.article.id != OUT_OF_SCOPE_ID for h in declined.hits)
     answered = kb.search("cancel my order", "en")
     assert not answered.abstained and answered.hits[0].article.id == "cancel-order"
+
+
+def write_companies(root: Path, lang: str, names: list[str]) -> Path:
+    path = root / lang / "out_of_scope.yml"
+    path.write_text("examples:\n  - tell me a joke\ncompanies:\n" + "".join(f'  - "{n}"\n' for n in names),
+                    encoding="utf-8")
+    return path
+
+
+def test_another_companys_name_makes_a_question_out_of_scope(kb_root: Path, matrix_path: Path) -> None:
+    write_companies(kb_root, "en", ["Disney+", "Danske Bank", "TP-Link"])
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    assert kb.search("how do I cancel my subscription?", "en").best is not None
+    for query, name in [("how do I cancel my Disney+ subscription?", "Disney+"),
+                        ("danske  bank charged me a fee, why", "danske  bank"),
+                        ("my tp-link router password does not work", "tp-link")]:
+        res = kb.search(query, "en")
+        assert res.abstained and res.out_of_scope and res.other_company == name, query
+    # names are not bound to a language; our own brand or a comparison keeps the question ours
+    assert kb.search("Wie kündige ich mein Disney+ Abo?", "de").other_company == "Disney+"
+    assert kb.search("my Danske Bank statement shows two Streamly payments", "en").other_company is None
+    assert kb.search("Disney+ works fine, how do I cancel my subscription", "en").best is not None
+    # a prefix of a name, or a name inside a word, is not the name
+    assert kb.search("how do I cancel my Disney subscription?", "en").other_company is None
+    # the customer insists: searched like any question
+    insisted = kb.search("how do I cancel my Disney+ subscription?", "en", other_companies=False)
+    assert insisted.other_company is None and insisted.best is not None
+
+
+def test_a_bad_company_entry_is_reported_with_its_line(tmp_path: Path) -> None:
+    from bot.kb.article import parse_out_of_scope_file
+
+    path = tmp_path / "out_of_scope.yml"
+    path.write_text("examples:\n  - tell me a joke\ncompanies:\n  - Netflix\n  - [a, b]\n  - netflix\n",
+                    encoding="utf-8")
+    found, issues = parse_out_of_scope_file(path)
+    assert found == {"examples": ("tell me a joke",), "companies": ("Netflix",)}
+    assert {(i.line, i.severity, i.message.split(" (")[0]) for i in issues} == {
+        (5, "error", "a company name must be a non-empty text"), (6, "warning", "duplicate company name")}
+    path.write_text("examples:\n  - tell me a joke\ncompanies: Netflix\n", encoding="utf-8")
+    found, issues = parse_out_of_scope_file(path)
+    assert found == {"examples": ("tell me a joke",)} and [i.line for i in issues] == [3]
