@@ -134,8 +134,8 @@ class Digressions:
         lang = language_of(tracker)
         try:
             estimate = await self.client.estimate(ticket_request(tracker))
-        except (HandoffUnavailable, HandoffRejected):
-            logger.warning("no estimate for %s", tracker.sender_id)
+        except (HandoffUnavailable, HandoffRejected) as exc:
+            logger.warning("no estimate for %s: %s", tracker.sender_id, exc)
             utter(dispatcher, tracker, domain, "utter_wait_unknown")
             return
         utter(dispatcher, tracker, domain, "utter_wait_estimate", queue_label=label(QUEUES, estimate["queue"], lang),

@@ -22,7 +22,7 @@ from actions.respond import utter
 from actions.customer import language_of
 from actions.digression import Digressions
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
-from actions.prequal import inferred_fields, statements, steps_tried_text
+from actions.prequal import EMAIL, inferred_fields, statements, steps_tried_text
 from actions.texts import (
     ETA, ETA_HOURS, FIRST_RESPONSE, NEXT_STEPS, PRIORITY_NOTE, QUEUE_POSITION, QUEUES, SKIPPED, STATUSES, label,
 )
@@ -69,8 +69,10 @@ def customer_of(tracker: Tracker) -> Customer:
         value = tracker.get_slot(slot)
         if value:
             customer[field] = value  # type: ignore[literal-required]
-    if "email" not in customer and tracker.get_slot("contact_email") not in (None, SKIPPED):
-        customer["email"] = tracker.get_slot("contact_email")
+    contact = tracker.get_slot("contact_email")
+    if "email" not in customer and contact not in (None, SKIPPED) and EMAIL.match(str(contact)):
+        # only a validated address: a question typed at the e-mail prompt is a slot candidate, not an address
+        customer["email"] = contact
     return customer
 
 

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.respond import render, utter
 from actions.customer import language_events, language_of
 from actions.texts import LANGUAGE_NAMES, label
+from bot.dialogue import is_question
 from bot.kb.encoder import E5Encoder, Matrix, cache_folder, decode_vector
 from bot.kb.search import Hit, KnowledgeBase, SearchResult
 
@@ -37,6 +38,7 @@ class KnowledgeBaseProvider:
     _lock = threading.Lock()
     _shared: KnowledgeBase | None = None
     _loader: threading.Thread | None = None
+    _failure: str | None = None
 
     def __init__(self, kb: KnowledgeBase | None = None) -> None:
         self._kb = kb
@@ -52,8 +54,24 @@ class KnowledgeBaseProvider:
     def _load_shared(cls) -> KnowledgeBase:
         with cls._lock:
             if cls._shared is None:
-                cls._shared = cls._load()
+                try:
+                    cls._shared = cls._load()
+                except Exception as exc:  # reported by /ready; the next action tries again
+                    cls._failure = f"{type(exc).__name__}: {exc}"
+                    logger.exception("loading the knowledge base failed")
+                    raise
+                cls._failure = None
             return cls._shared
+
+    @classmethod
+    def load_state(cls) -> dict[str, Any]:
+        """For the action server's ``/ready``: loading, ready (with the article count) or failed."""
+        kb = cls._shared
+        if kb is not None:
+            return {"status": "ready", "articles": len(kb.articles()), "issues": len(kb.issues)}
+        if cls._failure is not None:
+            return {"status": "failed", "error": cls._failure}
+        return {"status": "loading"}
 
     def get(self) -> KnowledgeBase:
         if self._kb is None:
@@ -91,20 +109,20 @@ def message_vector(kb: KnowledgeBase, message: dict[str, Any], text: str) -> Mat
 
 
 def search_in_context(kb: KnowledgeBase, text: str, lang: str, message: dict[str, Any],
-                      previous_query: str | None) -> SearchResult:
+                      previous_query: str | None, other_companies: bool = True) -> SearchResult:
     """Search for ``text``. When nothing fits it alone (or it looks closer to the out-of-scope examples),
     two readings in context: a follow-up question on the previous one ("and how do I set that up
     again?") searched with it, and a long message searched sentence by sentence (one sentence names the
     problem, the others tell the story). A reading must fit clearly and not look out of scope."""
-    result = kb.search(text, lang, k=3, vector=message_vector(kb, message, text))
-    if result.best is not None:
+    result = kb.search(text, lang, k=3, vector=message_vector(kb, message, text), other_companies=other_companies)
+    if result.best is not None or result.other_company is not None:
         return result
     readings = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.split()) >= 3]
     readings = readings if len(readings) > 1 else []
     if previous_query and previous_query != text and len(text.split()) <= 12:
         readings.append(f"{previous_query} {text}")
     for reading in readings:
-        found = kb.search(reading, lang, k=3)
+        found = kb.search(reading, lang, k=3, other_companies=other_companies)
         if found.best is not None and not found.ambiguous and not found.out_of_scope:
             return SearchResult(text, lang, found.hits, False, False, found.threshold)
     return result
@@ -166,11 +184,22 @@ class ActionAnswerFromKb(KbAction):
         description = tracker.get_slot("description")
         events += [SlotSet("kb_query", query),
                    SlotSet("description", f"{description}\n{query}" if description else query)]
-        result = search_in_context(kb, query, lang, latest, tracker.get_slot("kb_query"))
+        # declined just before as that same company's matter: the customer insists it is ours
+        previous = tracker.get_slot("kb_query")
+        company = kb.other_company(query)
+        insists = (tracker.get_slot("kb_result") == "declined" and company is not None and previous is not None
+                   and (kb.other_company(previous) or "").casefold() == company.casefold())
+        result = search_in_context(kb, query, lang, latest, tracker.get_slot("kb_query"), not insists)
         complaint = latest.get("intent", {}).get("name") == "complaint"
-        if result.out_of_scope and result.best is None and not complaint:
+        if insists and result.out_of_scope and result.hits and result.hits[0].score >= result.threshold:
+            # no second refusal for a customer who says it again: the article that fits, if one does
+            return events + show_article(dispatcher, tracker, domain, result.hits[0], lang, shown)
+        if result.out_of_scope and result.best is None and not complaint and not insists:
             # about another company's product or account: say so, and what the bot can do; no form
-            utter(dispatcher, tracker, domain, "utter_out_of_scope")
+            if result.other_company is not None:
+                utter(dispatcher, tracker, domain, "utter_out_of_scope_company", company=result.other_company)
+            else:
+                utter(dispatcher, tracker, domain, "utter_out_of_scope")
             utter(dispatcher, tracker, domain, "utter_what_i_can_do")
             return events + [SlotSet("kb_result", "declined")]
         if result.ambiguous and len(result.hits) >= 2:
@@ -184,6 +213,12 @@ class ActionAnswerFromKb(KbAction):
             return events + [SlotSet("kb_result", "ambiguous")] + (
                 [SlotSet("category", category)] if category and not tracker.get_slot("category") else [])
         if result.best is not None:
+            last = next((e for e in reversed(shown) if e.get("id") == tracker.get_slot("kb_article")), None)
+            if (last is not None and result.best.article.id == last.get("id") and result.best.article.lang == last.get("lang")
+                    and tracker.get_slot("kb_result") == "answered" and not is_question(query)):
+                # the same article again for a statement, not a question: the customer is saying it did not
+                # solve it ("restarted, still crashes"); never repeat it, take it as "did not help"
+                return events + await ActionKbFeedback(self.provider).run(dispatcher, tracker, domain)
             return events + show_article(dispatcher, tracker, domain, result.best, lang, shown)
 
         # nothing fits: a guess would waste the customer's time
@@ -236,6 +271,11 @@ class ActionKbFeedback(KbAction):
             except Exception:  # feedback is best effort; the customer's conversation goes on
                 logger.warning("could not record KB feedback for %s", article_id, exc_info=True)
         events: list[EventType] = [SlotSet("kb_articles_shown", shown)]
+        text = str((tracker.latest_message or {}).get("text") or "")
+        description = tracker.get_slot("description")
+        if not helped and not text.startswith("/") and len(text.split()) >= 4 and text not in (description or ""):
+            # "didn't help, both payments are still there": what it adds belongs to the problem's description
+            events.append(SlotSet("description", f"{description}\n{text}" if description else text))
         if helped:
             utter(dispatcher, tracker, domain, "utter_glad_it_helped")
             return events + [SlotSet("failed_answers", 0.0), SlotSet("kb_result", "answered")]

@@ -153,7 +153,14 @@ class ValidateProblemForm(FormValidationAction):
             kind = digression_kind(tracker, str(requested), valid_answer(str(requested), text))
             if kind is not None:
                 answered = await self.digressions.answer(kind, dispatcher, tracker, domain, str(requested))
-                if answered is not None:  # the same question again (not the domain's next one)
+                if answered is not None:
+                    candidate = str(tracker.slots_to_validate().get(str(requested)) or "")
+                    if candidate and candidate.strip() != text.strip() and valid_answer(str(requested), candidate):
+                        # "SO-302144 - how long will this take?": the answer came with the question
+                        for event in prefill:
+                            tracker.slots[event["name"]] = event["value"]
+                        return [*prefill, *answered, *await super().run(dispatcher, tracker, domain)]
+                    # the same question again (not the domain's next one)
                     return [*prefill, *answered, SlotSet(str(requested), None), SlotSet("requested_slot", requested)]
         for event in prefill:
             tracker.slots[event["name"]] = event["value"]

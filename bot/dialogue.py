@@ -18,13 +18,80 @@ hvordan hvad hvornår hvornaar hvor hvorfor hvilken hvilket hvilke hvem er kan s
 må maa burde
 """.split())
 
+# words that may come before the one that opens a question ("and can I ...", "og kan jeg ...", "und wie ...")
+_LEAD_INS = frozenset("and also so but ok okay oh hi hey then und aber also noch ok og men så nå hej".split())
+
 
 def is_question(text: str) -> bool:
-    """A question mark anywhere, or a first word that opens a question in one of the languages."""
+    """A question mark anywhere, or a first word (after lead-ins like "and", "og", "und") that opens a
+    question in one of the languages."""
     if "?" in text:
         return True
     words = re.findall(r"[\wæøåäöüß]+", text.lower())
-    return bool(words) and words[0] in _QUESTION_WORDS and len(words) >= 3
+    while len(words) > 3 and words[0] in _LEAD_INS:
+        words = words[1:]
+    if len(words) < 3 or words[0] not in _QUESTION_WORDS:
+        return False
+    # a verb first and a negation next is a statement without its subject: "hat nicht geholfen",
+    # "virker stadig ikke", "is not working"
+    return not (words[0] not in _WH_WORDS and words[1] in _STATEMENT_SECOND)
+
+
+_WH_WORDS = frozenset("""how what when where why which who whom whose wie was wann wo woher wohin warum wieso
+weshalb welche welcher welches wer wen wem hvordan hvad hvornår hvornaar hvor hvorfor hvilken hvilket hvilke
+hvem""".split())
+_STATEMENT_SECOND = frozenset("not nicht nichts nix kein keine noch immer schon leider ikke stadig slet".split())
+
+
+def _any_of(patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(p.strip() for p in patterns.strip().splitlines() if p.strip()), re.IGNORECASE)
+
+
+# the customer says the answer just given did not solve it (typed instead of the 👎 button)
+_NOT_HELPED = _any_of(r"""
+\b(?:did|does|do|has|have)\s*(?:n[o']?t|n't)\s+(?:really\s+)?(?:help|work|fix|solve|change)
+\b(?:didnt|doesnt|dont|hasnt)\s+(?:help|work|fix|solve)
+\bnot\s+(?:helpful|useful|working|solved|fixed)\b|\buseless\b|\bno\s+(?:help|use|luck|change)\b
+\b(?:tried|done|did)\s+(?:that|it|this|all\s+(?:of\s+)?that|those|everything)\b
+\b(?:hat|hilft|half|bringt|brachte|nützt|nuetzt|nutzt)\s+(?:mir\s+|uns\s+)?(?:leider\s+|aber\s+)?(?:gar\s+)?(?:nicht|nichts|nix|kaum|wenig)\b
+\b(?:schon|bereits)\s+(?:gemacht|versucht|probiert|ausprobiert|getan)\b|\bhab(?:e)?\s+ich\s+(?:schon|bereits)\b
+\b(?:hjalp|hjælper|hjaelper|hjælp)\s+(?:mig\s+)?(?:desværre\s+)?(?:slet\s+)?(?:ikke|ikk|ingenting)\b
+\b(?:det\s+)?(?:nytter|nyttede)\s+ikke\b|\b(?:allerede|har)\s+prøvet\b|\bprøvet\s+(?:det|alt)\b
+\bstill\s+(?:not|doesn'?t|won'?t|isn'?t|can'?t|no)\b|\b(?:immer\s+noch|noch\s+immer)\s+(?:nicht|kein)|\bstadig\s+ikke\b
+""")
+# weaker: "still", "doesn't work" -- the problem goes on; read as "did not help" only for statements
+_STILL = _any_of(r"""
+\bstill\b|\bsame\s+(?:problem|issue|error|thing)\b
+\bimmer\s+noch\b|\bnoch\s+immer\b|\bnach\s+wie\s+vor\b|\bweiterhin\b|\btrotzdem\b
+\b(?:geht|klappt|funktioniert|läuft|laeuft)\s+(?:\w+\s+)?nicht\b
+\bstadig\b|\bfortsat\b|\b(?:virker|virkede|fungerer|fungerede|kører)\s+(?:\w+\s+)?(?:ikke|ikk)\b
+\b(?:doesn'?t|does\s+not|won'?t|will\s+not|isn'?t|is\s+not)\s+(?:work|working|start|play|load|open)
+""")
+
+
+def says_not_helped(text: str) -> bool:
+    """Does ``text``, typed right after an answer, say that the answer did not solve the problem?
+    "hat nicht geholfen, ton ist immer noch weg", "tried that already", "virker stadig ikke"."""
+    if _NOT_HELPED.search(text):
+        return True
+    return bool(_STILL.search(text)) and not is_question(text)
+
+
+# "can't you just do it for me?": the customer wants the change made, not the instructions
+_DO_IT = _any_of(r"""
+\b(?:can|could|would|will)\s*(?:n'?t|not)?\s+you\s+(?:\w+\s+){0,2}(?:do|change|switch|cancel|fix|sort|handle|process|set|make|update)\s+(?:it|that|this|them)\b
+\b(?:do|change|switch|sort|handle|fix|set|cancel|process|update)\s+(?:it|that|this)(?:\s+\w+)?\s+for\s+me\b
+\b(?:kannst|könnt|koennt|können|koennen)\s+(?:du|ihr|sie)\s+(?:\w+\s+){0,4}(?:machen|erledigen|umstellen|ändern|aendern|übernehmen|einstellen|kündigen|wechseln)\b
+\b(?:mach|macht|erledige|erledigt|stell|stellt)\s+(?:du\s+|ihr\s+)?(?:das|es)\s+(?:\w+\s+)?(?:für\s+mich|bitte|um)\b
+\bfür\s+mich\s+(?:machen|erledigen|umstellen|ändern|kündigen)\b
+\bkan\s+(?:du|i)\s+(?:\w+\s+){0,3}(?:gøre|ordne|ændre|skifte|klare|fikse|opsige|lave)\s+det\b
+\b(?:gør|ordn|ordne|klar|lav)\s+det\s+(?:\w+\s+)?for\s+mig\b
+""")
+
+
+def asks_to_do_it(text: str) -> bool:
+    """Does ``text`` ask the bot (or the team) to make the change itself instead of explaining how?"""
+    return bool(_DO_IT.search(text))
 
 
 # -- severity ------------------------------------------------------------------------------------------
@@ -158,13 +225,19 @@ def devices_in(text: str) -> list[str]:
     return list(seen)
 
 
+# participles: "versucht", "gefragt", "neu gestartet", "ausgetauscht", "aktualisiert", "angerufen"
+_DE_DONE = r"(?:versucht|probiert|getan|\w*ge\w{2,}(?:t|en)|\w{3,}iert)"
 _TRIED = re.compile(r"""
     (?:\b(?:i(?:'ve| have)?|we(?:'ve| have)?)\s+(?:already\s+)?tried\s+(?P<en>[^.!?;]+))
-  | (?:\b(?:already|have)\s+(?P<en2>(?:restarted|reinstalled|rebooted|re-?paired|cleared|reset|updated|logged out)[^.!?;]*))
-  | (?:\b(?:hab(?:e)?|haben)\s+(?:ich\s+|wir\s+)?(?:schon|bereits)\s+(?P<de>[^.!?;]+?)\s*(?:versucht|probiert|gemacht|getan)\b)
-  | (?:\b(?:schon|bereits)\s+(?P<de2>(?:neu gestartet|neu installiert|neustart|aus- und eingeschaltet)[^.!?;]*))
+  | (?:\b(?:already|have)\s+(?P<en2>(?:restarted|reinstalled|rebooted|re-?paired|cleared|reset|updated|logged\s+out
+        |asked|checked|contacted|called|replaced|changed)[^.!?;]*))
+  | (?:\b(?:hab(?:e)?|haben)\s+(?:ich\s+|wir\s+)?(?:schon|bereits)\s+(?P<de>[^.!?;]+?)\s*(?P<de_v>""" + _DE_DONE + r""")\b)
+  | (?:(?P<de3>\b[^.!?;,]{3,80}?)\s+(?:hab(?:e)?|haben)\s+(?:ich|wir)\s+(?:schon|bereits)\s+(?:\w+\s+)?(?P<de3_v>"""
+    + _DE_DONE + r""")\b)
+  | (?:\b(?:schon|bereits)\s+(?P<de2>(?:neu\s+gestartet|neu\s+installiert|neustart|aus-\s+und\s+eingeschaltet)[^.!?;]*))
   | (?:\b(?:har|jeg\s+har|vi\s+har)\s+(?:allerede\s+)?prøvet\s+(?P<da>[^.!?;]+))
-  | (?:\b(?:allerede|har)\s+(?P<da2>(?:genstartet|geninstalleret|nulstillet|opdateret)[^.!?;]*))
+  | (?:\b(?:allerede|har)\s+(?P<da2>(?:genstartet|geninstalleret|nulstillet|opdateret|spurgt|tjekket|kontaktet
+        |ringet)[^.!?;]*))
 """, re.IGNORECASE | re.VERBOSE)
 
 
@@ -173,8 +246,11 @@ def steps_tried_in(text: str) -> str | None:
     m = _TRIED.search(text)
     if not m:
         return None
-    found = next(g for g in m.groups() if g)
-    found = found.strip(" ,")
+    groups = m.groupdict()
+    name = next(k for k, g in groups.items() if g and not k.endswith("_v"))
+    found = groups[name].strip(" ,")
+    if groups.get(f"{name}_v"):  # German puts the verb last: "die Nachbarn ... gefragt"
+        found = f"{found} {groups[name + '_v']}"
     return found[:200] if len(found) >= 3 else None
 
 

@@ -11,7 +11,9 @@ the rules, below the agent handover) decides those:
   add ..."), a complaint or "a person, please" -> ``action_ticket_followup`` (added to the ticket; a clear
   question on another topic is answered);
 - right after an article with its did-it-help buttons, a typed "no" / "that's useless" / "yes, thanks"
-  is that feedback -> ``action_kb_feedback``;
+  is that feedback -> ``action_kb_feedback``, and so is a statement that it did not solve the problem
+  whatever the classifier made of it ("hat nicht geholfen, ton ist immer noch weg", "tried that
+  already"); "can't you just do it for me?" asks for a person -> ``action_start_handoff``, the form;
 - "how long will it take?" before any ticket -> ``action_ticket_status`` (the promise the request would
   get now);
 - after the knowledge-base actions, the next step follows from ``kb_result`` whatever the intent was.
@@ -33,6 +35,8 @@ from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.dialogue import asks_to_do_it, says_not_helped
+
 KB_ACTIONS = ("action_answer_from_kb", "action_kb_feedback")
 AFTER_KB = {"answered": ACTION_LISTEN_NAME, "ambiguous": ACTION_LISTEN_NAME, "unclear": ACTION_LISTEN_NAME,
             "declined": ACTION_LISTEN_NAME, "none": "problem_form", "offer_human": "utter_offer_human"}
@@ -45,7 +49,7 @@ TYPED_FEEDBACK = frozenset({"affirm", "thanks", "deny", "complaint"})
 SYSTEM_INTENTS = frozenset({"agent_message", "ticket_resolved", "EXTERNAL_retry_ticket", "session_greet", "rate"})
 SUMMARY_ANSWERS = frozenset({"affirm", "correct_field", "cancel", "request_human", "complaint"})
 TICKET_FOLLOWUPS = frozenset({"describe_problem", "nlu_fallback", "complaint", "request_human",
-                              "feedback_not_helped"})
+                              "feedback_not_helped", "chitchat"})
 
 
 def decide(intent: str, text: str, entities: List[Dict[str, Any]], slots: Dict[str, Any], latest_action: str,
@@ -58,6 +62,8 @@ def decide(intent: str, text: str, entities: List[Dict[str, Any]], slots: Dict[s
         return AFTER_KB.get(str(slots.get("kb_result")))
     if latest_action in LISTEN_AFTER:
         return ACTION_LISTEN_NAME
+    if latest_action == "action_start_handoff":
+        return "problem_form"
     if latest_action != ACTION_LISTEN_NAME or intent in SYSTEM_INTENTS or slots.get("agent_active"):
         return None
     typed = not text.startswith("/")
@@ -69,6 +75,12 @@ def decide(intent: str, text: str, entities: List[Dict[str, Any]], slots: Dict[s
     if (previous_action in ARTICLE_SHOWN and slots.get("kb_result") == "answered" and typed
             and intent in TYPED_FEEDBACK):
         return "action_kb_feedback"
+    if (previous_action in ARTICLE_SHOWN and slots.get("kb_result") in ("answered", "ambiguous") and typed
+            and not slots.get("ticket_open") and intent not in ("request_human", "feedback_helped")):
+        if asks_to_do_it(text):
+            return "action_start_handoff"
+        if says_not_helped(text):
+            return "action_kb_feedback"
     if slots.get("ticket_open") and slots.get("ticket_reference"):
         if intent in ("ask_wait_time", "ticket_status"):
             return "action_ticket_status"

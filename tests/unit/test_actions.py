@@ -301,3 +301,60 @@ def test_the_kb_search_reuses_the_embedding_of_the_latest_message() -> None:
     assert found is not None and np.allclose(found, vector)
     assert message_vector(Kb(), latest, "another text") is None  # the query is not that message
     assert message_vector(Kb(), {"text": "charged twice", "text_embedding": "garbage"}, "charged twice") is None
+
+
+async def test_another_companys_matter_is_declined_by_name_until_the_customer_insists(kb: KnowledgeBase) -> None:
+    action = ActionAnswerFromKb(KnowledgeBaseProvider(kb))
+    first_text = "how do I cancel my Disney+ subscription"
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker({"language": "en"}, text=first_text), DOMAIN)
+    assert {e["name"]: e["value"] for e in events if e.get("event") == "slot"}["kb_result"] == "declined"
+    assert "a question about Disney+" in texts(dispatcher) and "/help/" not in texts(dispatcher)
+    declined = {"language": "en", "kb_result": "declined", "kb_query": first_text}
+    # another company right after: declined again (no form, no article)
+    other = CollectingDispatcher()
+    events = await action.run(other, tracker(declined, text="and why did Danske Bank charge me a fee"), DOMAIN)
+    assert {e["name"]: e["value"] for e in events if e.get("event") == "slot"}["kb_result"] == "declined"
+    assert "Danske Bank" in texts(other)
+    # the same company again: the customer insists it is about us, so it is searched like any question
+    again = CollectingDispatcher()
+    events = await action.run(again, tracker(declined, text="no really, cancel my Disney+ subscription with you"),
+                              DOMAIN)
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert slots["kb_result"] == "answered" and slots["kb_article"] == "subscription-cancel"
+
+
+class EstimatingHandoff(FakeHandoff):
+    async def estimate(self, request: CreateTicketRequest) -> dict[str, Any]:
+        return {"queue": "shipping", "tier": 1, "priority": "P3", "expected_first_response_minutes": 480}
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("SO-302144 - wie lange dauert das eigentlich bis sich wer meldet?", "SO-302144"),
+    ("wie lange dauert das eigentlich bis sich wer meldet?", None),
+])
+async def test_a_question_inside_the_form_is_answered_and_an_answer_with_it_is_kept(
+        kb: KnowledgeBase, text: str, kept: str | None) -> None:
+    from actions.digression import Digressions
+
+    form = ValidateProblemForm(Digressions(KnowledgeBaseProvider(kb), EstimatingHandoff()))  # type: ignore[arg-type]
+    events = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": text}]
+    if kept:  # Rasa's form extracted the order number from the message: a slot candidate
+        events.append({"event": "slot", "name": "order_number", "value": kept})
+    state = {"language": "de", "requested_slot": "order_number", "category": "shipping",
+             "description": "meine Bestellung soll an die neue Adresse"}
+    dispatcher = CollectingDispatcher()
+    out = await form.run(dispatcher, tracker(state, text=text, intent="ask_wait_time", events=events), DOMAIN)
+    slots = {e["name"]: e["value"] for e in out if e.get("event") == "slot"}
+    assert "8 Stunden" in texts(dispatcher)
+    assert slots.get("order_number") == kept
+    # asked again only when the answer is missing; else the form goes on to the next question
+    assert (slots["requested_slot"] == "order_number") is (kept is None)
+
+
+def test_a_question_typed_at_the_email_prompt_is_not_sent_as_the_address() -> None:
+    question = tracker({"language": "de", "contact_email": "wie lange dauert das, bis sich jemand meldet?",
+                        "description": "Gutschein wird nicht angenommen"})
+    assert "email" not in ticket_request(question)["customer"]
+    address = tracker({"language": "de", "contact_email": "anja@example.com", "description": "x"})
+    assert ticket_request(address)["customer"]["email"] == "anja@example.com"

@@ -9,7 +9,15 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions.prequal import corrections, replies_to_form
-from bot.dialogue import assess_severity, devices_in, fields_named, is_question, steps_tried_in
+from bot.dialogue import (
+    asks_to_do_it,
+    assess_severity,
+    devices_in,
+    fields_named,
+    is_question,
+    says_not_helped,
+    steps_tried_in,
+)
 from bot.entities import EntityFinder
 from bot.rasa_ext.context_policy import decide
 
@@ -17,10 +25,36 @@ from bot.rasa_ext.context_policy import decide
 @pytest.mark.parametrize(("text", "question"), [
     ("how long will this take", True), ("is there an outage or something? the app was slow", True),
     ("wie lange dauert das", True), ("hvornår hører jeg fra jer", True), ("hvor finder jeg ordrenummeret", True),
+    ("og kan jeg også sætte en pinkode på min profil", True), ("and how do I change it back", True),
+    ("und wo finde ich das", True),
     ("the app crashes on my phone", False), ("nur mich", False), ("SO-123456", False), ("kan vente", False),
+    ("and it still crashes", False), ("og den virker stadig ikke", False),
+    ("hat nicht geholfen, ton ist immer noch weg", False), ("is not working", False),
 ])
 def test_questions(text: str, question: bool) -> None:
     assert is_question(text) is question
+
+
+@pytest.mark.parametrize(("text", "not_helped"), [
+    ("hat nicht geholfen, beide buchungen sind noch da", True), ("hilft nicht, da muss jemand drüberschauen", True),
+    ("nee, klappt immer noch nicht", True), ("didnt help at all", True), ("tried that already", True),
+    ("still the same error", True), ("det hjalp ikke", True), ("virker stadig ikke", True),
+    ("og den er stadig låst", True), ("why does it still not work?", True),
+    ("how do I download films?", False), ("the app crashes on my phone", False), ("danke, hat geklappt", False),
+    ("is it still possible to pay by invoice?", False), ("tak, det virker nu", False),
+])
+def test_did_not_help_in_words(text: str, not_helped: bool) -> None:
+    assert says_not_helped(text) is not_helped
+
+
+@pytest.mark.parametrize(("text", "do_it"), [
+    ("kannst du das nicht einfach für mich umstellen?", True), ("can you just do it for me", True),
+    ("macht ihr das bitte für mich", True), ("kan du ikke bare gøre det for mig", True),
+    ("could you cancel it for me please", True),
+    ("how do I change it", False), ("can you tell me how", False), ("kan jeg gøre det selv", False),
+])
+def test_do_it_for_me(text: str, do_it: bool) -> None:
+    assert asks_to_do_it(text) is do_it
 
 
 @pytest.mark.parametrize(("text", "impact", "urgency", "tags"), [
@@ -57,6 +91,10 @@ def test_devices_named_and_not_negated(text: str, devices: list[str]) -> None:
     ("the remote is cracked. i already tried new batteries and re-pairing", "new batteries and re-pairing"),
     ("Ich habe schon den Router neu gestartet versucht", "den Router neu gestartet"),
     ("jeg har allerede prøvet at geninstallere appen", "at geninstallere appen"),
+    ("sendung sagt zugestellt. die nachbarn hab ich schon alle gefragt", "die nachbarn gefragt"),
+    ("hab schon die batterien gewechselt", "die batterien gewechselt"),
+    ("i have already asked my neighbours", "asked my neighbours"),
+    ("jeg har allerede spurgt naboerne", "spurgt naboerne"),
     ("the app crashes every time", None),
 ])
 def test_steps_already_tried(text: str, tried: str | None) -> None:
@@ -109,6 +147,19 @@ def test_the_context_policy_reads_messages_by_where_the_conversation_is() -> Non
     assert _decide("thanks", "thanks, that worked", slots=article, previous="action_answer_from_kb") == (
         "action_kb_feedback")
     assert _decide("deny", "no", slots=article, previous="utter_greet") is None
+    # whatever the classifier made of it: "it did not help" and "do it for me" right after an article
+    for text in ("hat nicht geholfen, ton ist immer noch weg", "tried that already, still crashes",
+                 "det hjalp ikke, den er stadig låst"):
+        assert _decide("describe_problem", text, slots=article, previous="action_answer_from_kb") == (
+            "action_kb_feedback"), text
+    assert _decide("nlu_fallback", "hat nichts gebracht", slots={"kb_result": "ambiguous"},
+                   previous="action_answer_from_kb") == "action_kb_feedback"
+    assert _decide("out_of_scope", "kannst du das nicht einfach für mich umstellen?", slots=article,
+                   previous="action_answer_from_kb") == "action_start_handoff"
+    assert _decide("describe_problem", "and how do I change it back?", slots=article,
+                   previous="action_answer_from_kb") is None  # a new question is searched
+    assert _decide("describe_problem", "hat nicht geholfen", slots=article, previous="utter_greet") is None
+    assert _decide("describe_problem", latest="action_start_handoff") == "problem_form"
     # a pasted code, no ticket needed
     assert _decide("nlu_fallback", entities=[{"entity": "ticket_secret", "value": "S-x"}]) == "action_ticket_status"
     # no ticket yet
