@@ -32,3 +32,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def key_prefix() -> str:
     """A fresh key prefix per test (`test:<hex>:`)."""
     return f"test:{uuid.uuid4().hex[:12]}:"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--holdout", action="store_true",
+                     help="also run the held-out customer scenarios (a measurement: scripts/bench_scenarios.py "
+                          "--set holdout)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--holdout"):
+        return
+    held_out = [item for item in items if item.get_closest_marker("holdout")]
+    if held_out:
+        config.hook.pytest_deselected(items=held_out)
+        items[:] = [item for item in items if not item.get_closest_marker("holdout")]
