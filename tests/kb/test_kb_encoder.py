@@ -136,3 +136,24 @@ def test_a_given_vector_is_used_instead_of_encoding_again(shared_kb: KnowledgeBa
     # the vector decides the dense half: the embedding of another question moves the ranking
     other = encoder.encode(["pause my subscription for a month"])[0]
     assert shared_kb.search("charged twice", "en", vector=other).hits[0].score < with_vector.hits[0].score
+
+
+async def test_the_bot_says_in_the_customers_language_that_the_article_is_in_another(
+        shared_kb: KnowledgeBase) -> None:
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    import yaml
+
+    from actions.kb import ActionAnswerFromKb, KnowledgeBaseProvider
+
+    root = Path(__file__).resolve().parents[2]
+    domain = yaml.safe_load((root / "domain.yml").read_text())
+    text = "Mein Fernseher zeigt den Fehler 2002 und die App startet nicht"
+    latest = {"text": text, "intent": {"name": "describe_problem", "confidence": 1.0}, "entities": []}
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFromKb(KnowledgeBaseProvider(shared_kb)).run(
+        dispatcher, Tracker("conv-x", {"language": "de"}, latest, [], False, None, {}, "action_listen"), domain)
+    said = [m.get("text") or "" for m in dispatcher.messages]
+    assert said[0].startswith("(Diesen Artikel gibt es noch nicht auf Deutsch"), said
+    assert "/help/en/tech-tv-error-2002" in said[1]
