@@ -7,7 +7,8 @@ answered from the KB, feedback, thanks, goodbye). The example bot: `rasa init --
 config: DIET + TED, in-memory tracker store), conversations from its own stories.
 
 Usage: .venv/bin/python scripts/bench_load.py [--concurrency 16] [--conversations 160]
-Prints JSON with messages/s and latency p50/p95/p99 for both, and the ratios the target is about.
+Prints JSON with messages/s and latency p50/p95/p99 for both, the ratios the target is about, and the
+resident memory of our Rasa server and action server after the run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -120,7 +122,18 @@ def run_init_bot(workdir: Path, concurrency: int, conversations: int) -> dict[st
         log.close()
 
 
-def run_ours(var: Path, concurrency: int, conversations: int) -> dict[str, float]:
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB (VmRSS from /proc), None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def run_ours(var: Path, concurrency: int, conversations: int) -> dict[str, Any]:
     env = {"FRONTDOOR_VAR": str(var), "RASA_PORT": str(free_port()), "ACTION_PORT": str(free_port()),
            "HANDOFF_PORT": str(free_port()), "SITE_PORT": str(free_port()),
            "FRONTDOOR_REDIS_PORT": str(free_port())}
@@ -129,7 +142,11 @@ def run_ours(var: Path, concurrency: int, conversations: int) -> dict[str, float
     stack.start(timeout=300)
     try:
         url = f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
-        return measure(url, OURS, concurrency, conversations)
+        out: dict[str, Any] = dict(measure(url, OURS, concurrency, conversations))
+        # after the run: each server's resident memory (target: <= 1 GB each)
+        out["rss_mb"] = {child.name: rss_mb(child.process.pid) for child in stack.children
+                         if child.process is not None and child.name in ("rasa", "actions")}
+        return out
     finally:
         stack.stop()
 
