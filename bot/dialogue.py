@@ -27,9 +27,11 @@ def is_question(text: str) -> bool:
     question in one of the languages."""
     if "?" in text:
         return True
-    words = re.findall(r"[\wæøåäöüß]+", text.lower())
-    while len(words) > 3 and words[0] in _LEAD_INS:
-        words = words[1:]
+    words = re.findall(r"[\wæøåäöüß]+", text[:2000].lower())  # the opening words decide
+    start = 0
+    while len(words) - start > 3 and words[start] in _LEAD_INS:
+        start += 1
+    words = words[start:]
     if len(words) < 3 or words[0] not in _QUESTION_WORDS:
         return False
     # a verb first and a negation next is a statement without its subject: "hat nicht geholfen",
@@ -226,16 +228,16 @@ def devices_in(text: str) -> list[str]:
 
 
 # participles: "versucht", "gefragt", "neu gestartet", "ausgetauscht", "aktualisiert", "angerufen"
-_DE_DONE = r"(?:versucht|probiert|getan|\w*ge\w{2,}(?:t|en)|\w{3,}iert)"
+_DE_DONE = r"(?:versucht|probiert|getan|\w{0,12}ge\w{2,20}(?:t|en)|\w{3,20}iert)"
 _TRIED = re.compile(r"""
-    (?:\b(?:i(?:'ve| have)?|we(?:'ve| have)?)\s+(?:already\s+)?tried\s+(?P<en>[^.!?;]+))
+    (?:\b(?:i(?:'ve| have)?|we(?:'ve| have)?)\s+(?:already\s+)?tried\s+(?P<en>[^.!?;]{1,200}))
   | (?:\b(?:already|have)\s+(?P<en2>(?:restarted|reinstalled|rebooted|re-?paired|cleared|reset|updated|logged\s+out
         |asked|checked|contacted|called|replaced|changed)[^.!?;]*))
-  | (?:\b(?:hab(?:e)?|haben)\s+(?:ich\s+|wir\s+)?(?:schon|bereits)\s+(?P<de>[^.!?;]+?)\s*(?P<de_v>""" + _DE_DONE + r""")\b)
+  | (?:\b(?:hab(?:e)?|haben)\s+(?:ich\s+|wir\s+)?(?:schon|bereits)\s+(?P<de>[^.!?;]{1,120}?)\s*(?P<de_v>""" + _DE_DONE + r""")\b)
   | (?:(?P<de3>\b[^.!?;,]{3,80}?)\s+(?:hab(?:e)?|haben)\s+(?:ich|wir)\s+(?:schon|bereits)\s+(?:\w+\s+)?(?P<de3_v>"""
     + _DE_DONE + r""")\b)
   | (?:\b(?:schon|bereits)\s+(?P<de2>(?:neu\s+gestartet|neu\s+installiert|neustart|aus-\s+und\s+eingeschaltet)[^.!?;]*))
-  | (?:\b(?:har|jeg\s+har|vi\s+har)\s+(?:allerede\s+)?prøvet\s+(?P<da>[^.!?;]+))
+  | (?:\b(?:har|jeg\s+har|vi\s+har)\s+(?:allerede\s+)?prøvet\s+(?P<da>[^.!?;]{1,200}))
   | (?:\b(?:allerede|har)\s+(?P<da2>(?:genstartet|geninstalleret|nulstillet|opdateret|spurgt|tjekket|kontaktet
         |ringet)[^.!?;]*))
 """, re.IGNORECASE | re.VERBOSE)

@@ -26,6 +26,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot.rasa_ext import performance
+from bot.rasa_ext.rest_channel import MAX_MESSAGE_CHARS, too_long_reply
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,25 @@ class FrontdoorSocketIOInput(SocketIOInput):
         sio = self.sio
         assert sio is not None
         pending = self.pending = PendingMessages()
+
+        original = sio.handlers.get(self.namespace or "/", {}).get(self.user_message_evt)
+        metadata_key = self.metadata_key
+
+        async def limited_message(sid: Text, data: Any) -> None:
+            """The same limits as the REST channel: a text message of at most MAX_MESSAGE_CHARS."""
+            message = data.get("message") if isinstance(data, dict) else None
+            if not isinstance(message, str):
+                logger.info("socket.io message without a text from %s ignored", sid)
+                return
+            if len(message) > MAX_MESSAGE_CHARS:
+                room = data.get("session_id") if self.session_persistence and data.get("session_id") else sid
+                await sio.emit(self.bot_message_evt, {"text": too_long_reply(data.get(metadata_key))}, room=room)
+                return
+            if original is not None:
+                await original(sid, data)
+
+        if original is not None:
+            sio.on(self.user_message_evt, limited_message, namespace=self.namespace)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:

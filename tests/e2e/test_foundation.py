@@ -3,6 +3,8 @@ language, and a custom action in the action server reaches the handoff service."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.supervisor import Stack, http_ok
@@ -81,3 +83,52 @@ def test_a_message_is_encoded_once_in_rasa_and_its_embedding_reaches_the_actions
     vector = decode_vector(typed.get("text_embedding"), 384)
     assert vector is not None and abs(float((vector ** 2).sum()) - 1.0) < 0.01
     assert "text_embedding" not in button
+
+
+def test_the_public_webhook_refuses_what_is_not_a_message_and_stays_responsive(stack: Stack) -> None:
+    import urllib.request
+
+    url = f"http://127.0.0.1:{stack.settings.rasa_port}/webhooks/rest/webhook"
+    for raw in (b"not json", b"[1, 2]", b'"text"', b'{"sender": 5, "message": "hi"}',
+                b'{"sender": "x", "message": {"a": 1}}', b'{"sender": "x", "message": "hi", "metadata": []}'):
+        request = urllib.request.Request(url, data=raw, method="POST", headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError(f"accepted {raw!r}")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 400, raw
+            assert "error" in json.loads(exc.read()), raw
+    # a 100,000-character message is refused with a reply in the page's language, and costs nobody time
+    big = Chat(stack, metadata={"language": "de"})
+    replies = big.texts("a" * 100_000)
+    assert len(replies) == 1 and "zu lang" in replies[0] and "4,000" in replies[0]
+    assert Chat(stack, metadata={"language": "en"}).texts("Hello")  # the bot still answers everyone
+    # the history of that conversation holds no 100,000-character message
+    status, tracker = http_json(f"http://127.0.0.1:{stack.settings.rasa_port}/conversations/{big.sender}/tracker"
+                                f"?token={stack.settings.secrets['RASA_TOKEN']}")
+    assert status == 200 and all(len(e.get("text") or "") < 5000 for e in tracker["events"])
+
+
+async def test_the_chat_widgets_channel_refuses_an_oversized_message_with_a_reply(stack: Stack) -> None:
+    import asyncio
+
+    import socketio
+
+    client = socketio.AsyncClient()
+    replies: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    confirmed: asyncio.Queue[str] = asyncio.Queue()
+    client.on("bot_uttered", replies.put)
+    client.on("session_confirm", confirmed.put)
+    await client.connect(f"http://127.0.0.1:{stack.settings.rasa_port}", socketio_path="/socket.io/",
+                         transports=["polling"])
+    try:
+        await client.emit("session_request", {"session_id": None})
+        session = await asyncio.wait_for(confirmed.get(), 10)
+        await client.emit("user_uttered", {"message": "x" * 10_000, "session_id": session,
+                                           "customData": {"language": "da"}})
+        reply = await asyncio.wait_for(replies.get(), 10)
+        assert "for lang" in str(reply.get("text"))
+        await client.emit("user_uttered", {"message": "Hej", "session_id": session, "customData": {"language": "da"}})
+        assert (await asyncio.wait_for(replies.get(), 30)).get("text")  # the conversation goes on
+    finally:
+        await client.disconnect()
