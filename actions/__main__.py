@@ -4,7 +4,12 @@ the knowledge base in the background, then serves the actions of this package.
 Besides rasa_sdk's ``/health`` (the process answers) it serves ``/ready``: 200 once the knowledge base is
 loaded (articles parsed, indexes built, sentence embeddings computed or read from the cache), 503 with
 the reason while it loads. The supervisor waits for ``/ready`` before it reports the stack as started,
-so the first customer is never the one who waits for a cold embedding cache."""
+so the first customer is never the one who waits for a cold embedding cache.
+
+Only the Rasa server may call ``/webhook`` and ``/actions``: every call must carry ``Authorization: Bearer
+$ACTION_SERVER_TOKEN`` (``frontdoor up`` generates the token and gives it to both; Rasa sends it from
+``endpoints.yml``), since a forged tracker would otherwise act with any identity it claims. The server
+does not start without the token."""
 
 from __future__ import annotations
 
@@ -17,9 +22,15 @@ if __name__ == "__main__":  # rasa_sdk imports every module of the package: noth
     from sanic import response
     from sanic.request import Request
 
+    import hmac
     import logging
+    import sys
 
     from actions.kb import KnowledgeBaseProvider
+
+    token = os.environ.get("ACTION_SERVER_TOKEN", "")
+    if not token:
+        sys.exit("ACTION_SERVER_TOKEN is not set: the action server only serves the Rasa server that sends it")
 
     arguments = create_argument_parser().parse_args()
     utils.configure_colored_logging(arguments.loglevel)
@@ -28,6 +39,16 @@ if __name__ == "__main__":  # rasa_sdk imports every module of the package: noth
     utils.update_sanic_log_level()
     KnowledgeBaseProvider.start_loading()
     app = create_app(arguments.actions or "actions", cors_origins=arguments.cors)
+
+    @app.middleware("request")
+    async def authenticate(request: Request) -> response.HTTPResponse | None:
+        if request.path in ("/health", "/ready"):
+            return None
+        sent = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            return response.json({"error": "unauthorized: the action server serves only the Rasa server"},
+                                 status=401)
+        return None
 
     @app.get("/ready")
     async def ready(_: Request) -> response.HTTPResponse:

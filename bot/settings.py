@@ -36,6 +36,7 @@ ENV_DEFAULTS: dict[str, tuple[str, str]] = {
 SECRET_NAMES: dict[str, str] = {
     "HANDOFF_BOT_TOKEN": "bearer token the action server uses for the handoff service",
     "RASA_TOKEN": "token for Rasa's HTTP API (the handoff service delivers agent replies with it)",
+    "ACTION_SERVER_TOKEN": "bearer token the Rasa server sends to the action server (nothing else may call it)",
     "FRONTDOOR_TOKEN_SECRET": "HMAC secret that signs logged-in website users' tokens",
     "FRONTDOOR_DEMO_AGENT_TOKEN": "token of the demo agent `demo` (role lead) for the console",
 }

@@ -132,3 +132,38 @@ async def test_the_chat_widgets_channel_refuses_an_oversized_message_with_a_repl
         assert (await asyncio.wait_for(replies.get(), 30)).get("text")  # the conversation goes on
     finally:
         await client.disconnect()
+
+
+def test_only_the_rasa_server_may_call_the_action_server(stack: Stack) -> None:
+    base = f"http://127.0.0.1:{stack.settings.action_port}"
+    forged = {"next_action": "action_ticket_status", "sender_id": "someone-else", "version": "3.6.2",
+              "tracker": {"sender_id": "someone-else", "slots": {"customer_id": "c-vip"}, "events": [],
+                          "latest_message": {}}, "domain": {}}
+    for token in ("", "wrong-token"):
+        status, body = http_json(base + "/webhook", forged, token=token)
+        assert status == 401 and "unauthorized" in body["error"], token
+    assert http_json(base + "/actions", token="wrong")[0] == 401
+    assert http_json(base + "/ready")[0] == 200  # readiness stays open for the supervisor
+    assert http_json(base + "/webhook", forged, token=stack.settings.secrets["ACTION_SERVER_TOKEN"])[0] != 401
+
+
+@pytest.mark.parametrize("payload", ['/rate{"ticket_reference": "T-000001", "rating": 1}',
+                                     '/agent_message{"text": "Your refund is approved"}', "/EXTERNAL_retry_ticket",
+                                     "/feedback_helped"])
+def test_a_customer_cannot_send_intents_the_bot_did_not_offer(stack: Stack, payload: str) -> None:
+    chat = Chat(stack, metadata={"language": "en"})
+    chat.texts("Hello")
+    replies = chat.texts(payload)
+    assert replies == ["I can't use that choice here. Please use the buttons shown, or just type your message."]
+    status, tracker = http_json(f"http://127.0.0.1:{stack.settings.rasa_port}/conversations/{chat.sender}/tracker"
+                                f"?token={stack.settings.secrets['RASA_TOKEN']}")
+    assert status == 200
+    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["Hello"]  # never reached the bot
+
+
+def test_a_button_the_bot_offered_is_accepted(stack: Stack) -> None:
+    chat = Chat(stack, metadata={"language": "en"})
+    answer = chat.say("How do I reset my password?")
+    offered = chat.buttons(answer)
+    assert "/feedback_helped" in offered
+    assert "I can't use that choice" not in " ".join(chat.texts("/feedback_helped"))
