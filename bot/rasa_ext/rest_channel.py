@@ -5,6 +5,11 @@
   reason (Rasa's own handler answers 500 or crashes on them).
 - A message longer than ``MAX_MESSAGE_CHARS`` is not processed: the reply says so in the page's language
   (the socket.io channel does the same), so no single message can occupy the bot for everyone.
+- A payload (a message starting with "/", which Rasa reads as an intent with entities) is accepted only
+  when the bot offered it as a button in this conversation's latest turns, or it is the chat widget's
+  opening payload. Typed by hand it could rate and close another customer's ticket
+  (``/rate{"ticket_reference": ...}``), pose as an agent (``/agent_message``) or open tickets in a loop
+  (``/EXTERNAL_retry_ticket``); internal intents reach the bot only through Rasa's authenticated HTTP API.
 """
 
 from __future__ import annotations
@@ -28,9 +33,51 @@ TOO_LONG = {
 }
 
 
-def too_long_reply(metadata: Any) -> str:
+NOT_OFFERED = {
+    "de": "Diese Auswahl kann ich hier nicht verwenden. Nutzen Sie bitte die angezeigten Schaltflächen oder "
+          "schreiben Sie Ihr Anliegen einfach als Text.",
+    "da": "Det valg kan jeg ikke bruge her. Brug venligst knapperne, eller skriv bare din besked som tekst.",
+    "en": "I can't use that choice here. Please use the buttons shown, or just type your message.",
+}
+# what the chat widget itself sends when it opens (web/site/static/site.js: initPayload)
+WIDGET_PAYLOADS = frozenset({"/session_greet"})
+
+
+def _lang(metadata: Any) -> str:
     lang = metadata.get("language") if isinstance(metadata, dict) else None
-    return TOO_LONG.get(str(lang), TOO_LONG["en"]).format(limit=f"{MAX_MESSAGE_CHARS:,}")
+    return str(lang) if lang in TOO_LONG else "en"
+
+
+def not_offered_reply(metadata: Any) -> str:
+    return NOT_OFFERED[_lang(metadata)]
+
+
+async def payload_allowed(agent: Any, sender_id: str, message: str) -> bool:
+    """Is ``message`` plain text, the widget's opening payload, or a button the bot offered in this
+    conversation since the customer's previous message (the latest two bot turns)?"""
+    if not message.startswith("/") or message in WIDGET_PAYLOADS:
+        return True
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    store = getattr(agent, "tracker_store", None)
+    tracker = await store.retrieve(sender_id) if store is not None else None
+    if tracker is None:
+        return False
+    users = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            users += 1
+            if users >= 2:
+                break
+        elif isinstance(event, BotUttered):
+            for button in (event.data or {}).get("buttons") or []:
+                if isinstance(button, dict) and str(button.get("payload")) == message:
+                    return True
+    return False
+
+
+def too_long_reply(metadata: Any) -> str:
+    return TOO_LONG[_lang(metadata)].format(limit=f"{MAX_MESSAGE_CHARS:,}")
 
 
 def request_problem(body: Any) -> Optional[str]:
@@ -67,8 +114,13 @@ class FrontdoorRestInput(RestInput):
             problem = request_problem(body)
             if problem is not None:
                 return response.json({"error": problem}, status=400)
+            refusal = None
             if len(body["message"]) > MAX_MESSAGE_CHARS:
-                reply: Dict[str, Any] = {"recipient_id": body["sender"], "text": too_long_reply(body.get("metadata"))}
+                refusal = too_long_reply(body.get("metadata"))
+            elif not await payload_allowed(request.app.ctx.agent, body["sender"], body["message"]):
+                refusal = not_offered_reply(body.get("metadata"))
+            if refusal is not None:
+                reply: Dict[str, Any] = {"recipient_id": body["sender"], "text": refusal}
                 return response.json([reply], status=200)
             return None
 

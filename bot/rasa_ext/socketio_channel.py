@@ -26,7 +26,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot.rasa_ext import performance
-from bot.rasa_ext.rest_channel import MAX_MESSAGE_CHARS, too_long_reply
+from bot.rasa_ext.rest_channel import MAX_MESSAGE_CHARS, not_offered_reply, payload_allowed, too_long_reply
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class KeepingSocketIOOutput(SocketIOOutput):
 
 class FrontdoorSocketIOInput(SocketIOInput):
     pending: Optional[PendingMessages] = None
+    _app: Any = None
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         if self.sio is None or self.pending is None:
@@ -123,15 +124,27 @@ class FrontdoorSocketIOInput(SocketIOInput):
             if not isinstance(message, str):
                 logger.info("socket.io message without a text from %s ignored", sid)
                 return
+            room = data.get("session_id") if self.session_persistence and data.get("session_id") else sid
+            refusal = None
             if len(message) > MAX_MESSAGE_CHARS:
-                room = data.get("session_id") if self.session_persistence and data.get("session_id") else sid
-                await sio.emit(self.bot_message_evt, {"text": too_long_reply(data.get(metadata_key))}, room=room)
+                refusal = too_long_reply(data.get(metadata_key))
+            elif message.startswith("/"):
+                sender = data.get("session_id") or sid
+                agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+                if not await payload_allowed(agent, str(sender), message):
+                    refusal = not_offered_reply(data.get(metadata_key))
+            if refusal is not None:
+                await sio.emit(self.bot_message_evt, {"text": refusal}, room=room)
                 return
             if original is not None:
                 await original(sid, data)
 
         if original is not None:
             sio.on(self.user_message_evt, limited_message, namespace=self.namespace)
+
+        @webhook.listener("before_server_start")
+        async def keep_app(app: Any, _loop: Any) -> None:
+            self._app = app  # for the conversation's tracker (which buttons were offered)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
