@@ -146,6 +146,10 @@ def run_ours(var: Path, concurrency: int, conversations: int) -> dict[str, Any]:
         # after the run: each server's resident memory (target: <= 1 GB each)
         out["rss_mb"] = {child.name: rss_mb(child.process.pid) for child in stack.children
                          if child.process is not None and child.name in ("rasa", "actions")}
+        # a failed custom action still gives the customer a 200: count them from Rasa's log (the run is
+        # only valid with none)
+        log = (settings.log_dir / "rasa.log").read_text(errors="replace")
+        out["action_errors"] = log.count("Encountered an exception while running action")
         return out
     finally:
         stack.stop()
@@ -167,6 +171,9 @@ def main() -> int:
               "throughput_ratio": round(ours["messages_per_s"] / example["messages_per_s"], 2),
               "p95_ratio": round(ours["p95_ms"] / example["p95_ms"], 2)}
     print(json.dumps(result, indent=2))
+    if ours["action_errors"]:
+        print(f"invalid run: {ours['action_errors']} custom actions failed (see the Rasa log)", file=sys.stderr)
+        return 2
     return 0
 
 

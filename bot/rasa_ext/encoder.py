@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -31,6 +32,38 @@ from bot.kb.encoder import CachedEncoder, E5Encoder, Encoder, cache_folder, enco
 logger = logging.getLogger(__name__)
 
 EMBEDDING_KEY = "text_embedding"  # in the parse data: base64 float16, see bot.kb.encoder.encode_vector
+
+
+class ShortMessageCache:
+    """Embeddings of short messages kept in memory (least recently used first out). Customers' short
+    messages repeat across conversations ("hallo", "danke", "nein", "hilft nicht", "agent bitte"), and
+    encoding is the largest part of a message's cost in the Rasa process (30 % of its CPU under load, by a
+    py-spy profile). Only messages of at most ``max_words`` words without digits or "@" (no order numbers,
+    codes or addresses) are kept, never on disk."""
+
+    def __init__(self, max_entries: int = 4096, max_words: int = 4) -> None:
+        self.max_entries = max_entries
+        self.max_words = max_words
+        self._vectors: "OrderedDict[str, np.ndarray]" = OrderedDict()
+
+    def keeps(self, text: str) -> bool:
+        return self.max_entries > 0 and len(text.split()) <= self.max_words and not any(c.isdigit() or c == "@" for c in text)
+
+    def encode_all(self, texts: List[str], encoder: Encoder) -> List[np.ndarray]:
+        out: List[Optional[np.ndarray]] = [self._vectors.get(t) for t in texts]
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            fresh = encoder.encode([texts[i] for i in missing])
+            for i, vector in zip(missing, fresh):
+                out[i] = vector
+                if self.keeps(texts[i]):
+                    self._vectors[texts[i]] = vector
+            while len(self._vectors) > self.max_entries:
+                self._vectors.popitem(last=False)
+        for text in texts:
+            if text in self._vectors:
+                self._vectors.move_to_end(text)
+        return [v for v in out if v is not None]
 
 
 def encodable(message: Message) -> str:
@@ -62,6 +95,14 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name)
 
     @property
+    def _short(self) -> ShortMessageCache:
+        if getattr(self, "_short_cache", None) is None:
+            # FRONTDOOR_SHORT_MESSAGE_CACHE=0 turns it off (to measure without it)
+            size = int(os.environ.get("FRONTDOOR_SHORT_MESSAGE_CACHE", "4096") or 0)
+            self._short_cache = ShortMessageCache(max_entries=size, max_words=4 if size > 0 else 0)
+        return self._short_cache
+
+    @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = E5Encoder()
@@ -87,7 +128,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         todo = [(m, t) for m in messages if (t := encodable(m))]
         if not todo:
             return messages
-        vectors = self.encoder.encode([t for _, t in todo])
+        vectors = self._short.encode_all([t for _, t in todo], self.encoder)
         for (message, _), vector in zip(todo, vectors):
             self._add(message, vector)
             message.set(EMBEDDING_KEY, encode_vector(vector), add_to_output=True)
