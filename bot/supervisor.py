@@ -65,6 +65,10 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+STABLE_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 60.0
+
+
 @dataclass
 class Child:
     name: str
@@ -73,8 +77,12 @@ class Child:
     health: Callable[[], bool]
     log_file: Path
     process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0  # restarts in a row without a stable minute between them (the backoff's exponent)
+    started_at: float = 0.0
+    next_start: float = 0.0  # not before this monotonic time (backoff)
 
     def start(self, cwd: Path) -> None:
+        self.started_at = time.monotonic()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
         log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.name}\n".encode())
@@ -236,6 +244,37 @@ class Stack:
     def dead_child(self) -> Child | None:
         return next((child for child in self.children if not child.alive()), None)
 
+    def supervise(self, now: float | None = None) -> list[str]:
+        """One round of supervision: restart whatever died (the embedded Redis from its append-only file
+        first, then the children), each with exponential backoff (1, 2, 4 ... 60 s) while it keeps
+        crashing; a child that stayed up for STABLE_SECONDS starts from 1 s again. Returns what it
+        restarted. The others keep serving meanwhile: the bot degrades politely while a part is down."""
+        now = time.monotonic() if now is None else now
+        restarted: list[str] = []
+        redis = self.redis
+        if redis is not None and redis.process is not None and redis.process.poll() is not None:
+            logger.warning("embedded Redis exited (code %s); restarting it", redis.process.returncode)
+            try:
+                redis.start(start_new_session=True, preexec_fn=_die_with_parent)
+                restarted.append("redis")
+            except Exception:
+                logger.exception("embedded Redis did not come back; trying again")
+        for child in self.children:
+            if child.alive():
+                if child.restarts and now - child.started_at >= STABLE_SECONDS:
+                    child.restarts = 0
+                continue
+            if now < child.next_start:
+                continue
+            code = child.process.returncode if child.process is not None else None
+            logger.warning("%s exited (code %s); restarting it (restart %d in a row); last lines of %s:\n%s",
+                           child.name, code, child.restarts + 1, child.log_file, child.log_tail(5))
+            child.start(self.settings.root)
+            child.restarts += 1
+            child.next_start = now + min(MAX_BACKOFF_SECONDS, 2.0 ** (child.restarts - 1))
+            restarted.append(child.name)
+        return restarted
+
     def urls(self) -> dict[str, str]:
         s = self.settings
         return {
@@ -282,12 +321,9 @@ def up(args: argparse.Namespace) -> int:
     print("\nPress Ctrl-C to stop.", flush=True)
     code = 0
     while not stopping:
-        dead = stack.dead_child()
-        if dead is not None:
-            print(f"\nfrontdoor: {dead.name} stopped unexpectedly; last lines of {dead.log_file}:\n"
-                  f"{dead.log_tail()}", file=sys.stderr)
-            code = 1
-            break
+        for name in stack.supervise():  # a crashed process comes back; the rest keeps serving
+            print(f"frontdoor: {name} stopped unexpectedly and was restarted (see {settings.log_dir}/)",
+                  file=sys.stderr, flush=True)
         time.sleep(0.5)
     print("\nstopping ...", flush=True)
     stack.stop()

@@ -55,3 +55,64 @@ def test_the_model_fingerprint_follows_its_inputs(tmp_path: Path) -> None:
     assert fingerprint(tmp_path) == before
     (tmp_path / "data" / "nlu.yml").write_text("changed")
     assert fingerprint(tmp_path) != before
+
+
+def test_a_crashed_child_is_restarted_with_backoff_and_the_others_keep_running(tmp_path: Path) -> None:
+    import signal
+    import sys
+    import time
+
+    from bot.supervisor import Child
+
+    env = {"FRONTDOOR_VAR": str(tmp_path), "FRONTDOOR_REDIS_PORT": str(free_port())}
+    stack = Stack(Settings.from_env(env, root=tmp_path))
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+    stack.children = [Child(name, sleeper, {}, lambda: True, tmp_path / f"{name}.log") for name in ("a", "b")]
+    try:
+        for child in stack.children:
+            child.start(tmp_path)
+        other = stack.children[1].process
+        assert stack.supervise() == []
+        first = stack.children[0]
+        assert first.process is not None
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait()
+        now = time.monotonic()
+        assert stack.supervise(now) == ["a"] and first.alive()
+        first.process.send_signal(signal.SIGKILL)  # crashes again at once: the next start waits 1 s, then 2 s
+        first.process.wait()
+        assert stack.supervise(now + 0.5) == [] and not first.alive()
+        assert stack.supervise(now + 1.0) == ["a"] and first.alive()
+        assert first.next_start == now + 1.0 + 2.0
+        assert stack.children[1].process is other and stack.children[1].alive()  # untouched
+        # a minute up: the backoff starts from 1 s again
+        stack.supervise(first.started_at + 60)
+        assert first.restarts == 0
+    finally:
+        for child in stack.children:
+            child.stop(5)
+
+
+def test_a_killed_embedded_redis_comes_back_with_its_data(tmp_path: Path) -> None:
+    import signal
+
+    from bot.embedded_redis import send_command
+
+    env = {"FRONTDOOR_VAR": str(tmp_path), "FRONTDOOR_REDIS_PORT": str(free_port())}
+    stack = Stack(Settings.from_env(env, root=tmp_path))
+    port = free_port()
+    stack.redis = EmbeddedRedis(data_dir=tmp_path / "redis", port=port).start()
+    try:
+        send_command("127.0.0.1", port, "SET", "ticket", "T-000001")
+        send_command("127.0.0.1", port, "CONFIG", "SET", "appendfsync", "always")
+        send_command("127.0.0.1", port, "SET", "ticket", "T-000002")
+        assert stack.redis.process is not None
+        stack.redis.process.send_signal(signal.SIGKILL)
+        stack.redis.process.wait()
+        assert not ping("127.0.0.1", port)
+        assert stack.supervise() == ["redis"]
+        import redis
+
+        assert redis.Redis(port=port).get("ticket") == b"T-000002"
+    finally:
+        stack.redis.stop()
