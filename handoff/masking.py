@@ -57,7 +57,11 @@ def _mask_password(match: re.Match[str]) -> str:
     return f"{match.group('label')}{match.group('sep')}[password masked]"
 
 
+def mask_payment_data(text: str) -> str:
+    """Card numbers and IBANs only: what the chat channels mask before Rasa stores or logs a message
+    (passwords are left to the transcript masking: "Passwort vergessen" must still reach the bot)."""
+    return _CARD_RE.sub(_mask_card, _IBAN_RE.sub(_mask_iban, text))
+
+
 def mask_text(text: str) -> str:
-    text = _IBAN_RE.sub(_mask_iban, text)
-    text = _CARD_RE.sub(_mask_card, text)
-    return _PASSWORD_RE.sub(_mask_password, text)
+    return _PASSWORD_RE.sub(_mask_password, mask_payment_data(text))

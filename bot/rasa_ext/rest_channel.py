@@ -10,6 +10,8 @@
   opening payload. Typed by hand it could rate and close another customer's ticket
   (``/rate{"ticket_reference": ...}``), pose as an agent (``/agent_message``) or open tickets in a loop
   (``/EXTERNAL_retry_ticket``); internal intents reach the bot only through Rasa's authenticated HTTP API.
+- Card numbers and IBANs are masked in the message before Rasa sees it, so they are never stored in the
+  tracker, written to Rasa's log or sent to the action server (``handoff.masking.mask_payment_data``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
+
+from handoff.masking import mask_payment_data
 from sanic.request import Request
 
 MAX_MESSAGE_CHARS = 4000
@@ -122,6 +126,7 @@ class FrontdoorRestInput(RestInput):
             if refusal is not None:
                 reply: Dict[str, Any] = {"recipient_id": body["sender"], "text": refusal}
                 return response.json([reply], status=200)
+            body["message"] = mask_payment_data(body["message"])  # request.json is this same dict
             return None
 
         return webhook

@@ -26,6 +26,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot.rasa_ext import performance
+from handoff.masking import mask_payment_data
 from bot.rasa_ext.rest_channel import MAX_MESSAGE_CHARS, not_offered_reply, payload_allowed, too_long_reply
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class FrontdoorSocketIOInput(SocketIOInput):
                 await sio.emit(self.bot_message_evt, {"text": refusal}, room=room)
                 return
             if original is not None:
+                data["message"] = mask_payment_data(message)  # never stored, logged or sent on verbatim
                 await original(sid, data)
 
         if original is not None:

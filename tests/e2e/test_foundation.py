@@ -167,3 +167,15 @@ def test_a_button_the_bot_offered_is_accepted(stack: Stack) -> None:
     offered = chat.buttons(answer)
     assert "/feedback_helped" in offered
     assert "I can't use that choice" not in " ".join(chat.texts("/feedback_helped"))
+
+
+def test_card_numbers_and_ibans_never_reach_the_conversation_history(stack: Stack) -> None:
+    chat = Chat(stack, metadata={"language": "en"})
+    chat.texts("I was charged twice on my card 4111 1111 1111 1111, refund to DE89 3704 0044 0532 0130 00 please")
+    status, tracker = http_json(f"http://127.0.0.1:{stack.settings.rasa_port}/conversations/{chat.sender}/tracker"
+                                f"?token={stack.settings.secrets['RASA_TOKEN']}")
+    assert status == 200
+    said = [e["text"] for e in tracker["events"] if e["event"] == "user"]
+    assert said and "[card ****1111]" in said[0] and "[IBAN masked]" in said[0]
+    stored = json.dumps(tracker)
+    assert "4111 1111 1111 1111" not in stored and "3704 0044" not in stored

@@ -13,6 +13,7 @@ import pytest
 from bot import dialogue
 from bot.entities import EntityFinder
 from bot.lang import LanguageIdentifier, features
+from handoff.masking import mask_payment_data
 
 SHAPES: dict[str, Callable[[int], str]] = {
     "one word": lambda n: "a" * n,
@@ -24,6 +25,8 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "anchors": lambda n: "hab ich schon " * (n // 14),
     "dots": lambda n: "." * n,
     "dashes": lambda n: "a-" * (n // 2),
+    "digit groups": lambda n: "1234 " * (n // 5),
+    "iban-like": lambda n: "DE89 " * (n // 5),
 }
 IDENTIFIER = LanguageIdentifier.train({"en": ["how do I reset my password"], "de": ["wie setze ich mein passwort"],
                                        "da": ["hvordan nulstiller jeg min adgangskode"]})
@@ -33,6 +36,7 @@ READERS: dict[str, Callable[[str], object]] = {
     "is_question": dialogue.is_question, "severity": dialogue.assess_severity, "devices": dialogue.devices_in,
     "steps tried": dialogue.steps_tried_in, "fields named": dialogue.fields_named,
     "did not help": dialogue.says_not_helped, "do it for me": dialogue.asks_to_do_it, "entities": FINDER.find,
+    "payment data masking": mask_payment_data,
 }
 
 
