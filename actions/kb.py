@@ -267,7 +267,8 @@ class ActionKbFeedback(KbAction):
                     entry["feedback"] = "helped" if helped else "did_not_help"
             try:
                 article_lang = next((e.get("lang", lang) for e in shown if e.get("id") == article_id), lang)
-                (await self.provider.ready()).record_feedback(query, article_lang, article_id, helped)
+                (await self.provider.ready()).record_feedback(query, article_lang, article_id, helped,
+                                                             voter=tracker.sender_id)
             except Exception:  # feedback is best effort; the customer's conversation goes on
                 logger.warning("could not record KB feedback for %s", article_id, exc_info=True)
         events: list[EventType] = [SlotSet("kb_articles_shown", shown)]

@@ -57,6 +57,13 @@ def register(subparsers: Any) -> None:
     _dense(ev)
     ev.set_defaults(func=lambda args: cmd_eval(args))
 
+    fb = kb_sub.add_parser("feedback", help="what customers voted on each article (decayed, one vote per "
+                                            "conversation); the articles most often 'did not help' first")
+    fb.add_argument("--lang", choices=["de", "en", "da"], action="append", help="only this language")
+    fb.add_argument("--redis-url", default=None, help="default: REDIS_URL, else the embedded server's")
+    fb.add_argument("--prefix", default=None, help="key prefix (default: HANDOFF_KEY_PREFIX or fd:)")
+    fb.set_defaults(func=lambda args: cmd_feedback(args))
+
 
 def _quiet_spacy() -> None:
     """spaCy logs every pipeline initialisation at INFO; editors only need our own messages."""
@@ -158,6 +165,31 @@ def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if not args.failures:
             report.pop("failures", None)
     print(json.dumps(report, indent=2, ensure_ascii=False), file=out)
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace, out: TextIO | None = None, store: Any = None) -> int:
+    """Per language and article: helped / did not help (decayed votes) and the net, worst first."""
+    import importlib
+
+    out = out or sys.stdout
+    if store is None:
+        from bot.settings import Settings
+
+        url = args.redis_url or Settings.from_env(os.environ).effective_redis_url
+        redis_store = importlib.import_module("actions.kb_feedback").RedisFeedbackStore  # the action server's
+        store = redis_store.from_url(url, prefix=args.prefix or os.environ.get("HANDOFF_KEY_PREFIX", "fd:"))
+    try:
+        for lang in args.lang or ["de", "en", "da"]:
+            tallies = store.summary(lang)
+            print(f"{lang}: {len(tallies)} articles with votes", file=out)
+            for article, tally in sorted(tallies.items(), key=lambda item: item[1].net):
+                helped = (tally.count + tally.net) / 2
+                print(f"  {article:<32} helped {helped:6.1f}   did not help {tally.count - helped:6.1f}   "
+                      f"net {tally.net:+6.1f}", file=out)
+    except Exception as exc:  # Redis down or unreachable: say so, with the reason
+        print(f"cannot read the feedback: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -548,8 +548,10 @@ class KnowledgeBase:
         return [(adjusted_score(c[0], means[c[1].id], threshold), *c[1:]) if c[1].id in means else c
                 for c in candidates]
 
-    def record_feedback(self, query: str, lang: str, article_id: str, helped: bool) -> None:
-        """Remember that ``article_id`` did (not) help for ``query``: similar queries move with it."""
+    def record_feedback(self, query: str, lang: str, article_id: str, helped: bool,
+                        voter: str | None = None) -> bool:
+        """Remember that ``article_id`` did (not) help for ``query``: similar queries move with it.
+        ``voter`` (the conversation) votes once per article; False when this vote was not counted."""
         if self.feedback_store is None:
             raise KbError("no feedback store configured")
         index = self._state.indexes.get(lang)
@@ -558,6 +560,7 @@ class KnowledgeBase:
             from bot.kb.analysis import analyzer_for
 
             terms = analyzer_for(lang, self.config.index.analyzer).analyze(query).terms
-        if terms:
-            self.feedback_store.add(lang, terms, article_id, 1 if helped else -1)
+        if not terms:
+            return False
+        return self.feedback_store.add(lang, terms, article_id, 1 if helped else -1, voter)
 

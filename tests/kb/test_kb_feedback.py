@@ -1,4 +1,5 @@
-"""Feedback: "did not help" lowers an article for similar queries; "helped" raises it."""
+"""Feedback: many conversations' "did not help" lower an article for similar queries, "helped" raises it;
+one conversation votes once per article, one vote weighs little, votes decay, editors see the tallies."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from bot.kb.article import KbError
-from bot.kb.feedback import InMemoryFeedbackStore, adjustment_factors
+from bot.kb.feedback import (
+    HALF_LIFE_WEEKS,
+    WEEK_SECONDS,
+    WEEKS_KEPT,
+    InMemoryFeedbackStore,
+    Tally,
+    adjustment_factors,
+    net_votes,
+)
 from bot.kb.search import KnowledgeBase
 
 
@@ -15,29 +24,82 @@ def _score(kb: KnowledgeBase, query: str, article_id: str, lang: str = "en") -> 
     return next(h.score for h in kb.search(query, lang, k=10).hits if h.article.id == article_id)
 
 
-def test_did_not_help_lowers_the_article_for_similar_queries(feedback_kb: KnowledgeBase) -> None:
+def _votes(kb: KnowledgeBase, query: str, article: str, helped: bool, conversations: int) -> None:
+    for i in range(conversations):
+        kb.record_feedback(query, "en", article, helped=helped, voter=f"conv-{i}")
+
+
+def test_many_conversations_saying_it_did_not_help_lower_the_article_for_similar_queries(
+        feedback_kb: KnowledgeBase) -> None:
     before = feedback_kb.search("stop my subscription", "en")
     assert before.hits[0].article.id == "subscription-cancel"
     unrelated_before = _score(feedback_kb, "charged twice", "billing-double-charge")
-    feedback_kb.record_feedback("I want to stop my subscription", "en", "subscription-cancel", helped=False)
-    feedback_kb.record_feedback("stop the subscription now", "en", "subscription-cancel", helped=False)
+    _votes(feedback_kb, "I want to stop my subscription", "subscription-cancel", False, 8)
     after = feedback_kb.search("please stop my subscription", "en")
     assert after.hits[0].article.id == "subscription-pause"
     assert _score(feedback_kb, "stop my subscription", "subscription-cancel") < before.hits[0].score
     assert _score(feedback_kb, "charged twice", "billing-double-charge") == unrelated_before
-    # feedback is kept per language
     store = feedback_kb.feedback_store
-    assert store is not None and store.votes("de", ["stop", "subscription"]) == {}
+    assert store is not None and store.votes("de", ["stop", "subscription"]) == {}  # kept per language
+
+
+def test_one_conversation_cannot_poison_an_answer(feedback_kb: KnowledgeBase) -> None:
+    query = "stop my subscription"
+    before = feedback_kb.search(query, "en")
+    assert before.hits[0].article.id == "subscription-cancel"
+    counted = [feedback_kb.record_feedback(query, "en", "subscription-cancel", helped=False, voter="troll")
+               for _ in range(20)]
+    assert counted == [True] + [False] * 19  # one vote per conversation and article
+    after = feedback_kb.search(query, "en")
+    assert after.hits[0].article.id == "subscription-cancel" and not after.abstained  # the next customer is fine
+    assert after.hits[0].score == before.hits[0].score
+    store = feedback_kb.feedback_store
+    assert store is not None and store.summary("en")["subscription-cancel"] == Tally(-1, 1)  # editors see it
 
 
 def test_helped_raises_the_article(feedback_kb: KnowledgeBase) -> None:
     before = _score(feedback_kb, "take a break", "subscription-pause")
-    feedback_kb.record_feedback("take a break", "en", "subscription-pause", helped=True)
+    _votes(feedback_kb, "take a break", "subscription-pause", True, 3)
     assert _score(feedback_kb, "take a break", "subscription-pause") > before
 
 
+def test_evidence_grows_with_agreeing_conversations_not_with_one() -> None:
+    assert net_votes({"stop": {"a": Tally(-2, 2)}}, ["stop"]) == {}  # two conversations move nothing
+    four = net_votes({"stop": {"a": Tally(-4, 4)}}, ["stop"])["a"]
+    eight = net_votes({"stop": {"a": Tally(-8, 8)}}, ["stop"])["a"]
+    mixed = net_votes({"stop": {"a": Tally(0, 10)}}, ["stop"])["a"]
+    assert four == pytest.approx(-1.0) and eight == pytest.approx(-3.56, abs=0.01) and mixed == 0
+
+
+def test_votes_decay_and_are_forgotten() -> None:
+    now = [100 * WEEK_SECONDS]
+    store = InMemoryFeedbackStore(clock=lambda: now[0])
+    store.add("en", ["x"], "a", -1)
+    assert store.votes("en", ["x"])["x"]["a"] == Tally(-1.0, 1.0)
+    now[0] += HALF_LIFE_WEEKS * WEEK_SECONDS
+    assert store.votes("en", ["x"])["x"]["a"].net == pytest.approx(-0.5)
+    now[0] += WEEKS_KEPT * WEEK_SECONDS
+    assert store.votes("en", ["x"]) == {} or store.votes("en", ["x"])["x"]["a"].count == 0
+
+
+def test_editors_see_the_tallies_per_article(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from bot.kb.cli import cmd_feedback
+
+    store = InMemoryFeedbackStore()
+    for i in range(3):
+        store.add("de", ["abo", "kündigen"], "subscription-cancel", -1, voter=f"c{i}")
+    store.add("de", ["abo"], "subscription-pause", 1, voter="c9")
+    assert store.summary("de") == {"subscription-cancel": Tally(-3, 3), "subscription-pause": Tally(1, 1)}
+    assert cmd_feedback(argparse.Namespace(lang=["de"]), store=store) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "de: 2 articles with votes"
+    assert out[1].split()[0] == "subscription-cancel" and "did not help    3.0" in out[1]
+
+
 def test_adjustment_factors_are_proportional_to_shared_terms() -> None:
-    votes = {"stop": {"a": -2}, "subscription": {"a": -2, "b": 1}}
+    votes = {"stop": {"a": Tally(-6, 6)}, "subscription": {"a": Tally(-6, 6), "b": Tally(8, 8)}}
     f = adjustment_factors(votes, ["stop", "subscription"])
     g = adjustment_factors(votes, ["stop", "subscription", "now", "please"])
     assert f["a"] < g["a"] < 1.0 < f["b"]
@@ -50,17 +112,17 @@ def test_record_feedback_needs_a_store(shared_kb: KnowledgeBase) -> None:
 
 
 class BrokenStore:
-    def add(self, lang: str, terms: Sequence[str], article_id: str, delta: int) -> None:
+    def add(self, lang: str, terms: Sequence[str], article_id: str, delta: int, voter: str | None = None) -> bool:
         raise ConnectionError("down")
 
-    def votes(self, lang: str, terms: Sequence[str]) -> Mapping[str, Mapping[str, int]]:
+    def votes(self, lang: str, terms: Sequence[str]) -> Mapping[str, Mapping[str, Tally]]:
+        raise ConnectionError("down")
+
+    def summary(self, lang: str) -> Mapping[str, Tally]:
         raise ConnectionError("down")
 
 
 def test_a_feedback_outage_does_not_break_search(shared_kb: KnowledgeBase) -> None:
-    store = InMemoryFeedbackStore()
-    store.add("en", ["x"], "a", 1)
-    assert store.votes("en", ["x", "y"]) == {"x": {"a": 1}}
     original = shared_kb.feedback_store
     shared_kb.feedback_store = BrokenStore()
     try:
@@ -69,22 +131,11 @@ def test_a_feedback_outage_does_not_break_search(shared_kb: KnowledgeBase) -> No
         shared_kb.feedback_store = original
 
 
-def test_one_did_not_help_vote_re_ranks_but_does_not_silence_the_query(feedback_kb: KnowledgeBase) -> None:
-    query = "stop my subscription"
-    before = feedback_kb.search(query, "en")
-    assert not before.abstained and before.hits[0].article.id == "subscription-cancel"
-    feedback_kb.record_feedback(query, "en", "subscription-cancel", helped=False)
-    after = feedback_kb.search(query, "en")
-    assert not after.abstained  # the next customer asking the same thing still gets an answer
-    assert after.hits[0].article.id != "subscription-cancel"  # another candidate comes first
-    assert _score(feedback_kb, query, "subscription-cancel") < before.hits[0].score
-
-
 def test_several_consistent_did_not_help_votes_may_make_the_engine_abstain() -> None:
     from bot.kb.feedback import VOTES_TO_ABSTAIN, adjusted_score
 
     threshold = 0.47
-    assert adjusted_score(0.6, -1.0, threshold) == threshold  # one vote: still answered, ranked lower
+    assert adjusted_score(0.6, -1.0, threshold) == threshold  # little evidence: still answered, ranked lower
     assert adjusted_score(0.6, -2.0, threshold) == threshold
     assert adjusted_score(0.6, -VOTES_TO_ABSTAIN, threshold) < threshold
     assert adjusted_score(0.9, -1.0, threshold) < 0.9
@@ -92,13 +143,12 @@ def test_several_consistent_did_not_help_votes_may_make_the_engine_abstain() -> 
     assert adjusted_score(0.6, 1.0, threshold) > 0.6
 
 
-def test_one_vote_on_the_only_good_candidate_keeps_the_query_answered(feedback_kb: KnowledgeBase) -> None:
+def test_the_only_good_candidate_stays_answered_until_many_conversations_agree(feedback_kb: KnowledgeBase) -> None:
     query = "my payment failed"  # one clear candidate, nothing else near the threshold
     before = feedback_kb.search(query, "en")
     assert not before.abstained and before.hits[0].article.id == "billing-double-charge"
-    feedback_kb.record_feedback(query, "en", "billing-double-charge", helped=False)
+    _votes(feedback_kb, query, "billing-double-charge", False, 3)
     after = feedback_kb.search(query, "en")
     assert not after.abstained and after.hits[0].score < before.hits[0].score
-    for _ in range(2):  # three consistent votes: now the engine may hand off instead
-        feedback_kb.record_feedback(query, "en", "billing-double-charge", helped=False)
+    _votes(feedback_kb, query, "billing-double-charge", False, 10)  # conv-0..2 again count once: 10 in all
     assert feedback_kb.search(query, "en").abstained

@@ -7,21 +7,33 @@ from pathlib import Path
 import redis
 
 from actions.kb_feedback import FeedbackKeys, RedisFeedbackStore
+from bot.kb.feedback import HALF_LIFE_WEEKS, WEEK_SECONDS, Tally, week_of
 from bot.kb.search import KnowledgeBase
 
 
-def test_votes_round_trip_and_keys_use_the_prefix(redis_url: str, key_prefix: str) -> None:
-    store = RedisFeedbackStore.from_url(redis_url, prefix=key_prefix)
-    store.add("de", ["abo", "kuendigen", "abo"], "subscription-cancel", -1)
-    store.add("de", ["abo"], "subscription-cancel", -1)
-    store.add("de", ["abo"], "subscription-pause", 1)
+def test_votes_round_trip_decay_and_keys_use_the_prefix(redis_url: str, key_prefix: str) -> None:
+    now = [2000 * WEEK_SECONDS]
+    store = RedisFeedbackStore(redis.Redis.from_url(redis_url, decode_responses=True), key_prefix,
+                               clock=lambda: now[0])
+    assert store.add("de", ["abo", "kuendigen", "abo"], "subscription-cancel", -1, voter="c1")
+    assert not store.add("de", ["abo"], "subscription-cancel", -1, voter="c1")  # once per conversation
+    assert store.add("de", ["abo"], "subscription-cancel", -1, voter="c2")
+    assert store.add("de", ["abo"], "subscription-pause", 1, voter="c1")
     assert store.votes("de", ["abo", "kuendigen", "nix"]) == {
-        "abo": {"subscription-cancel": -2, "subscription-pause": 1}, "kuendigen": {"subscription-cancel": -1}}
+        "abo": {"subscription-cancel": Tally(-2, 2), "subscription-pause": Tally(1, 1)},
+        "kuendigen": {"subscription-cancel": Tally(-1, 1)}}
     assert store.votes("en", ["abo"]) == {}
+    assert store.summary("de") == {"subscription-cancel": Tally(-2, 2), "subscription-pause": Tally(1, 1)}
+    now[0] += HALF_LIFE_WEEKS * WEEK_SECONDS  # four weeks later the same votes weigh half
+    assert store.votes("de", ["kuendigen"])["kuendigen"]["subscription-cancel"].net == -0.5
+    week = week_of(2000 * WEEK_SECONDS)
+    keys = FeedbackKeys(key_prefix)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    assert sorted(client.scan_iter(f"{key_prefix}*")) == [
-        FeedbackKeys(key_prefix).term("de", "abo"), FeedbackKeys(key_prefix).term("de", "kuendigen")]
-    assert FeedbackKeys(key_prefix).term("de", "abo") == f"{key_prefix}kbfb:de:term:abo"
+    found = set(client.scan_iter(f"{key_prefix}*"))
+    assert {keys.term("de", "abo", week), keys.term("de", "kuendigen", week), keys.articles("de", week)} <= found
+    assert all(k.startswith(f"{key_prefix}kbfb:de:") for k in found)
+    assert not any("c1" in k for k in found)  # conversation ids are hashed
+    assert all(0 < client.ttl(k) for k in found)  # everything expires
 
 
 def test_two_engines_share_feedback_through_redis(redis_url: str, key_prefix: str, kb_root: Path,
@@ -29,12 +41,7 @@ def test_two_engines_share_feedback_through_redis(redis_url: str, key_prefix: st
     one = KnowledgeBase.load(kb_root, matrix_path, feedback=RedisFeedbackStore.from_url(redis_url, key_prefix))
     two = KnowledgeBase.load(kb_root, matrix_path, feedback=RedisFeedbackStore.from_url(redis_url, key_prefix))
     assert two.search("stop my subscription", "en").hits[0].article.id == "subscription-cancel"
-    one.record_feedback("I want to stop my subscription", "en", "subscription-cancel", helped=False)
-    one.record_feedback("stop the subscription now", "en", "subscription-cancel", helped=False)
+    for i in range(8):
+        one.record_feedback("I want to stop my subscription", "en", "subscription-cancel", helped=False,
+                            voter=f"conv-{i}")
     assert two.search("please stop my subscription", "en").hits[0].article.id == "subscription-pause"
-
-
-def test_ttl_is_applied(redis_url: str, key_prefix: str) -> None:
-    store = RedisFeedbackStore.from_url(redis_url, prefix=key_prefix, ttl_seconds=100)
-    store.add("en", ["x"], "a", 1)
-    assert 0 < store.client.ttl(store.keys.term("en", "x")) <= 100

@@ -231,9 +231,14 @@ async def test_did_not_help_is_recorded_and_lowers_the_article(kb: KnowledgeBase
     before = kb.search(query, "en").hits[0]
     shown = [{"id": before.article.id, "lang": "en", "title": before.article.title, "feedback": "none"}]
     state = {"language": "en", "kb_article": before.article.id, "kb_query": query, "kb_articles_shown": shown}
-    for _ in range(3):
+    for _ in range(3):  # the same conversation three times counts once, and one vote moves nothing
         await ActionKbFeedback(KnowledgeBaseProvider(kb)).run(
             CollectingDispatcher(), tracker(state, intent="feedback_not_helped"), DOMAIN)
+    assert kb.search(query, "en").hits[0].score == before.score
+    assert kb.feedback_store is not None and kb.feedback_store.summary("en")[before.article.id].count == 1
+    for i in range(6):  # six more conversations agree: the article comes lower
+        await ActionKbFeedback(KnowledgeBaseProvider(kb)).run(
+            CollectingDispatcher(), tracker(state, intent="feedback_not_helped", sender=f"conv-{i + 2}"), DOMAIN)
     after = next((h for h in kb.search(query, "en", k=5).hits if h.article.id == before.article.id), None)
     assert after is None or after.score < before.score
 

@@ -49,7 +49,8 @@ def _seconds(reader: Callable[[str], object], text: str) -> float:
 @pytest.mark.parametrize("reader", READERS, ids=list(READERS))
 def test_readers_cost_grows_linearly(reader: str) -> None:
     for shape, make in SHAPES.items():
-        small = min(_seconds(READERS[reader], make(20_000)) for _ in range(2))
-        large = min(_seconds(READERS[reader], make(40_000)) for _ in range(2))
-        # quadratic work would be 4x; allow noise up to 3x, and ignore anything under 50 ms
-        assert large < 0.05 or large < 3 * max(small, 0.005), (shape, small, large)
+        small = min(_seconds(READERS[reader], make(20_000)) for _ in range(3))
+        large = min(_seconds(READERS[reader], make(40_000)) for _ in range(3))
+        # quadratic work would be 4x; allow noise up to 3x, and ignore anything under 0.2 s (the e-mail
+        # pattern that froze the bot took over 1 s at this size, so it would still fail)
+        assert large < 0.2 or large < 3 * max(small, 0.005), (shape, small, large)
