@@ -36,6 +36,7 @@ class StartupError(RuntimeError):
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    os.umask(0o077)  # what a child writes (logs, Redis' append-only file, caches) is the owner's alone
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -84,7 +85,9 @@ class Child:
     def start(self, cwd: Path) -> None:
         self.started_at = time.monotonic()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_file.open("ab")
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.chmod(self.log_file, 0o600)  # logs hold conversation ids and errors: the owner's only
+        log = os.fdopen(fd, "ab")
         log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.name}\n".encode())
         log.flush()
         self.process = subprocess.Popen(
@@ -167,15 +170,14 @@ class Stack:
         env = self.base_env()
         assert self.model is not None
         token = s.secrets.get("RASA_TOKEN", "")
+        # the token reaches Rasa through the environment (bot/rasa_ext/serve.py), never the command line
         rasa_cmd = [
-            py, "-m", "rasa", "run", "--enable-api", "--cors", "*",
+            py, "-m", "bot.rasa_ext.serve", "--enable-api", "--cors", "*",
             "--interface", s.host, "--port", str(s.rasa_port),
             "--credentials", str(s.root / "credentials.yml"),
             "--endpoints", str(s.root / "endpoints.yml"),
             "--model", str(self.model),
         ]
-        if token:
-            rasa_cmd += ["--auth-token", token]
         rasa_status = f"http://{s.host}:{s.rasa_port}/status?token={token}"
         return [
             Child("actions", [py, "-m", "actions", "--actions", "actions", "--port", str(s.action_port)],
@@ -198,7 +200,9 @@ class Stack:
     def start(self, timeout: float = 240.0) -> None:
         s = self.settings
         self.check_ports()
-        s.log_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (s.var_dir, s.log_dir, s.var_dir / "redis"):  # the owner's only (0700)
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
         if self.model is None:
             self.model = ensure_model(s.root, s.models_dir, log_file=s.log_dir / "train.log")
         if s.redis_url:
@@ -316,7 +320,7 @@ def up(args: argparse.Namespace) -> int:
     print("\nfrontdoor is running:\n")
     for label, url in stack.urls().items():
         print(f"  {label:<{width}}  {url}")
-    print(f"\n  agents' console token (demo lead): {settings.secrets['FRONTDOOR_DEMO_AGENT_TOKEN']}")
+    print(f"\n  agents' console token (demo lead): FRONTDOOR_DEMO_AGENT_TOKEN in {settings.var_dir / 'secrets.env'}")
     print(f"  logs: {settings.log_dir}/   Redis: {settings.effective_redis_url}")
     print("\nPress Ctrl-C to stop.", flush=True)
     code = 0

@@ -179,3 +179,18 @@ def test_card_numbers_and_ibans_never_reach_the_conversation_history(stack: Stac
     assert said and "[card ****1111]" in said[0] and "[IBAN masked]" in said[0]
     stored = json.dumps(tracker)
     assert "4111 1111 1111 1111" not in stored and "3704 0044" not in stored
+
+
+def test_secrets_stay_out_of_the_process_list_and_files_are_the_owners_only(stack: Stack) -> None:
+    import os
+    import stat
+    from pathlib import Path
+
+    secrets = [v for v in stack.settings.secrets.values() if v]
+    for child in stack.children:
+        assert child.process is not None
+        cmdline = Path(f"/proc/{child.process.pid}/cmdline").read_bytes().decode(errors="replace")
+        assert not any(secret in cmdline for secret in secrets), child.name
+    for log in Path(stack.settings.log_dir).glob("*.log"):
+        assert stat.S_IMODE(os.stat(log).st_mode) & 0o077 == 0, log
+    assert stat.S_IMODE(os.stat(stack.settings.log_dir).st_mode) == 0o700
