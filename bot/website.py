@@ -76,7 +76,7 @@ async def article(request: web.Request) -> web.Response:
     """A knowledge-base article as a web page: the bot's "read more" link."""
     import html
 
-    import markdown  # type: ignore[import-untyped]
+    import markdown  # type: ignore[import-untyped,unused-ignore]
 
     lang, article_id = request.match_info["lang"], request.match_info["article_id"]
     if lang not in LANGUAGES or not article_id.replace("-", "").isalnum():

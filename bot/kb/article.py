@@ -173,6 +173,16 @@ class _Fields:
         return self.lines.get(key, default)
 
 
+# an article is a page a customer reads: 200 kB is far above any real one, and far below what would
+# stall the language pipeline (spaCy refuses texts over 1,000,000 characters) or the sentence encoder
+MAX_ARTICLE_BYTES = 200_000
+MAX_OUT_OF_SCOPE_BYTES = 1_000_000
+
+
+def _too_big(size: int, limit: int = MAX_ARTICLE_BYTES) -> str:
+    return f"the file has {size:,} bytes; at most {limit:,} are allowed (split it into several articles)"
+
+
 def parse_article(
     path: Path,
     text: str | None = None,
@@ -183,9 +193,14 @@ def parse_article(
     issues: list[Issue] = []
     if text is None:
         try:
+            size = path.stat().st_size
+            if size > MAX_ARTICLE_BYTES:  # checked before reading: a huge file costs nothing
+                return ParseResult(None, (Issue(path, 1, _too_big(size)),))
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             return ParseResult(None, (Issue(path, 0, f"cannot read file: {exc}"),))
+    if len(text) > MAX_ARTICLE_BYTES:
+        return ParseResult(None, (Issue(path, 1, _too_big(len(text.encode("utf-8")))),))
     split = _split_front_matter(text)
     if split is None:
         return ParseResult(
@@ -339,6 +354,10 @@ def parse_out_of_scope_file(path: Path) -> tuple[dict[str, tuple[str, ...]], lis
     article). Bad entries are skipped with an issue (file and line)."""
     issues: list[Issue] = []
     try:
+        size = path.stat().st_size
+        if size > MAX_OUT_OF_SCOPE_BYTES:
+            return {}, [Issue(path, 1, f"the file has {size:,} bytes; at most {MAX_OUT_OF_SCOPE_BYTES:,} "
+                                       "are allowed")]
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [Issue(path, 0, f"cannot read file: {exc}")]

@@ -13,7 +13,9 @@ from typing import Any, TextIO
 
 from bot.contract import LANGUAGES
 
-DEFAULT_ROOT = Path("kb_articles")
+# kb_articles/ of the folder the command runs in, else the project's own (the command works from anywhere)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ROOT = Path("kb_articles") if Path("kb_articles").is_dir() else PROJECT_ROOT / "kb_articles"
 DEFAULT_CASES = Path("tests/kb_cases")
 
 
@@ -96,7 +98,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from bot.kb.search import DEFAULT_MATRIX
 
     out = out or sys.stdout
-    matrix = args.matrix or DEFAULT_MATRIX
+    matrix = args.matrix or next((m for m in (DEFAULT_MATRIX, PROJECT_ROOT / DEFAULT_MATRIX) if m.is_file()),
+                                 DEFAULT_MATRIX)
     try:
         taxonomy = load_taxonomy(matrix)
     except TaxonomyError as exc:

@@ -260,7 +260,7 @@ class KnowledgeBase:
     def _taxonomy(self) -> tuple[Taxonomy | None, list[Issue]]:
         path = self.matrix_path
         if path is None:
-            candidates = [DEFAULT_MATRIX]
+            candidates = [DEFAULT_MATRIX, Path(__file__).resolve().parents[2] / DEFAULT_MATRIX]
             if self.root is not None:
                 candidates.insert(0, self.root.resolve().parent / DEFAULT_MATRIX)
             path = next((c for c in candidates if c.is_file()), candidates[0])

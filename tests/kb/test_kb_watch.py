@@ -112,3 +112,30 @@ def test_a_reload_rebuilds_only_the_languages_that_changed(kb_root: Path, matrix
     assert after["en"] is not before["en"]
     best = kb.search("go on holiday", "en").best
     assert best is not None and best.article.id == "subscription-pause"
+
+
+def test_a_huge_article_is_reported_and_never_stops_the_rest(kb_root: Path, matrix_path: Path) -> None:
+    kb = KnowledgeBase.load(kb_root, matrix_path)
+    huge = kb_root / "en" / "huge.md"
+    gift = kb_root / "en" / "gift-card.md"
+    with kb.watch(interval=0.1):
+        huge.write_text(article_text("huge", "en", "Huge", QUESTIONS, "word " * 1_000_000, "subscription"),
+                        encoding="utf-8")  # 5 MB
+        _until(lambda: any(i.path == huge for i in kb.issues), timeout=5.0)
+        issue = next(i for i in kb.issues if i.path == huge)
+        assert issue.line == 1 and "at most 200,000" in issue.message and issue.severity == "error"
+        assert _top(kb, "charged twice") == "billing-double-charge"  # the rest keeps serving
+        # and later changes still go live
+        gift.write_text(article_text("gift-card", "en", "Gift cards", QUESTIONS, "Enter the code.",
+                                     "subscription"), encoding="utf-8")
+        _until(lambda: _top(kb, "redeem my gift card") == "gift-card")
+
+
+def test_kb_check_works_from_any_folder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "kb", "check"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "articles OK" in done.stdout and "0 errors" in done.stdout
