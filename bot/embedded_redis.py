@@ -45,9 +45,27 @@ def send_command(host: str, port: int, *args: str, timeout: float = 1.0) -> byte
         return sock.recv(4096).split(b"\r\n", 1)[0]
 
 
-def ping(host: str, port: int, timeout: float = 0.5) -> bool:
+def _resp(*args: str) -> bytes:
+    payload = f"*{len(args)}\r\n".encode()
+    for arg in args:
+        data = arg.encode()
+        payload += b"$" + str(len(data)).encode() + b"\r\n" + data + b"\r\n"
+    return payload
+
+
+def ping(host: str, port: int, timeout: float = 0.5, password: str = "") -> bool:
+    """Does the server answer PING (after AUTH when it has a password)?"""
     try:
-        return send_command(host, port, "PING", timeout=timeout) == b"+PONG"
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall((_resp("AUTH", password) if password else b"") + _resp("PING"))
+            expected = (b"+OK\r\n" if password else b"") + b"+PONG\r\n"
+            data = b""
+            while len(data) < len(expected):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data.startswith(expected)
     except OSError:
         return False
 
@@ -62,14 +80,28 @@ class EmbeddedRedis:
     appendonly: bool = True
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    # with a password the server refuses every client that does not AUTH; it is written to a 0600
+    # config file in data_dir, never onto the command line (where `ps` shows it)
+    password: str = ""
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
+
+    def _config_file(self) -> list[str]:
+        if not self.password:
+            return []
+        path = self.data_dir / "redis.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"requirepass {self.password}\n")
+        return [str(path)]
 
     def command(self) -> list[str]:
         return [
             redis_server_binary(),
+            *self._config_file(),
             "--port", str(self.port),
             "--bind", self.host,
             "--dir", str(self.data_dir),
@@ -92,7 +124,7 @@ class EmbeddedRedis:
                     f"redis-server exited with code {process.returncode} (port {self.port}); "
                     f"see {self.log_file or 'its output'}"
                 )
-            if ping(self.host, self.port):
+            if ping(self.host, self.port, password=self.password):
                 return self
             time.sleep(0.05)
         self.stop()

@@ -36,6 +36,7 @@ ENV_DEFAULTS: dict[str, tuple[str, str]] = {
 SECRET_NAMES: dict[str, str] = {
     "HANDOFF_BOT_TOKEN": "bearer token the action server uses for the handoff service",
     "RASA_TOKEN": "token for Rasa's HTTP API (the handoff service delivers agent replies with it)",
+    "FRONTDOOR_REDIS_PASSWORD": "password of the embedded Redis server (not used with REDIS_URL)",
     "ACTION_SERVER_TOKEN": "bearer token the Rasa server sends to the action server (nothing else may call it)",
     "FRONTDOOR_TOKEN_SECRET": "HMAC secret that signs logged-in website users' tokens",
     "FRONTDOOR_DEMO_AGENT_TOKEN": "token of the demo agent `demo` (role lead) for the console",
@@ -125,7 +126,10 @@ class Settings:
 
     @property
     def effective_redis_url(self) -> str:
-        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+        if self.redis_url:
+            return self.redis_url
+        password = self.secrets.get("FRONTDOOR_REDIS_PASSWORD", "")
+        return f"redis://{':' + password + '@' if password else ''}127.0.0.1:{self.embedded_redis_port}/0"
 
     @property
     def log_dir(self) -> Path:

@@ -13,6 +13,7 @@ import ctypes
 import errno
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -211,7 +212,8 @@ class Stack:
                 raise StartupError(f"Redis at REDIS_URL ({address.host}:{address.port}) does not answer")
         else:
             self.redis = EmbeddedRedis(
-                data_dir=s.var_dir / "redis", port=s.embedded_redis_port, log_file=s.log_dir / "redis.log"
+                data_dir=s.var_dir / "redis", port=s.embedded_redis_port, log_file=s.log_dir / "redis.log",
+                password=s.secrets.get("FRONTDOOR_REDIS_PASSWORD", ""),
             )
             self.redis.start(start_new_session=True, preexec_fn=_die_with_parent)
             logger.info("embedded Redis on port %d (append-only file in %s)", s.embedded_redis_port,
@@ -321,7 +323,8 @@ def up(args: argparse.Namespace) -> int:
     for label, url in stack.urls().items():
         print(f"  {label:<{width}}  {url}")
     print(f"\n  agents' console token (demo lead): FRONTDOOR_DEMO_AGENT_TOKEN in {settings.var_dir / 'secrets.env'}")
-    print(f"  logs: {settings.log_dir}/   Redis: {settings.effective_redis_url}")
+    shown = re.sub(r"//[^@/]*@", "//", settings.effective_redis_url)  # never the password
+    print(f"  logs: {settings.log_dir}/   Redis: {shown}")
     print("\nPress Ctrl-C to stop.", flush=True)
     code = 0
     while not stopping:

@@ -179,7 +179,7 @@ def cmd_feedback(args: argparse.Namespace, out: TextIO | None = None, store: Any
     if store is None:
         from bot.settings import Settings
 
-        url = args.redis_url or Settings.from_env(os.environ).effective_redis_url
+        url = args.redis_url or Settings.from_env(os.environ).with_secrets().effective_redis_url
         redis_store = importlib.import_module("actions.kb_feedback").RedisFeedbackStore  # the action server's
         store = redis_store.from_url(url, prefix=args.prefix or os.environ.get("HANDOFF_KEY_PREFIX", "fd:"))
     try:

@@ -116,3 +116,30 @@ def test_a_killed_embedded_redis_comes_back_with_its_data(tmp_path: Path) -> Non
         assert redis.Redis(port=port).get("ticket") == b"T-000002"
     finally:
         stack.redis.stop()
+
+
+def test_the_embedded_redis_has_a_password_that_is_not_on_its_command_line(tmp_path: Path) -> None:
+    import redis
+
+    port = free_port()
+    server = EmbeddedRedis(data_dir=tmp_path, port=port, password="s3cret-pw").start()
+    try:
+        assert server.process is not None
+        cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+        assert b"s3cret-pw" not in cmdline
+        assert (tmp_path / "redis.conf").stat().st_mode & 0o077 == 0
+        assert not ping("127.0.0.1", port) and ping("127.0.0.1", port, password="s3cret-pw")
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port).set("x", "1")
+        assert redis.Redis.from_url(server.url).set("x", "1")
+    finally:
+        server.stop()
+
+
+def test_settings_give_the_embedded_redis_password_to_every_client(tmp_path: Path) -> None:
+    env = {"FRONTDOOR_VAR": str(tmp_path), "FRONTDOOR_REDIS_PORT": "6390"}
+    settings = Settings.from_env(env, root=tmp_path).with_secrets()
+    password = settings.secrets["FRONTDOOR_REDIS_PASSWORD"]
+    assert settings.effective_redis_url == f"redis://:{password}@127.0.0.1:6390/0"
+    external = Settings.from_env({**env, "REDIS_URL": "redis://other:6379/0"}, root=tmp_path).with_secrets()
+    assert external.effective_redis_url == "redis://other:6379/0"
