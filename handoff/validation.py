@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import re
 from typing import Any, cast
 
@@ -103,7 +105,7 @@ def validate_create(body: Any) -> CreateTicketRequest:
         if not isinstance(turn.get("text", ""), str):
             raise InvalidTicket(f"'{where}text' must be a string")
         ts = turn.get("timestamp")
-        if not isinstance(ts, (int, float)) or isinstance(ts, bool):
+        if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
             raise InvalidTicket(f"'{where}timestamp' must be a number (unix seconds)")
     return cast(CreateTicketRequest, body)
 

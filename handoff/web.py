@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -82,12 +83,25 @@ async def json_body(request: web.Request, *, optional: bool = False) -> dict[str
     if not raw and optional:
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidTicket("the body is not valid JSON") from None
+        body = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidTicket("the body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        reason = str(exc) if str(exc).startswith("NaN") else "the body is not valid JSON"
+        raise InvalidTicket(reason) from None
     if not isinstance(body, dict):
         raise InvalidTicket("the body must be a JSON object")
+    try:  # lone UTF-16 surrogates ("\ud800") parse, but can be neither stored nor sent back
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidTicket("the body contains text that is not valid Unicode (a lone surrogate)") from None
+    except RecursionError:
+        raise InvalidTicket("the body is nested too deeply") from None
     return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"NaN and Infinity are not JSON numbers ({name})")
 
 
 
@@ -145,7 +159,8 @@ async def customer_message(request: web.Request) -> web.Response:
     body = await json_body(request)
     text = validate_text(body, "text")
     timestamp = body.get("timestamp")
-    if timestamp is not None and (not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool)):
+    if timestamp is not None and (not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool)
+                                  or not math.isfinite(timestamp)):
         raise InvalidTicket("'timestamp' must be a number (unix seconds)")
     service = request.app[appkeys.SERVICE]
     return web.json_response(await service.customer_message(request.match_info["conversation_id"], text,

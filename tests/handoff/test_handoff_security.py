@@ -92,10 +92,24 @@ async def test_missing_required_field(client: TestClient) -> None:
     assert resp.status == 400 and (await resp.json())["detail"] == "'description' is required"
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b""])
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b"",
+                                 b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # nested too deeply
+                                 b'{"conversation_id": "c", "description": "\\ud800 lone"}',  # a lone surrogate
+                                 b'{"conversation_id": "c", "x": NaN}', b'{"conversation_id": "c", "x": -Infinity}'])
 async def test_bad_json_is_400(client: TestClient, raw: bytes) -> None:
     resp = await client.post("/api/v1/tickets", data=raw, headers={**bot_headers(), "Content-Type": "application/json"})
     assert resp.status == 400
+    assert (await resp.json())["detail"]  # with a reason
+
+
+async def test_a_nan_timestamp_is_refused_not_stored(client: TestClient) -> None:
+    body = payload("nan-ts")
+    body["transcript"] = [{"sender": "customer", "text": "hi", "timestamp": float("nan")}]
+    import json
+
+    raw = json.dumps(body).encode()  # Python writes NaN, which is not JSON
+    resp = await client.post("/api/v1/tickets", data=raw, headers={**bot_headers(), "Content-Type": "application/json"})
+    assert resp.status == 400 and "NaN" in (await resp.json())["detail"]
 
 
 async def test_body_size_limit(client: TestClient) -> None:
