@@ -27,25 +27,45 @@ def outbox_key(prefix: str) -> str:
     return f"{prefix}{OUTBOX_KEY}"
 
 
+MAX_CREATE_FAILURES = 5  # an entry whose creation fails this often (not Redis being down) is moved aside
+
+
 async def drain_once(redis: Redis, service: TicketService, prefix: str) -> int:
-    """Create every parked ticket; return how many were created (or found) and removed."""
+    """Create every parked ticket; return how many were created (or found) and removed. One entry that
+    cannot be created never blocks the others: it is retried on the next rounds and, after
+    ``MAX_CREATE_FAILURES`` failures, moved to ``{prefix}outbox:rejected`` with the reason."""
     key = outbox_key(prefix)
     entries = await redis.hgetall(key)
     done = 0
     for conversation_id, raw in entries.items():
         try:
             request = validate_create(json.loads(raw))
-        except (ValueError, HandoffError) as exc:
-            detail = getattr(exc, "detail", str(exc))
-            logger.error("outbox entry of %s is invalid, moved aside: %s", conversation_id, detail)
-            await redis.hset(f"{key}:rejected", conversation_id, json.dumps({"request": raw, "reason": detail}))
-            await redis.hdel(key, conversation_id)
+        except (ValueError, RecursionError, HandoffError) as exc:
+            detail = getattr(exc, "detail", str(exc)) if not isinstance(exc, RecursionError) else "nested too deeply"
+            await _reject(redis, key, conversation_id, raw, detail)
             continue
-        created, _is_new = await service.create(request)
+        try:
+            created, _is_new = await service.create(request)
+        except (RedisError, ConnectionError, OSError):
+            raise  # Redis is down: the whole round is retried later
+        except Exception as exc:  # this entry's own problem: the others go on
+            failures = int(await redis.hincrby(f"{key}:failures", conversation_id, 1))
+            logger.exception("outbox entry of %s failed (%d of %d)", conversation_id, failures, MAX_CREATE_FAILURES)
+            if failures >= MAX_CREATE_FAILURES:
+                await _reject(redis, key, conversation_id, raw, f"{type(exc).__name__}: {exc}")
+            continue
         await redis.hdel(key, conversation_id)
+        await redis.hdel(f"{key}:failures", conversation_id)
         logger.info("outbox: conversation %s -> %s", conversation_id, created["reference"])
         done += 1
     return done
+
+
+async def _reject(redis: Redis, key: str, conversation_id: str, raw: str, reason: str) -> None:
+    logger.error("outbox entry of %s cannot be created, moved aside: %s", conversation_id, reason)
+    await redis.hset(f"{key}:rejected", conversation_id, json.dumps({"request": raw, "reason": reason}))
+    await redis.hdel(key, conversation_id)
+    await redis.hdel(f"{key}:failures", conversation_id)
 
 
 async def run_outbox_drain(redis: Redis, service: TicketService, prefix: str, interval: float) -> None:

@@ -30,3 +30,34 @@ async def test_parked_requests_become_tickets_once(client: TestClient, redis_url
         await redis.hset(outbox_key(key_prefix), "conv-a", parked("conv-a"))
         await drain_once(redis, service, key_prefix)
         assert (await service.status_by_conversation("conv-a"))["reference"] == first["reference"]
+
+
+class FailingFor:
+    """The real service, except that creating one conversation's ticket raises (a bug, bad data)."""
+
+    def __init__(self, service: object, conversation_id: str) -> None:
+        self.service, self.conversation_id = service, conversation_id
+
+    async def create(self, request: dict[str, object]) -> object:
+        if request["conversation_id"] == self.conversation_id:
+            raise TypeError("unexpected data")
+        return await self.service.create(request)  # type: ignore[attr-defined]
+
+
+async def test_one_entry_that_cannot_be_created_never_blocks_the_others(
+        client: TestClient, redis_url: str, key_prefix: str) -> None:
+    from handoff.outbox import MAX_CREATE_FAILURES
+
+    service = FailingFor(client.app[appkeys.SERVICE], "conv-x")
+    key = outbox_key(key_prefix)
+    async with Redis.from_url(redis_url, decode_responses=True) as redis:
+        await redis.hset(key, mapping={"conv-x": parked("conv-x"), "conv-y": parked("conv-y"),
+                                       "conv-deep": '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"})
+        assert await drain_once(redis, service, key_prefix) == 1  # conv-y, although conv-x fails
+        assert await redis.hkeys(key) == ["conv-x"]  # kept for another try, not lost
+        for _ in range(MAX_CREATE_FAILURES - 1):
+            await drain_once(redis, service, key_prefix)
+        assert await redis.hlen(key) == 0
+        rejected = await redis.hgetall(key + ":rejected")
+        assert set(rejected) == {"conv-x", "conv-deep"}
+        assert "TypeError" in json.loads(rejected["conv-x"])["reason"]
