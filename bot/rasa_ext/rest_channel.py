@@ -104,6 +104,14 @@ class FrontdoorRestInput(RestInput):
     def name(cls) -> Text:
         return "rest"
 
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> RestInput:
+        from bot.rasa_ext import degrade, performance
+
+        performance.install()
+        degrade.install()
+        return cls()
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
 

@@ -25,7 +25,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot.rasa_ext import performance
+from bot.rasa_ext import degrade, performance
 from handoff.masking import mask_payment_data
 from bot.rasa_ext.rest_channel import MAX_MESSAGE_CHARS, not_offered_reply, payload_allowed, too_long_reply
 
@@ -108,6 +108,7 @@ class FrontdoorSocketIOInput(SocketIOInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> SocketIOInput:
         performance.install()
+        degrade.install()
         return super().from_credentials(credentials)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -194,3 +194,27 @@ def test_secrets_stay_out_of_the_process_list_and_files_are_the_owners_only(stac
     for log in Path(stack.settings.log_dir).glob("*.log"):
         assert stat.S_IMODE(os.stat(log).st_mode) & 0o077 == 0, log
     assert stat.S_IMODE(os.stat(stack.settings.log_dir).st_mode) == 0o700
+
+
+def test_the_bot_apologises_while_the_action_server_is_down_and_recovers(stack: Stack) -> None:
+    import signal
+    import time
+
+    actions = next(child for child in stack.children if child.name == "actions")
+    assert actions.process is not None
+    chat = Chat(stack, metadata={"language": "de"})
+    assert chat.texts("Hallo")  # the conversation has started
+    actions.process.send_signal(signal.SIGKILL)
+    actions.process.wait()
+    try:
+        replies = chat.texts("Ich habe mein Passwort vergessen")
+        assert replies == ["Entschuldigung, gerade habe ich ein technisches Problem. Ihre Nachricht ist "
+                           "gespeichert – bitte versuchen Sie es in einer Minute noch einmal."], replies
+    finally:
+        actions.start(stack.settings.root)  # what `frontdoor up` does (Stack.supervise)
+        deadline = time.monotonic() + 180
+        while not actions.health():
+            assert time.monotonic() < deadline, "the action server did not come back"
+            time.sleep(0.5)
+    assert any("/help/" in t for t in Chat(stack, metadata={"language": "de"}).texts(
+        "Ich habe mein Passwort vergessen"))
