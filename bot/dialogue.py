@@ -45,12 +45,12 @@ hvem""".split())
 _STATEMENT_SECOND = frozenset("not nicht nichts nix kein keine noch immer schon leider ikke stadig slet".split())
 
 
-def _any_of(patterns: str) -> re.Pattern[str]:
+def _any(patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(p.strip() for p in patterns.strip().splitlines() if p.strip()), re.IGNORECASE)
 
 
 # the customer says the answer just given did not solve it (typed instead of the 👎 button)
-_NOT_HELPED = _any_of(r"""
+_NOT_HELPED = _any(r"""
 \b(?:did|does|do|has|have)\s*(?:n[o']?t|n't)\s+(?:really\s+)?(?:help|work|fix|solve|change)
 \b(?:didnt|doesnt|dont|hasnt)\s+(?:help|work|fix|solve)
 \bnot\s+(?:helpful|useful|working|solved|fixed)\b|\buseless\b|\bno\s+(?:help|use|luck|change)\b
@@ -62,7 +62,7 @@ _NOT_HELPED = _any_of(r"""
 \bstill\s+(?:not|doesn'?t|won'?t|isn'?t|can'?t|no)\b|\b(?:immer\s+noch|noch\s+immer)\s+(?:nicht|kein)|\bstadig\s+ikke\b
 """)
 # weaker: "still", "doesn't work" -- the problem goes on; read as "did not help" only for statements
-_STILL = _any_of(r"""
+_STILL = _any(r"""
 \bstill\b|\bsame\s+(?:problem|issue|error|thing)\b
 \bimmer\s+noch\b|\bnoch\s+immer\b|\bnach\s+wie\s+vor\b|\bweiterhin\b|\btrotzdem\b
 \b(?:geht|klappt|funktioniert|läuft|laeuft)\s+(?:\w+\s+)?nicht\b
@@ -80,7 +80,7 @@ def says_not_helped(text: str) -> bool:
 
 
 # "can't you just do it for me?": the customer wants the change made, not the instructions
-_DO_IT = _any_of(r"""
+_DO_IT = _any(r"""
 \b(?:can|could|would|will)\s*(?:n'?t|not)?\s+you\s+(?:\w+\s+){0,2}(?:do|change|switch|cancel|fix|sort|handle|process|set|make|update)\s+(?:it|that|this|them)\b
 \b(?:do|change|switch|sort|handle|fix|set|cancel|process|update)\s+(?:it|that|this)(?:\s+\w+)?\s+for\s+me\b
 \b(?:kannst|könnt|koennt|können|koennen)\s+(?:du|ihr|sie)\s+(?:\w+\s+){0,4}(?:machen|erledigen|umstellen|ändern|aendern|übernehmen|einstellen|kündigen|wechseln)\b
@@ -110,9 +110,6 @@ class Severity:
     def severe(self) -> bool:
         return bool(self.impact == "everyone" or self.urgency in ("critical", "high") or self.tags)
 
-
-def _any(patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(p.strip() for p in patterns.strip().splitlines() if p.strip()), re.IGNORECASE)
 
 
 _EVERYONE = _any(r"""

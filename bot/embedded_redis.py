@@ -36,16 +36,13 @@ def redis_server_binary() -> str:
 
 def send_command(host: str, port: int, *args: str, timeout: float = 1.0) -> bytes:
     """Send one command in RESP and return the raw first reply line."""
-    payload = f"*{len(args)}\r\n".encode()
-    for arg in args:
-        data = arg.encode()
-        payload += b"$" + str(len(data)).encode() + b"\r\n" + data + b"\r\n"
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(payload)
+        sock.sendall(_resp(*args))
         return sock.recv(4096).split(b"\r\n", 1)[0]
 
 
 def _resp(*args: str) -> bytes:
+    """One command in the Redis protocol (RESP)."""
     payload = f"*{len(args)}\r\n".encode()
     for arg in args:
         data = arg.encode()
