@@ -25,8 +25,7 @@ _installed = False
 
 
 def apology_for(tracker: Any) -> str:
-    lang = tracker.get_slot("language") if hasattr(tracker, "get_slot") else None
-    return APOLOGY.get(str(lang), APOLOGY["en"])
+    return APOLOGY.get(str(tracker.get_slot("language")), APOLOGY["en"])
 
 
 def install() -> None:

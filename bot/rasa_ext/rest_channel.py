@@ -80,6 +80,16 @@ async def payload_allowed(agent: Any, sender_id: str, message: str) -> bool:
     return False
 
 
+async def refusal(agent: Any, sender_id: str, message: str, metadata: Any) -> Optional[str]:
+    """The reply that refuses ``message`` on a public channel (too long, or a payload the bot did not
+    offer), or None when the bot may read it. Both chat channels ask this."""
+    if len(message) > MAX_MESSAGE_CHARS:
+        return too_long_reply(metadata)
+    if not await payload_allowed(agent, sender_id, message):
+        return not_offered_reply(metadata)
+    return None
+
+
 def too_long_reply(metadata: Any) -> str:
     return TOO_LONG[_lang(metadata)].format(limit=f"{MAX_MESSAGE_CHARS:,}")
 
@@ -126,13 +136,9 @@ class FrontdoorRestInput(RestInput):
             problem = request_problem(body)
             if problem is not None:
                 return response.json({"error": problem}, status=400)
-            refusal = None
-            if len(body["message"]) > MAX_MESSAGE_CHARS:
-                refusal = too_long_reply(body.get("metadata"))
-            elif not await payload_allowed(request.app.ctx.agent, body["sender"], body["message"]):
-                refusal = not_offered_reply(body.get("metadata"))
-            if refusal is not None:
-                reply: Dict[str, Any] = {"recipient_id": body["sender"], "text": refusal}
+            refused = await refusal(request.app.ctx.agent, body["sender"], body["message"], body.get("metadata"))
+            if refused is not None:
+                reply: Dict[str, Any] = {"recipient_id": body["sender"], "text": refused}
                 return response.json([reply], status=200)
             body["message"] = mask_payment_data(body["message"])  # request.json is this same dict
             return None

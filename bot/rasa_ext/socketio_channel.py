@@ -27,7 +27,7 @@ from sanic import Blueprint
 
 from bot.rasa_ext import degrade, performance
 from handoff.masking import mask_payment_data
-from bot.rasa_ext.rest_channel import MAX_MESSAGE_CHARS, not_offered_reply, payload_allowed, too_long_reply
+from bot.rasa_ext.rest_channel import refusal
 
 logger = logging.getLogger(__name__)
 
@@ -121,22 +121,16 @@ class FrontdoorSocketIOInput(SocketIOInput):
         metadata_key = self.metadata_key
 
         async def limited_message(sid: Text, data: Any) -> None:
-            """The same limits as the REST channel: a text message of at most MAX_MESSAGE_CHARS."""
+            """The same limits as the REST channel (``refusal``), then the message, masked."""
             message = data.get("message") if isinstance(data, dict) else None
             if not isinstance(message, str):
                 logger.info("socket.io message without a text from %s ignored", sid)
                 return
             room = data.get("session_id") if self.session_persistence and data.get("session_id") else sid
-            refusal = None
-            if len(message) > MAX_MESSAGE_CHARS:
-                refusal = too_long_reply(data.get(metadata_key))
-            elif message.startswith("/"):
-                sender = data.get("session_id") or sid
-                agent = getattr(getattr(self._app, "ctx", None), "agent", None)
-                if not await payload_allowed(agent, str(sender), message):
-                    refusal = not_offered_reply(data.get(metadata_key))
-            if refusal is not None:
-                await sio.emit(self.bot_message_evt, {"text": refusal}, room=room)
+            agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+            refused = await refusal(agent, str(data.get("session_id") or sid), message, data.get(metadata_key))
+            if refused is not None:
+                await sio.emit(self.bot_message_evt, {"text": refused}, room=room)
                 return
             if original is not None:
                 data["message"] = mask_payment_data(message)  # never stored, logged or sent on verbatim
