@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import redis
 
-from bot.kb.feedback import WEEK_SECONDS, WEEKS_KEPT, Tally, week_of, week_weight
+from bot.kb.feedback import WEEK_SECONDS, WEEKS_KEPT, Tally, decayed, week_of
 
 logger = logging.getLogger(__name__)
 
@@ -76,17 +76,13 @@ class RedisFeedbackStore:
 
     @staticmethod
     def _tallies(rows: list[tuple[int, dict[str, str]]]) -> dict[str, Tally]:
-        net: dict[str, float] = {}
-        count: dict[str, float] = {}
-        for age, raw in rows:
-            weight = week_weight(age)
-            for field, value in raw.items():
-                name = _text(field)
-                if name.endswith("#n"):
-                    count[name[:-2]] = count.get(name[:-2], 0.0) + int(value) * weight
-                else:
-                    net[name] = net.get(name, 0.0) + int(value) * weight
-        return {a: Tally(net.get(a, 0.0), count.get(a, 0.0)) for a in set(net) | set(count)}
+        """Weekly hashes ({article}: net, {article}#n: count) -> decayed tallies."""
+        def entries(age: int, raw: dict[str, str]) -> list[tuple[int, str, float, float]]:
+            fields = {_text(k): int(v) for k, v in raw.items()}
+            return [(age, name, value, fields.get(f"{name}#n", 0)) for name, value in fields.items()
+                    if not name.endswith("#n")]
+
+        return decayed(entry for age, raw in rows for entry in entries(age, raw))
 
     def votes(self, lang: str, terms: Sequence[str]) -> Mapping[str, Mapping[str, Tally]]:
         unique = [t for t in dict.fromkeys(terms) if t]

@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,6 +47,16 @@ def week_of(timestamp: float) -> int:
 
 def week_weight(age_weeks: int) -> float:
     return 0.5 ** (age_weeks / HALF_LIFE_WEEKS) if 0 <= age_weeks < WEEKS_KEPT else 0.0
+
+
+def decayed(rows: Iterable[tuple[int, str, float, float]]) -> dict[str, Tally]:
+    """Tallies per article from (age in weeks, article id, net, count) rows, each weighted by its age."""
+    net: dict[str, float] = defaultdict(float)
+    count: dict[str, float] = defaultdict(float)
+    for age, article, n, c in rows:
+        net[article] += n * week_weight(age)
+        count[article] += c * week_weight(age)
+    return {a: Tally(net[a], count[a]) for a in net}
 
 
 class FeedbackStore(Protocol):
@@ -89,13 +99,8 @@ class InMemoryFeedbackStore:
 
     def _tallies(self, lang: str, term: str) -> dict[str, Tally]:
         now = week_of(self.clock())
-        net: dict[str, float] = defaultdict(float)
-        count: dict[str, float] = defaultdict(float)
-        for age in range(WEEKS_KEPT):
-            for article, (n, c) in self._votes.get((lang, now - age, term), {}).items():
-                net[article] += n * week_weight(age)
-                count[article] += c * week_weight(age)
-        return {a: Tally(net[a], count[a]) for a in net}
+        return decayed((age, article, n, c) for age in range(WEEKS_KEPT)
+                       for article, (n, c) in self._votes.get((lang, now - age, term), {}).items())
 
     def votes(self, lang: str, terms: Sequence[str]) -> Mapping[str, Mapping[str, Tally]]:
         with self._lock:
