@@ -189,7 +189,7 @@ class ActionAnswerFromKb(KbAction):
         company = kb.other_company(query)
         insists = (tracker.get_slot("kb_result") == "declined" and company is not None and previous is not None
                    and (kb.other_company(previous) or "").casefold() == company.casefold())
-        result = search_in_context(kb, query, lang, latest, tracker.get_slot("kb_query"), not insists)
+        result = search_in_context(kb, query, lang, latest, previous, not insists)
         complaint = latest.get("intent", {}).get("name") == "complaint"
         if insists and result.out_of_scope and result.hits and result.hits[0].score >= result.threshold:
             # no second refusal for a customer who says it again: the article that fits, if one does

@@ -149,22 +149,22 @@ class ValidateProblemForm(FormValidationAction):
                                     if not tracker.get_slot(k)]
         requested = tracker.get_slot("requested_slot")
         text = str((tracker.latest_message or {}).get("text") or "")
+        said: list[EventType] = []  # the answer to a digression that came with the form's answer
         if requested and replies_to_form(tracker):
             kind = digression_kind(tracker, str(requested), valid_answer(str(requested), text))
             if kind is not None:
                 answered = await self.digressions.answer(kind, dispatcher, tracker, domain, str(requested))
                 if answered is not None:
                     candidate = str(tracker.slots_to_validate().get(str(requested)) or "")
-                    if candidate and candidate.strip() != text.strip() and valid_answer(str(requested), candidate):
-                        # "SO-302144 - how long will this take?": the answer came with the question
-                        for event in prefill:
-                            tracker.slots[event["name"]] = event["value"]
-                        return [*prefill, *answered, *await super().run(dispatcher, tracker, domain)]
-                    # the same question again (not the domain's next one)
-                    return [*prefill, *answered, SlotSet(str(requested), None), SlotSet("requested_slot", requested)]
+                    if not (candidate and candidate.strip() != text.strip()
+                            and valid_answer(str(requested), candidate)):
+                        # the same question again (not the domain's next one)
+                        return [*prefill, *answered, SlotSet(str(requested), None),
+                                SlotSet("requested_slot", requested)]
+                    said = answered  # "SO-302144 - how long will this take?": the answer is validated below
         for event in prefill:
             tracker.slots[event["name"]] = event["value"]
-        return [*prefill, *await super().run(dispatcher, tracker, domain)]
+        return [*prefill, *said, *await super().run(dispatcher, tracker, domain)]
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
