@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 REPEAT_WINDOW = 7 * 24 * 3600.0
 
 
+SLA_BATCH = 500  # due tickets read per round trip of a sweep
+
+
 def _minutes(seconds: float) -> int:
     return max(0, round(seconds / 60))
 
@@ -126,8 +129,9 @@ class TicketService:
                    "reason": f"routed by rule {rule} to {queue} ({priority})"}
         event = {"queue": queue, "priority": priority, "category": request.get("category") or "general",
                  "channel": request["channel"], "rule": rule}
+        at = sla.next_check(fields, OPEN_STATUSES)
         return {"fields": fields, "score": repr(sla.queue_score(priority, due.first_response_due)),
-                "history": fast_dumps(history), "event": fast_dumps(event)}
+                "sla_next": "" if at is None else repr(at), "history": fast_dumps(history), "event": fast_dumps(event)}
 
     async def _attach(self, ref: str, request: CreateTicketRequest, now: float) -> dict[str, Any]:
         conv, channel = request["conversation_id"], request["channel"]
@@ -449,22 +453,32 @@ class TicketService:
 
     async def sweep_sla(self) -> dict[str, int]:
         """One SLA sweep: warn before a breach (and raise priority), mark breaches, move tier-1 tickets
-        past their limit up to tier 2. One instance per sweep (lock); every change re-checks atomically."""
+        past their limit up to tier 2. One instance per sweep (lock); every change re-checks atomically.
+        Reads only the tickets whose next check is due (the ``sla:due`` schedule every write keeps), so its
+        cost follows the tickets that are due, not all open ones."""
         now = self.clock()
         owner = f"{self.settings.instance_id}:{secrets.token_hex(4)}"
         counts = {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0}
-        ttl = max(1000, int(self.settings.sla_interval * 1000) or 30_000)
+        interval = self.settings.sla_interval or 30.0
+        ttl = max(1000, int(interval * 1000))
         if not await self.store.acquire_lock("sla", owner, ttl):
             return counts
         try:
-            tickets = await self.store.tickets_state(await self.store.open_refs())
-            for t in tickets:
-                if t.get("status") not in OPEN_STATUSES:
-                    continue
-                for kind in self._sla_candidates(t, now):
-                    outcome = await self._sla_step(t["reference"], kind, now)
-                    if outcome:
-                        counts[outcome] += 1
+            await self.store.backfill_sla_schedule()
+            seen: set[str] = set()
+            while True:
+                refs = [r for r in await self.store.due_refs(now, SLA_BATCH) if r not in seen]
+                if not refs:
+                    break
+                seen.update(refs)
+                for t in await self.store.tickets_state(refs):
+                    if t.get("status") in OPEN_STATUSES:
+                        for kind in self._sla_candidates(t, now):
+                            outcome = await self._sla_step(t["reference"], kind, now)
+                            if outcome:
+                                counts[outcome] += 1
+                for ref in refs:  # due but with nothing (more) to do now: the next check, or the next sweep
+                    await self.store.reschedule_sla(ref, now, now + interval)
         finally:
             await self.store.release_lock("sla", owner)
         return counts

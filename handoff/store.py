@@ -9,7 +9,9 @@ Layout (``P`` = prefix):
   P customer:{key}:open:{category} -> ref of the open ticket;  P customer:{key}:tickets zset
   P customer:{key}:contacts zset conversation -> time (repeated contact)
   P queue:{name}            zset of waiting refs, score = priority rank * 1e13 + deadline ms
-  P open                    set of open refs (SLA watcher);  P waits:{queue} recent claim waits (s)
+  P open                    set of open refs (console);  P waits:{queue} recent claim waits (s)
+  P sla:due                 zset of open refs, score = the next time the SLA watcher has work for it
+                            (sla.next_check; kept by every write of a ticket, so a sweep reads only due ones)
   P tokens                  hash sha256(token) -> {name, role};  P agent:{name} hash of counters
   P stats:{kind}            hashes of counters (analytics);  P events  stream;  P lock:{name}
 The Lua scripts build keys from the prefix too (single Redis or Sentinel; Cluster would need hash tags).
@@ -32,7 +34,8 @@ from redis.exceptions import NoScriptError, ResponseError, WatchError  # type: i
 
 from bot.contract import CreateTicketRequest
 from handoff.errors import Conflict, TicketNotFound
-from handoff.tickets import HIDDEN_FROM_AGENTS, agent_view, customer_keys
+from handoff.sla import next_check
+from handoff.tickets import HIDDEN_FROM_AGENTS, OPEN_STATUSES, agent_view, customer_keys
 
 FLOAT_FIELDS = (
     "created_at", "updated_at", "enqueued_at", "tier_entered_at", "claimed_at", "first_response_at",
@@ -93,6 +96,7 @@ for k, val in pairs(v.fields) do table.insert(flat, k); table.insert(flat, val) 
 redis.call('HSET', tk, unpack(flat))
 redis.call('ZADD', p .. 'queue:' .. spec.queue, v.score, ref)
 redis.call('SADD', p .. 'open', ref)
+if v.sla_next ~= '' then redis.call('ZADD', p .. 'sla:due', v.sla_next, ref) end
 redis.call('RPUSH', tk .. ':history', v.history)
 for _, ck in ipairs(spec.customer_keys) do
   local key = p .. 'customer:' .. ck
@@ -422,11 +426,71 @@ class Store:
     async def open_refs(self) -> list[str]:
         return sorted(await self.redis.smembers(self._k("open")))
 
+    # -- SLA schedule ---------------------------------------------------------------------------------
+
+    async def due_refs(self, now: float, limit: int) -> list[str]:
+        """Open tickets whose next SLA check is due (earliest first), at most ``limit``."""
+        refs = await self.redis.zrangebyscore(self._k("sla", "due"), "-inf", repr(now), start=0, num=limit)
+        return cast(list[str], refs)
+
+    async def sla_scheduled(self, ref: str) -> float | None:
+        score = await self.redis.zscore(self._k("sla", "due"), ref)
+        return None if score is None else float(score)
+
+    async def reschedule_sla(self, ref: str, now: float, retry_at: float, retries: int = 20) -> float | None:
+        """Set the ticket's next SLA check from its current state, atomically with respect to other writers
+        (who keep it themselves, see _apply): a check that is due but has nothing to do (a tier-1 ticket with
+        nowhere to escalate) is looked at again at ``retry_at``. Returns the new time (None: no check)."""
+        key, due_key = self._k("ticket", ref), self._k("sla", "due")
+        for _ in range(retries):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.hgetall(key)
+                    at = next_check(decode_ticket(raw), OPEN_STATUSES) if raw else None
+                    pipe.multi()
+                    if at is None:
+                        pipe.zrem(due_key, ref)
+                    else:
+                        at = retry_at if at <= now else at
+                        pipe.zadd(due_key, {ref: at})
+                    await pipe.execute()
+                    return at
+                except WatchError:
+                    continue
+        return None  # the ticket keeps changing: its writers keep the schedule
+
+    async def backfill_sla_schedule(self, batch: int = 1000) -> int:
+        """Once per key prefix: schedule the open tickets written before the schedule existed (an upgrade).
+        Adds only missing members (NX), so it never moves a time a writer has set meanwhile."""
+        marker = self._k("sla", "scheduled")
+        if await self.redis.exists(marker):
+            return 0
+        added, cursor = 0, 0
+        while True:
+            cursor, refs = await self.redis.sscan(self._k("open"), cursor, count=batch)
+            if refs:
+                due = {}
+                for ref, state in zip(refs, await self.tickets_state_raw(list(refs))):
+                    at = next_check(decode_ticket(state), OPEN_STATUSES) if state else None
+                    if at is not None:
+                        due[ref] = at
+                if due:
+                    added += int(await self.redis.zadd(self._k("sla", "due"), due, nx=True))
+            if int(cursor) == 0:
+                break
+        await self.redis.set(marker, "1")
+        return added
+
     async def tickets_state(self, refs: list[str]) -> list[dict[str, Any]]:
+        return [decode_ticket(raw) for raw in await self.tickets_state_raw(refs) if raw]
+
+    async def tickets_state_raw(self, refs: list[str]) -> list[dict[str, str]]:
+        """The stored state hashes of ``refs``, in order ({} for a ticket that does not exist)."""
         pipe = self.redis.pipeline(transaction=False)
         for ref in refs:
             pipe.hgetall(self._k("ticket", ref))
-        return [decode_ticket(raw) for raw in await pipe.execute() if raw]
+        return cast(list[dict[str, str]], await pipe.execute())
 
     # -- change ---------------------------------------------------------------------------------------
 
@@ -495,6 +559,11 @@ class Store:
             pipe.zrem(self._k("queue", change.queue_remove), ref)
         if change.queue_add:
             pipe.zadd(self._k("queue", change.queue_add[0]), {ref: change.queue_add[1]})
+        at = next_check({**ticket, **change.fields}, OPEN_STATUSES)  # the watcher's schedule follows every write
+        if at is None:
+            pipe.zrem(self._k("sla", "due"), ref)
+        else:
+            pipe.zadd(self._k("sla", "due"), {ref: at})
         category = ticket.get("category", "general")
         cks = customer_keys(cast(CreateTicketRequest, ticket))
         if change.close_open_keys:

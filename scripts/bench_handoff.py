@@ -4,6 +4,12 @@ Starts its own embedded Redis (append-only, like production), runs the service a
 (``python -m handoff``) or in-process, and drives it with concurrent HTTP clients.
 
     .venv/bin/python scripts/bench_handoff.py --tickets 5000 --concurrency 32 --instances 1
+
+Sustained, with the SLA watcher on and a large open backlog (issue 13): 100,000 open tickets are created
+first, then ``--due`` of them get a tier-1 limit in the past (so the watcher has real work during the run),
+then creation and claims each run for ``--duration`` seconds:
+
+    .venv/bin/python scripts/bench_handoff.py --open 100000 --due 10000 --sla-interval 30 --duration 60
 """
 
 from __future__ import annotations
@@ -119,7 +125,7 @@ def own_cpu_seconds() -> float:
 
 async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: object,
                     service_pids: list[int] = [], redis_pid: int = 0,  # noqa: B006
-                    client: str = "raw") -> dict[str, float]:
+                    client: str = "raw", duration: float | None = None) -> dict[str, float]:
     latencies: list[float] = []
     # requests are encoded before the clock starts (a load generator should not spend its CPU on JSON)
     requests = [make(i) for i in range(n)]  # type: ignore[operator]
@@ -132,6 +138,8 @@ async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: 
             url = urls[w % len(urls)]
             raw = raws[w]
             for i in counter:
+                if duration is not None and time.perf_counter() - start > duration:
+                    break
                 method, path, headers, payload, ok = requests[i]
                 t0 = time.perf_counter()
                 if client == "raw":
@@ -154,12 +162,14 @@ async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: 
         elapsed = time.perf_counter() - start
         cpu, rcpu = cpu_seconds(service_pids) - cpu0, cpu_seconds([redis_pid]) - rcpu0
         ccpu = own_cpu_seconds() - ccpu0
+    n = len(latencies)
     result = {"requests": float(n), "seconds": elapsed, "per_second": n / elapsed,
               "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
+              "max_ms": max(latencies) * 1000,
               "mean_ms": statistics.mean(latencies) * 1000, "client_cpu_ms_per_request": ccpu * 1000 / n}
     print(f"{name:8s} {n:6d} req in {elapsed:6.2f}s = {result['per_second']:7.0f}/s  "
-          f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms",
-          flush=True)
+          f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  "
+          f"max {result['max_ms']:6.1f} ms", flush=True)
     if service_pids:
         result["service_cpu_ms_per_request"] = cpu * 1000 / n
         result["redis_cpu_ms_per_request"] = rcpu * 1000 / n
@@ -167,6 +177,50 @@ async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: 
               f"available core), redis CPU {rcpu * 1000 / n:.3f}, client ({client}) CPU {ccpu * 1000 / n:.3f}",
               flush=True)
     return result
+
+
+async def make_due(redis_url: str, count: int) -> int:
+    """Give ``count`` open tier-1 tickets a tier-1 limit that has passed (as after a quiet spell when many
+    tickets cross their limit at once), in the ticket and in the watcher's schedule."""
+    from redis.asyncio import Redis  # noqa: PLC0415
+
+    past = time.time() - 60
+    moved = 0
+    async with Redis.from_url(redis_url, decode_responses=True) as r:
+        refs = sorted(await r.smembers("bench:open"))
+        pipe = r.pipeline(transaction=False)
+        for ref in refs:
+            pipe.hget(f"bench:ticket:{ref}", "tier")
+        tiers = await pipe.execute()
+        pipe = r.pipeline(transaction=False)
+        for ref, tier in zip(refs, tiers):
+            if moved >= count:
+                break
+            if tier == "1":
+                pipe.hset(f"bench:ticket:{ref}", "tier_due", repr(past))
+                pipe.zadd("bench:sla:due", {ref: past})
+                moved += 1
+        await pipe.execute()
+    return moved
+
+
+async def report_watcher(redis_url: str) -> None:
+    from redis.asyncio import Redis  # noqa: PLC0415
+
+    async with Redis.from_url(redis_url, decode_responses=True) as r:
+        kinds: dict[str, int] = {}
+        last = "-"
+        while True:
+            entries = await r.xrange("bench:events", min=f"({last}" if last != "-" else "-", count=10_000)
+            if not entries:
+                break
+            for entry_id, fields in entries:
+                if fields.get("data", "").find("sla-watcher") >= 0:
+                    kinds[fields["type"]] = kinds.get(fields["type"], 0) + 1
+                last = entry_id
+        due_left = await r.zcount("bench:sla:due", "-inf", repr(time.time()))
+        print(f"SLA watcher actions during the run: {kinds or 'none'}; still due at the end: {due_left}; "
+              f"open tickets now: {await r.scard('bench:open')}", flush=True)
 
 
 def wait_health(url: str, timeout: float = 30.0) -> None:
@@ -189,7 +243,7 @@ async def main_async(args: argparse.Namespace) -> None:
         runners = []
         urls = []
         env = dict(os.environ, REDIS_URL=redis.url, HANDOFF_BOT_TOKEN=BOT, HANDOFF_KEY_PREFIX="bench:",
-                   HANDOFF_BOOTSTRAP_TOKENS=f"bench:agent:{AGENT}", HANDOFF_SLA_INTERVAL="0",
+                   HANDOFF_BOOTSTRAP_TOKENS=f"bench:agent:{AGENT}", HANDOFF_SLA_INTERVAL=str(args.sla_interval),
                    HANDOFF_LOG_LEVEL="WARNING", KB_DRAFTS_DIR=str(Path(tmp) / "drafts"))
         try:
             for k in range(args.instances):
@@ -223,11 +277,20 @@ async def main_async(args: argparse.Namespace) -> None:
                                                               {"queues": QUEUES}, (200,)), client=c)
             pids = [p.pid for p in procs]
             rpid = redis.process.pid if redis.process else 0
+            if args.open:
+                await run_phase("preload", urls, args.open, args.concurrency,
+                                lambda i: ("POST", "/api/v1/tickets", bot, body(2_000_000 + i), (201,)), client=c)
+                moved = await make_due(redis.url, args.due)
+                print(f"open tickets: {args.open + 200}; {moved} of them made due (tier-1 limit in the past); "
+                      f"SLA watcher every {args.sla_interval}s", flush=True)
             await run_phase("create", urls, args.tickets, args.concurrency,
-                            lambda i: ("POST", "/api/v1/tickets", bot, body(i), (201,)), pids, rpid, c)
+                            lambda i: ("POST", "/api/v1/tickets", bot, body(i), (201,)), pids, rpid, c,
+                            args.duration)
             await run_phase("claim", urls, args.tickets, args.concurrency,
                             lambda i: ("POST", "/api/v1/agent/claim", agent, {"queues": QUEUES}, (200,)), pids, rpid,
-                            c)
+                            c, args.duration)
+            if args.open:
+                await report_watcher(redis.url)
         finally:
             for runner in runners:
                 await runner.cleanup()
@@ -245,6 +308,11 @@ def main() -> None:
     parser.add_argument("--mode", choices=("subprocess", "inprocess"), default="subprocess")
     parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
                         help="load generator: minimal HTTP/1.1 client (default) or aiohttp's")
+    parser.add_argument("--open", type=int, default=0, help="open tickets created before the measured phases")
+    parser.add_argument("--due", type=int, default=0, help="of those, how many get a tier-1 limit in the past")
+    parser.add_argument("--sla-interval", type=float, default=0.0, help="SLA watcher period in seconds (0: off)")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="run each measured phase this long (seconds; --tickets bounds the requests)")
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio loop in the client (and service)")
     args = parser.parse_args()
     if args.no_uvloop:
