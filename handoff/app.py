@@ -69,7 +69,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         max_connections=200,
     )
     async with redis, ClientSession(timeout=ClientTimeout(total=settings.http_timeout)) as http:
-        store = Store(redis, settings.key_prefix, events_maxlen=settings.events_maxlen)
+        store = Store(redis, settings.key_prefix, events_maxlen=settings.events_maxlen,
+                      replica_acks=settings.replica_acks, replica_ack_timeout_ms=settings.replica_ack_timeout_ms)
         app[appkeys.STORE] = store
         app[appkeys.AGENTS] = AgentTokens(store)
         app[appkeys.HTTP] = http
@@ -109,7 +110,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 
     settings = app[appkeys.SETTINGS]
     tasks: list[asyncio.Task[None]] = [asyncio.create_task(
-        run_outbox_drain(app[appkeys.STORE].redis, app[appkeys.SERVICE], settings.key_prefix, 2.0))]
+        run_outbox_drain(app[appkeys.STORE].redis, app[appkeys.SERVICE], settings.key_prefix, 2.0,
+                         app[appkeys.SERVICE].notifier))]
     if settings.sla_interval > 0:
         tasks.append(asyncio.create_task(run_sla_watcher(app[appkeys.SERVICE], settings.sla_interval)))
     if settings.matrix_poll_interval > 0:

@@ -61,3 +61,36 @@ async def test_one_entry_that_cannot_be_created_never_blocks_the_others(
         rejected = await redis.hgetall(key + ":rejected")
         assert set(rejected) == {"conv-x", "conv-deep"}
         assert "TypeError" in json.loads(rejected["conv-x"])["reason"]
+
+
+class RecordingNotifier:
+    """Stands in for Rasa's trigger_intent endpoint: refuses the first ``down`` calls (Rasa restarting)."""
+
+    def __init__(self, down: int = 0) -> None:
+        self.down, self.calls = down, []  # type: list[tuple[str, str]]
+
+    async def trigger(self, conversation_id: str, intent: str, entities: dict[str, object]) -> bool:
+        self.calls.append((conversation_id, intent))
+        if self.down > 0:
+            self.down -= 1
+            return False
+        return True
+
+
+async def test_the_customer_is_told_the_reference_even_when_rasa_is_down_at_first(
+        client: TestClient, redis_url: str, key_prefix: str) -> None:
+    service = client.app[appkeys.SERVICE]
+    key = outbox_key(key_prefix)
+    notifier = RecordingNotifier(down=2)
+    async with Redis.from_url(redis_url, decode_responses=True) as redis:
+        await redis.hset(key, "conv-n", parked("conv-n"))
+        assert await drain_once(redis, service, key_prefix, notifier) == 1  # type: ignore[arg-type]
+        assert notifier.calls == [("conv-n", "EXTERNAL_retry_ticket")]
+        pending = json.loads(await redis.hget(key + ":notify", "conv-n"))
+        assert pending["reference"] == (await service.status_by_conversation("conv-n"))["reference"]
+        await drain_once(redis, service, key_prefix, notifier)  # type: ignore[arg-type]  # still down
+        assert await redis.hexists(key + ":notify", "conv-n")
+        await drain_once(redis, service, key_prefix, notifier)  # type: ignore[arg-type]  # back: told once
+        assert not await redis.hexists(key + ":notify", "conv-n")
+        await drain_once(redis, service, key_prefix, notifier)  # type: ignore[arg-type]
+        assert len(notifier.calls) == 3
