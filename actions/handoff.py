@@ -19,7 +19,7 @@ from rasa_sdk.events import EventType, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.respond import utter
-from actions.customer import language_of
+from actions.customer import language_of, metadata_of
 from actions.digression import Digressions
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
 from actions.prequal import EMAIL, inferred_fields, statements, steps_tried_text
@@ -113,6 +113,9 @@ def ticket_request(tracker: Tracker) -> CreateTicketRequest:
         "articles_shown": articles,
         "transcript": transcript_of(tracker),  # type: ignore[typeddict-item]
     }
+    client = metadata_of(tracker).get("frontdoor_client")  # written by the chat channel, not the client
+    if isinstance(client, str) and client:
+        request["client"] = client
     steps = steps_tried_text(tracker)
     if steps:
         request["steps_tried"] = [s.strip() for s in steps.split(";") if s.strip()]
@@ -175,20 +178,14 @@ class ActionCreateTicket(HandoffAction):
         request = ticket_request(tracker)
         try:
             created = await self.client.create_ticket(request)
-        except (HandoffUnavailable, HandoffRejected) as exc:
-            parked = await self.outbox.park(request)  # kept either way; the drain sets rejected ones aside
-            if not retry:
-                utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
-            if isinstance(exc, HandoffRejected) and exc.status != 429:
-                # retrying the same request cannot help: no reminder loop
-                logger.error("handoff rejected the ticket of %s (parked=%s): %s", tracker.sender_id, parked, exc)
-                return [SlotSet("ticket_pending", True)]
-            delay = float(os.environ.get("FRONTDOOR_TICKET_RETRY_SECONDS", RETRY_AFTER_SECONDS))
-            when = dt.datetime.now() + dt.timedelta(seconds=delay)
-            logger.warning("ticket of %s parked=%s; retrying in %ss", tracker.sender_id, parked, delay)
-            return [SlotSet("ticket_pending", True),
-                    ReminderScheduled("EXTERNAL_retry_ticket", when, name="retry_ticket",
-                                      kill_on_user_message=False)]
+        except HandoffRejected as exc:
+            if exc.status == 429:  # this client opened too many tickets: say so (parked, it would open later)
+                logger.warning("ticket of %s refused: %s", tracker.sender_id, exc.error)
+                utter(dispatcher, tracker, domain, "utter_ticket_rate_limited")
+                return [SlotSet("ticket_pending", False)]
+            return await self._park(dispatcher, tracker, domain, request, retry, exc)
+        except HandoffUnavailable as exc:
+            return await self._park(dispatcher, tracker, domain, request, retry, exc)
         if tracker.get_slot("ticket_pending"):  # only a conversation that parked a request has one to clear
             await self.outbox.clear(tracker.sender_id)
         if not retry and not created.get("created", True) and created["reference"] != tracker.get_slot("ticket_reference"):
@@ -203,6 +200,23 @@ class ActionCreateTicket(HandoffAction):
         )
         return [SlotSet("ticket_reference", created["reference"]), SlotSet("ticket_secret", created["secret_reference"]),
                 SlotSet("ticket_pending", False), SlotSet("ticket_open", True), SlotSet("review", "done")]
+
+    async def _park(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                    request: CreateTicketRequest, retry: bool, exc: Exception) -> list[EventType]:
+        """Keep the request (the handoff service's drain creates it) and promise the reference here."""
+        parked = await self.outbox.park(request)  # kept either way; the drain sets rejected ones aside
+        if not retry:
+            utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
+        if isinstance(exc, HandoffRejected):  # retrying the same request cannot help: no reminder loop
+            logger.error("handoff rejected the ticket of %s (parked=%s): %s", tracker.sender_id, parked, exc)
+            return [SlotSet("ticket_pending", True)]
+        delay = float(os.environ.get("FRONTDOOR_TICKET_RETRY_SECONDS", RETRY_AFTER_SECONDS))
+        when = dt.datetime.now() + dt.timedelta(seconds=delay)
+        logger.warning("ticket of %s parked=%s; retrying in %ss", tracker.sender_id, parked, delay)
+        # the reminder lives in Rasa's memory only; the drain also asks Rasa to retry once it created the
+        # ticket (handoff/outbox.py), so a restart of Rasa does not lose the promise
+        return [SlotSet("ticket_pending", True),
+                ReminderScheduled("EXTERNAL_retry_ticket", when, name="retry_ticket", kill_on_user_message=False)]
 
 
 class ActionTicketStatus(HandoffAction):

@@ -71,6 +71,7 @@ class CreateTicketRequest(TypedDict, total=False):
     frustrated: bool
     requested_human: bool
     transcript: list[TranscriptTurn]
+    client: str  # the chat channel's pseudonym of the client's address (limits tickets per client)
 
 
 class TicketCreated(TypedDict):

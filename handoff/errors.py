@@ -42,6 +42,13 @@ class Forbidden(HandoffError):
     code = "forbidden"
 
 
+class RateLimited(HandoffError):
+    """Too many requests of one kind from one client (e.g. tickets from one address within an hour)."""
+
+    status = 429
+    code = "rate_limited"
+
+
 class StoreUnavailable(HandoffError):
     status = 503
     code = "unavailable"

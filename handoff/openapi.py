@@ -58,7 +58,9 @@ def openapi_document() -> dict[str, Any]:
             "Create a ticket (idempotent per conversation; attaches to the customer's open ticket)", security=bot,
             body={"$ref": "#/components/schemas/CreateTicketRequest"},
             ok=_resp("existing ticket returned or attached", {"$ref": "#/components/schemas/TicketCreated"}),
-            extra={"201": _resp("created", {"$ref": "#/components/schemas/TicketCreated"})}, tags=("bot",))},
+            extra={"201": _resp("created", {"$ref": "#/components/schemas/TicketCreated"}),
+                   "429": _resp("this client has opened too many tickets in the last hour", _ERROR)},
+            tags=("bot",))},
         "/api/v1/estimate": {"post": _op(
             "Queue, priority and promised first response of a ticket request if it were created now "
             "(nothing is stored)", security=bot, body={"$ref": "#/components/schemas/CreateTicketRequest"},
@@ -117,7 +119,8 @@ def openapi_document() -> dict[str, Any]:
             "Resolve; optionally propose a KB article (written as a draft)", security=agent, params=("ref",),
             body=_obj({"resolution": _S, "propose_article": {"$ref": "#/components/schemas/ArticleProposal"}},
                       ("resolution",)),
-            ok=_resp("resolved", _obj({"ticket": _TICKET, "draft_path": _S, "bot_notified": {"type": "boolean"},
+            ok=_resp("resolved", _obj({"ticket": _TICKET, "draft_path": {"type": "string", "nullable": True},
+                                        "bot_notified": {"type": "boolean"},
                                         "draft_issues": {"type": "array", "items": _S}})),
             extra={**conflict, **forbidden}, tags=("agent",))},
         "/api/v1/agent/tickets/{ref}/reopen": {"post": _op(
@@ -164,6 +167,9 @@ def openapi_document() -> dict[str, Any]:
                 "type": "string", "enum": ["helped", "did_not_help", "none"]}}, ("id", "lang", "title", "feedback"))},
             "escalate_to": _S, "frustrated": {"type": "boolean"}, "requested_human": {"type": "boolean"},
             "transcript": {"type": "array", "items": turn},
+            "client": {"type": "string", "maxLength": 64, "description": "the chat channel's pseudonym of the "
+                       "client's address: a client that is not a verified customer opens at most "
+                       "HANDOFF_TICKETS_PER_CLIENT_HOUR tickets an hour (429 beyond)"},
         }, ("conversation_id", "channel", "language", "description")),
         "TicketCreated": _obj({
             "reference": _S, "secret_reference": _S, "queue": _S, "tier": {"type": "integer"}, "priority": _S,

@@ -3,6 +3,7 @@ Combines the pure routing/SLA rules with the store and the Rasa notifier; knows 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Callable
@@ -12,14 +13,14 @@ from ujson import dumps as fast_dumps  # the create hot path: same JSON, less CP
 
 from bot.contract import SECRET_PREFIX, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
 from handoff import sla
-from handoff.errors import Conflict, Forbidden, InvalidTicket, TicketNotFound
+from handoff.errors import Conflict, Forbidden, InvalidTicket, RateLimited, TicketNotFound
 from handoff.kbdraft import draft_issues, write_draft
 from handoff.masking import mask_text
 from handoff.matrix_source import MatrixSource
 from handoff.notify import RasaNotifier
 from handoff.routing import escalation_target, route
 from handoff.settings import Settings
-from handoff.store import ClaimedTicket, Change, Store, static_doc
+from handoff.store import ClaimedTicket, Change, Store, decode_ticket, static_doc
 from handoff.tickets import OPEN_STATUSES, WAITING_STATUSES, build_doc, customer_keys, routing_facts
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ REPEAT_WINDOW = 7 * 24 * 3600.0
 
 
 SLA_BATCH = 500  # due tickets read per round trip of a sweep
+SLA_CONCURRENCY = 32  # due tickets checked at the same time (each change is its own atomic update)
 
 
 def _minutes(seconds: float) -> int:
@@ -71,12 +73,18 @@ class TicketService:
         if doc["error_code"] or doc["product"]:
             counters.append(("stats:issues", f"{category}|{doc['error_code'] or doc['product']}"))
         secret = SECRET_PREFIX + secrets.token_urlsafe(24)
+        verified = bool(request.get("customer", {}).get("verified") and request.get("customer", {}).get("id"))
+        client = request.get("client") or ""
+        limit = self.settings.tickets_per_client_hour if client and not verified else 0
         result = await self.store.create({
             "conv": conv, "secret": secret, "category": category, "queue": decision.queue, "customer_keys": cks,
             "now": repr(now), "cutoff": repr(now - REPEAT_WINDOW), "contacts_ttl": int(REPEAT_WINDOW) + 86400,
             "repeat_threshold": REPEAT_THRESHOLD, "counters": counters, "variants": variants,
-            "verified": bool(request.get("customer", {}).get("verified") and request.get("customer", {}).get("id")),
+            "verified": verified, "client": client, "client_limit": limit, "hour": int(now // 3600),
         }, doc)
+        if result.outcome == "limited":
+            raise RateLimited(f"this client has opened {limit} tickets in the last hour; the next one can be "
+                              f"opened in {max(1, round((3600 - now % 3600) / 60))} min, or sooner by e-mail")
         if result.outcome == "created":
             fields = variants[1 if result.repeated_contact else 0]["fields"]
             logger.info("ticket %s created in %s (%s, rule %s)", result.reference, decision.queue,
@@ -466,19 +474,29 @@ class TicketService:
         try:
             await self.store.backfill_sla_schedule()
             seen: set[str] = set()
-            while True:
-                refs = [r for r in await self.store.due_refs(now, SLA_BATCH) if r not in seen]
-                if not refs:
-                    break
-                seen.update(refs)
-                for t in await self.store.tickets_state(refs):
+            slots = asyncio.Semaphore(SLA_CONCURRENCY)
+
+            async def check(t: dict[str, Any]) -> None:
+                async with slots:
                     if t.get("status") in OPEN_STATUSES:
                         for kind in self._sla_candidates(t, now):
                             outcome = await self._sla_step(t["reference"], kind, now)
                             if outcome:
                                 counts[outcome] += 1
-                for ref in refs:  # due but with nothing (more) to do now: the next check, or the next sweep
-                    await self.store.reschedule_sla(ref, now, now + interval)
+                    # due but with nothing (more) to do now: its next check, or the next sweep
+                    await self.store.reschedule_sla(t["reference"], now, now + interval)
+
+            while True:
+                refs = [r for r in await self.store.due_refs(now, SLA_BATCH) if r not in seen]
+                if not refs:
+                    break
+                seen.update(refs)
+                states = await self.store.tickets_state_raw(refs)
+                await asyncio.gather(*(check(decode_ticket(raw) if raw else {"reference": ref})
+                                       for ref, raw in zip(refs, states)))
+                if not await self.store.extend_lock("sla", owner, ttl):  # a long sweep keeps its lock
+                    logger.warning("sla sweep lost its lock after %d tickets; the next sweep goes on", len(seen))
+                    break
         finally:
             await self.store.release_lock("sla", owner)
         return counts

@@ -47,11 +47,16 @@ class Settings:
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     client_max_size: int = 256 * 1024
     events_maxlen: int = 100_000
+    # a new ticket is acknowledged only once this many replicas have it (Redis WAIT), so a failover to a
+    # replica never loses a ticket the API confirmed; 0 = do not wait (a single Redis)
+    replica_acks: int = 0
+    replica_ack_timeout_ms: int = 1000
     webhook_retries: int = 5
     webhook_backoff: float = 0.5  # first retry delay in seconds, doubled each time
     http_timeout: float = 5.0
     default_wait_minutes: int = 10  # expected wait per queue position when the queue has no history
     instance_id: str = "handoff"
+    tickets_per_client_hour: int = 10  # new tickets one anonymous client may open per hour; 0 = no limit
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -73,10 +78,13 @@ class Settings:
             bootstrap_tokens=parse_bootstrap_tokens(env.get("HANDOFF_BOOTSTRAP_TOKENS", "")),
             sla_interval=_float(env, "HANDOFF_SLA_INTERVAL", 30.0),
             matrix_poll_interval=_float(env, "HANDOFF_MATRIX_POLL", 5.0),
+            replica_acks=_int(env, "HANDOFF_REPLICA_ACKS", 0),
+            replica_ack_timeout_ms=_int(env, "HANDOFF_REPLICA_ACK_TIMEOUT_MS", 1000),
             business_hours=parse_business_hours(
                 env.get("HANDOFF_BUSINESS_HOURS", "mon-fri 08:00-18:00"), env.get("HANDOFF_TIMEZONE", "UTC")
             ),
             instance_id=env.get("HANDOFF_INSTANCE_ID", "handoff"),
+            tickets_per_client_hour=_int(env, "HANDOFF_TICKETS_PER_CLIENT_HOUR", 10),
         )
 
 

@@ -12,6 +12,7 @@ Layout (``P`` = prefix):
   P open                    set of open refs (console);  P waits:{queue} recent claim waits (s)
   P sla:due                 zset of open refs, score = the next time the SLA watcher has work for it
                             (sla.next_check; kept by every write of a ticket, so a sweep reads only due ones)
+  P ratelimit:tickets:{client}:{hour}  new tickets of one anonymous client in one hour (expires)
   P tokens                  hash sha256(token) -> {name, role};  P agent:{name} hash of counters
   P stats:{kind}            hashes of counters (analytics);  P events  stream;  P lock:{name}
 The Lua scripts build keys from the prefix too (single Redis or Sentinel; Cluster would need hash tags).
@@ -33,7 +34,7 @@ from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import NoScriptError, ResponseError, WatchError  # type: ignore[import-untyped, unused-ignore]
 
 from bot.contract import CreateTicketRequest
-from handoff.errors import Conflict, TicketNotFound
+from handoff.errors import Conflict, StoreUnavailable, TicketNotFound
 from handoff.sla import next_check
 from handoff.tickets import HIDDEN_FROM_AGENTS, OPEN_STATUSES, agent_view, customer_keys
 
@@ -58,6 +59,12 @@ local p = spec.prefix
 local conv = p .. 'conv:' .. spec.conv
 local existing = redis.call('GET', conv)
 if existing then return {'existing', existing} end
+if spec.client_limit > 0 then  -- new tickets per anonymous client and hour (an idempotent retry is free)
+  local key = p .. 'ratelimit:tickets:' .. spec.client .. ':' .. spec.hour
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, 7200) end
+  if n > spec.client_limit then return {'limited', ''} end
+end
 local contacts = 1
 for _, ck in ipairs(spec.customer_keys) do
   local key = p .. 'customer:' .. ck .. ':contacts'
@@ -109,6 +116,11 @@ redis.call('XADD', p .. 'events', 'MAXLEN', '~', spec.maxlen, '*', 'type', 'crea
            'at', spec.now, 'data', v.event)
 if v == spec.variants[2] then return {'created', ref, '1'} end
 return {'created', ref, '0'}
+"""
+
+_EXTEND_IF_EQUAL_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 """
 
 _DELETE_IF_EQUAL_LUA = """
@@ -301,16 +313,19 @@ class ClaimedTicket:
 
 @dataclass(frozen=True)
 class CreateResult:
-    outcome: str  # created | existing | attach
+    outcome: str  # created | existing | attach | limited
     reference: str
     repeated_contact: bool = False
 
 
 class Store:
-    def __init__(self, redis: Redis, prefix: str = "fd:", *, events_maxlen: int = 100_000) -> None:
+    def __init__(self, redis: Redis, prefix: str = "fd:", *, events_maxlen: int = 100_000,
+                 replica_acks: int = 0, replica_ack_timeout_ms: int = 1000) -> None:
         self.redis = redis
         self.prefix = prefix
         self.events_maxlen = events_maxlen
+        self.replica_acks = replica_acks
+        self.replica_ack_timeout_ms = replica_ack_timeout_ms
         self._create = redis.register_script(_CREATE_LUA)
         self._claim = ScriptBatcher(redis, _CLAIM_LUA)
 
@@ -350,8 +365,24 @@ class Store:
         """One round trip: idempotency by conversation, repeated-contact count, attach detection and the
         new ticket (see _CREATE_LUA). ``spec["variants"]`` = [normal, repeated contact] field sets."""
         spec = {"prefix": self.prefix, "maxlen": str(self.events_maxlen), **spec}
-        result = await self._create(keys=[], args=[fast_dumps(spec), fast_dumps(static_doc(doc))])
+        args = [fast_dumps(spec), fast_dumps(static_doc(doc))]
+        result = await (self._create_replicated(args) if self.replica_acks else self._create(keys=[], args=args))
         return CreateResult(str(result[0]), str(result[1]), len(result) > 2 and result[2] == "1")
+
+    async def _create_replicated(self, args: list[str]) -> Any:
+        """The create script, then WAIT until ``replica_acks`` replicas have it, on one connection (WAIT
+        counts its own connection's writes). The marker write after the script makes the WAIT cover the
+        ticket also when the script wrote nothing: a retry that finds the ticket of an earlier attempt
+        whose confirmation timed out. Too few replicas: 503, the client retries (create is idempotent)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._create(keys=[], args=args, client=pipe)
+            pipe.set(self._k("replication", "fence"), "1")
+            pipe.wait(self.replica_acks, self.replica_ack_timeout_ms)
+            result, _fence, acked = await pipe.execute()
+        if int(acked) < self.replica_acks:
+            raise StoreUnavailable(f"the ticket store has {acked} of {self.replica_acks} replica(s) confirming; "
+                                   "try again shortly")
+        return result
 
     async def link_conversation(self, conversation_id: str, ref: str) -> str:
         """Point a conversation at ``ref`` unless it already points somewhere; return the winner."""
@@ -592,6 +623,10 @@ class Store:
 
     async def acquire_lock(self, name: str, owner: str, ttl_ms: int) -> bool:
         return bool(await self.redis.set(self._k("lock", name), owner, nx=True, px=ttl_ms))
+
+    async def extend_lock(self, name: str, owner: str, ttl_ms: int) -> bool:
+        """Keep a lock this owner still holds for another ``ttl_ms``; False when it has lost it."""
+        return bool(await self.redis.eval(_EXTEND_IF_EQUAL_LUA, 1, self._k("lock", name), owner, ttl_ms))
 
     async def release_lock(self, name: str, owner: str) -> None:
         key = self._k("lock", name)

@@ -68,6 +68,7 @@ def validate_create(body: Any) -> CreateTicketRequest:
     _str(body, "description", required=True, max_len=MAX_TEXT)
     for key in ("category", "product", "error_code", "order_number", "invoice_number", "escalate_to"):
         _str(body, key)
+    _str(body, "client", max_len=64)
     _enum(body, "impact", IMPACTS)
     _enum(body, "urgency", URGENCIES)
     _bool(body, "frustrated")
@@ -104,10 +105,19 @@ def validate_create(body: Any) -> CreateTicketRequest:
         _str(turn, "text", required=False, where=where, max_len=MAX_TEXT)
         if not isinstance(turn.get("text", ""), str):
             raise InvalidTicket(f"'{where}text' must be a string")
-        ts = turn.get("timestamp")
-        if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
+        if not is_timestamp(turn.get("timestamp")):
             raise InvalidTicket(f"'{where}timestamp' must be a number (unix seconds)")
     return cast(CreateTicketRequest, body)
+
+
+def is_timestamp(value: Any) -> bool:
+    """A finite number of unix seconds; an integer too large for a float (400 digits) is not one."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def validate_text(body: Any, key: str, *, required: bool = True, max_len: int = MAX_TEXT) -> str:

@@ -10,18 +10,28 @@
   opening payload. Typed by hand it could rate and close another customer's ticket
   (``/rate{"ticket_reference": ...}``), pose as an agent (``/agent_message``) or open tickets in a loop
   (``/EXTERNAL_retry_ticket``); internal intents reach the bot only through Rasa's authenticated HTTP API.
+- Each client address and each conversation may send only so many messages a minute (``bot.ratelimit``;
+  ``FRONTDOOR_CLIENT_MESSAGES_PER_MINUTE``, ``FRONTDOOR_CONVERSATION_MESSAGES_PER_MINUTE``, 0 = off):
+  beyond that the reply asks to wait (HTTP 429 with Retry-After on REST). Behind a reverse proxy the
+  address comes from X-Forwarded-For, trusted only from ``FRONTDOOR_TRUSTED_PROXIES`` (default loopback).
+  The channel also writes the client's pseudonym into the message metadata (``frontdoor_client``,
+  overwriting whatever the client sent), which the ticket request carries: the handoff service limits
+  the tickets one client may open.
 - Card numbers and IBANs are masked in the message before Rasa sees it, so they are never stored in the
   tracker, written to Rasa's log or sent to the action server (``handoff.masking.mask_payment_data``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+import os
+import time
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 
+from bot.ratelimit import LOOPBACK, Limit, RateLimiter, client_address, client_key
 from handoff.masking import mask_payment_data
 from sanic.request import Request
 
@@ -43,6 +53,74 @@ NOT_OFFERED = {
     "da": "Det valg kan jeg ikke bruge her. Brug venligst knapperne, eller skriv bare din besked som tekst.",
     "en": "I can't use that choice here. Please use the buttons shown, or just type your message.",
 }
+TOO_FAST = {
+    "de": "Sie senden Nachrichten schneller, als ich antworten kann. Bitte warten Sie {seconds} Sekunden und "
+          "versuchen Sie es dann noch einmal.",
+    "da": "Du sender beskeder hurtigere, end jeg kan svare. Vent venligst {seconds} sekunder, og prøv så igen.",
+    "en": "You are sending messages faster than I can answer. Please wait {seconds} seconds and try again.",
+}
+CLIENT_METADATA_KEY = "frontdoor_client"
+
+
+class ChannelLimits:
+    """The message limits of the public channels (one table per process, shared by both channels)."""
+
+    def __init__(self, per_client: Limit, per_conversation: Limit, trusted_proxies: str, secret: str) -> None:
+        self.clients = RateLimiter(per_client)
+        self.conversations = RateLimiter(per_conversation)
+        self.trusted_proxies = trusted_proxies
+        self.secret = secret
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "ChannelLimits":
+        def limit(name: str, default: float) -> Limit:
+            per_minute = float(env.get(name) or default)
+            return Limit(per_minute, max(1, int(per_minute / 2)))
+
+        return cls(limit("FRONTDOOR_CLIENT_MESSAGES_PER_MINUTE", 120),
+                   limit("FRONTDOOR_CONVERSATION_MESSAGES_PER_MINUTE", 40),
+                   env.get("FRONTDOOR_TRUSTED_PROXIES") or LOOPBACK,
+                   env.get("FRONTDOOR_TOKEN_SECRET") or env.get("RASA_TOKEN") or "frontdoor")
+
+    def client(self, peer: str, forwarded_for: Optional[str]) -> Optional[str]:
+        """The client's pseudonym, or None for a request from this machine (see ``client_address``)."""
+        address = client_address(peer, forwarded_for, self.trusted_proxies)
+        return None if address is None else client_key(address, self.secret)
+
+    def wait_seconds(self, sender_id: str, client: Optional[str], now: Optional[float] = None) -> int:
+        """0 when the message may go on, else the seconds to wait (the message counts against both)."""
+        now = time.monotonic() if now is None else now
+        if client is not None and not self.clients.allow(client, now):
+            return self.clients.retry_after(client)
+        if not self.conversations.allow(sender_id, now):
+            return self.conversations.retry_after(sender_id)
+        return 0
+
+
+_limits: Optional[ChannelLimits] = None
+
+
+def channel_limits() -> ChannelLimits:
+    """The process' limits, read from the environment the first time a channel asks."""
+    global _limits
+    if _limits is None:
+        _limits = ChannelLimits.from_env(os.environ)
+    return _limits
+
+
+def too_fast_reply(metadata: Any, seconds: int) -> str:
+    return TOO_FAST[_lang(metadata)].format(seconds=seconds)
+
+
+def with_client(metadata: Any, client: Optional[str]) -> Dict[str, Any]:
+    """The message metadata with the channel's own client pseudonym (never the one a client sent)."""
+    result = dict(metadata) if isinstance(metadata, dict) else {}
+    result.pop(CLIENT_METADATA_KEY, None)
+    if client is not None:
+        result[CLIENT_METADATA_KEY] = client
+    return result
+
+
 # what the chat widget itself sends when it opens (web/site/static/site.js: initPayload)
 WIDGET_PAYLOADS = frozenset({"/session_greet"})
 
@@ -136,6 +214,13 @@ class FrontdoorRestInput(RestInput):
             problem = request_problem(body)
             if problem is not None:
                 return response.json({"error": problem}, status=400)
+            limits = channel_limits()
+            client = limits.client(request.ip, request.headers.get("x-forwarded-for"))
+            wait = limits.wait_seconds(body["sender"], client)
+            if wait:
+                reply_429 = {"recipient_id": body["sender"], "text": too_fast_reply(body.get("metadata"), wait)}
+                return response.json([reply_429], status=429, headers={"Retry-After": str(wait)})
+            body["metadata"] = with_client(body.get("metadata"), client)
             refused = await refusal(request.app.ctx.agent, body["sender"], body["message"], body.get("metadata"))
             if refused is not None:
                 reply: Dict[str, Any] = {"recipient_id": body["sender"], "text": refused}

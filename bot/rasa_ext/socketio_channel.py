@@ -27,7 +27,7 @@ from sanic import Blueprint
 
 from bot.rasa_ext import degrade, performance
 from handoff.masking import mask_payment_data
-from bot.rasa_ext.rest_channel import refusal
+from bot.rasa_ext.rest_channel import channel_limits, refusal, too_fast_reply, with_client
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,15 @@ class FrontdoorSocketIOInput(SocketIOInput):
                 return
             room = data.get("session_id") if self.session_persistence and data.get("session_id") else sid
             agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+            limits = channel_limits()
+            environ = sio.get_environ(sid, namespace=self.namespace) or {}
+            request = environ.get("sanic.request")
+            client = limits.client(str(getattr(request, "ip", "") or ""), environ.get("HTTP_X_FORWARDED_FOR"))
+            wait = limits.wait_seconds(str(data.get("session_id") or sid), client)
+            if wait:
+                await sio.emit(self.bot_message_evt, {"text": too_fast_reply(data.get(metadata_key), wait)}, room=room)
+                return
+            data[metadata_key] = with_client(data.get(metadata_key), client)
             refused = await refusal(agent, str(data.get("session_id") or sid), message, data.get(metadata_key))
             if refused is not None:
                 await sio.emit(self.bot_message_evt, {"text": refused}, room=room)

@@ -164,3 +164,26 @@ async def test_every_route_is_documented(client: TestClient) -> None:
         for name in re.findall(r"{(\w+)}", path):
             for op in doc["paths"][path].values():
                 assert name in [p["name"] for p in op["parameters"]]
+
+
+async def test_one_anonymous_client_opens_a_bounded_number_of_tickets_an_hour(
+        make_client: Any, settings: Any, clock: Any) -> None:
+    import dataclasses
+
+    client = await make_client(dataclasses.replace(settings, tickets_per_client_hour=3))
+
+    async def create(conversation: str, client_key: str = "c1", **extra: Any) -> Any:
+        body = payload(conversation, client=client_key, customer=extra.pop("customer", {}), **extra)
+        return await client.post("/api/v1/tickets", json=body, headers=bot_headers())
+
+    assert [(await create(f"flood-{i}")).status for i in range(3)] == [201, 201, 201]
+    refused = await create("flood-3")
+    assert refused.status == 429
+    assert (await refused.json())["error"] == "rate_limited"
+    assert (await create("flood-0")).status == 200  # a retry of a conversation that has its ticket is free
+    assert (await create("other", client_key="c2")).status == 201  # another client
+    signed_in = {"id": "cust-9", "name": "Ida", "verified": True}
+    assert (await create("signed-in", customer=signed_in)).status == 201  # a verified customer is accountable
+    assert (await create("no-client", client_key="")).status == 201  # nothing to count by (the API, tests)
+    clock.advance(3600)
+    assert (await create("next-hour")).status == 201

@@ -273,6 +273,24 @@ async def test_a_rejected_request_is_kept_but_not_retried_in_a_loop() -> None:
     assert not any(e.get("event") == "reminder" for e in events)
 
 
+class LimitingHandoff(FakeHandoff):
+    async def create_ticket(self, request: CreateTicketRequest) -> TicketCreated:
+        from actions.handoff_client import HandoffRejected
+
+        self.created.append(request)
+        raise HandoffRejected(429, "rate_limited", "this client has opened 10 tickets in the last hour")
+
+
+async def test_a_client_over_its_ticket_limit_is_told_and_nothing_is_parked_or_retried() -> None:
+    outbox, dispatcher, handoff = FakeOutbox(), CollectingDispatcher(), LimitingHandoff()
+    latest = tracker({"language": "en", "description": "broken"})
+    latest.latest_message["metadata"] = {"frontdoor_client": "c0ffee"}
+    events = await ActionCreateTicket(handoff, outbox).run(dispatcher, latest, DOMAIN)
+    assert handoff.created[0]["client"] == "c0ffee"  # the channel's pseudonym travels with the request
+    assert texts(dispatcher).startswith("A great many tickets have already been opened from your connection")
+    assert outbox.parked == [] and not any(e.get("event") == "reminder" for e in events)
+
+
 class CountingOutbox(FakeOutbox):
     def __init__(self) -> None:
         super().__init__()
