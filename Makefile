@@ -14,10 +14,15 @@ PYTEST_ARGS ?=
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test install train validate stories lint bench clean
+.PHONY: run cluster test install train validate stories lint bench clean
 
 run: install
 	@$(VENV)/bin/frontdoor up
+
+# the multi-instance deployment (2 of each service behind haproxy, Redis + Sentinel): docs/deployment.md
+cluster: install
+	@scripts/ensure-haproxy.sh >/dev/null
+	@$(VENV)/bin/frontdoor cluster up
 
 test: install
 	@$(MAKE) --no-print-directory lint
@@ -25,6 +30,7 @@ test: install
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory stories
 	@scripts/ensure-chromium.sh || [ -z "$$CI" ] || { echo "CI needs Debian's chromium for the browser tests"; exit 1; }
+	@scripts/ensure-haproxy.sh || [ -z "$$CI" ] || { echo "CI needs Debian's haproxy for the cluster tests"; exit 1; }
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 install: $(STAMP) $(WEBCHAT)

@@ -13,10 +13,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from bot import supervisor
+    from bot import cluster, supervisor
     from bot.kb import cli as kb_cli
 
     supervisor.register(sub)
+    cluster.register(sub)
     kb_cli.register(sub)
     return parser
 

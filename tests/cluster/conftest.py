@@ -1,0 +1,127 @@
+"""One multi-instance cluster for every test in this folder: 2 Rasa servers, 2 action servers, 2 handoff
+instances behind a real haproxy, on a real Redis primary + replica with 3 Sentinels, all on free ports,
+started by the same code as `frontdoor cluster up` and supervised (restarted after a crash) by it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cluster import Cluster, ClusterOptions, haproxy_binary
+from bot.embedded_redis import free_port
+from bot.settings import ROOT, Settings
+from bot.training import model_path
+
+BOT_TOKEN = "cluster-bot-token"
+LEAD_TOKEN = "cluster-lead-token"
+
+
+class Supervised:
+    """The cluster with `frontdoor cluster up`'s supervision loop running in a thread."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.restarted: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="cluster-supervisor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                self.restarted += self.cluster.supervise()
+            self._stop.wait(0.3)
+
+    def hold(self, name: str, seconds: float) -> None:
+        """Keep the supervisor from restarting ``name`` for ``seconds`` (its backoff, set by hand)."""
+        with self._lock:
+            self.cluster.child(name).next_start = time.monotonic() + seconds
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            self.cluster.child(name).next_start = 0.0
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]:
+    try:
+        haproxy_binary()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    model = model_path(ROOT, ROOT / "models")
+    if not model.exists():
+        pytest.fail(f"no trained model for the current inputs ({model.name}); run `make test` or `frontdoor train`")
+    var = tmp_path_factory.mktemp("cluster")
+    run_id = uuid.uuid4().hex[:8]
+    env = {
+        "FRONTDOOR_VAR": str(var),
+        "RASA_PORT": str(free_port()),
+        "ACTION_PORT": str(free_port()),
+        "HANDOFF_PORT": str(free_port()),
+        "SITE_PORT": str(free_port()),
+        "FRONTDOOR_REDIS_PORT": str(free_port()),  # haproxy's Redis frontend
+        "HANDOFF_KEY_PREFIX": f"cl{run_id}:",
+        "FRONTDOOR_DEMO_AGENT_TOKEN": LEAD_TOKEN,
+        "HANDOFF_BOT_TOKEN": BOT_TOKEN,
+        "RASA_TOKEN": "cluster-rasa-token",
+        "FRONTDOOR_TOKEN_SECRET": "cluster-token-secret",
+        "FRONTDOOR_EMBEDDING_CACHE": str(ROOT / "var" / "cache" / "embeddings"),
+    }
+    settings = Settings.from_env(env).with_secrets()
+    options = ClusterOptions(down_after_ms=1000, failover_timeout_ms=5000, lock_lifetime=15, site=False)
+    running = Cluster(settings, model=model, options=options, extra_env={
+        "RASA_KEY_PREFIX": f"cl{run_id}",
+        "KB_DRAFTS_DIR": str(var / "drafts"),
+        "FRONTDOOR_TICKET_RETRY_SECONDS": "2",
+        "HANDOFF_TICKETS_PER_CLIENT_HOUR": "0",  # the load comes from one machine
+        "HANDOFF_SLA_INTERVAL": "0",
+    })
+    try:
+        running.start(timeout=420)
+    except Exception:
+        running.stop()
+        for log in sorted(settings.log_dir.glob("*.log")):
+            print(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:]))
+        raise
+    supervised = Supervised(running)
+    yield supervised
+    supervised.stop()
+    running.stop()
+
+
+def http_json(url: str, body: Any = None, token: str = "", method: str | None = None,
+              timeout: float = 30.0) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw) if raw else None
+        except ValueError:
+            return exc.code, raw.decode(errors="replace")
+
+
+def logs_of(cluster: Cluster, name: str, lines: int = 30) -> str:
+    path: Path = cluster.settings.log_dir / f"{name}.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
