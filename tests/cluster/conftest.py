@@ -125,3 +125,14 @@ def http_json(url: str, body: Any = None, token: str = "", method: str | None = 
 def logs_of(cluster: Cluster, name: str, lines: int = 30) -> str:
     path: Path = cluster.settings.log_dir / f"{name}.log"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def ticket_request(conversation: str) -> dict[str, Any]:
+    n = conversation.rsplit("-", 1)[-1]
+    return {
+        "schema_version": 1, "conversation_id": conversation, "channel": "rest", "language": "en",
+        "customer": {"name": f"Customer {n}", "email": f"{conversation}@example.com", "verified": False},
+        "category": "technical", "description": f"The app shows error E42 when I start a film ({n})",
+        "impact": "only_me", "urgency": "normal", "requested_human": True,
+        "transcript": [{"sender": "customer", "text": "it does not work", "timestamp": 1.0}],
+    }

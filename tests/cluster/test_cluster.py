@@ -23,7 +23,7 @@ import redis
 
 from bot import redis_node
 from bot.cluster import Cluster, backend_status, server_stats
-from tests.cluster.conftest import BOT_TOKEN, Supervised, http_json, logs_of
+from tests.cluster.conftest import BOT_TOKEN, Supervised, http_json, logs_of, ticket_request
 
 RETRYABLE = (502, 503, 504)
 
@@ -61,17 +61,6 @@ def with_retry(call: Any, deadline: float) -> tuple[int, Any, int]:
 def say(url: str, sender: str, text: str, deadline: float) -> tuple[int, Any, int]:
     return with_retry(lambda: http_json(url + "/webhooks/rest/webhook", {"sender": sender, "message": text},
                                         timeout=60), deadline)
-
-
-def ticket_request(conversation: str) -> dict[str, Any]:
-    n = conversation.rsplit("-", 1)[-1]
-    return {
-        "schema_version": 1, "conversation_id": conversation, "channel": "rest", "language": "en",
-        "customer": {"name": f"Customer {n}", "email": f"{conversation}@example.com", "verified": False},
-        "category": "technical", "description": f"The app shows error E42 when I start a film ({n})",
-        "impact": "only_me", "urgency": "normal", "requested_human": True,
-        "transcript": [{"sender": "customer", "text": "it does not work", "timestamp": 1.0}],
-    }
 
 
 def create(c: Cluster, conversation: str, deadline: float) -> tuple[int, Any, int]:
