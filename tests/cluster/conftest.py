@@ -5,6 +5,7 @@ started by the same code as `frontdoor cluster up` and supervised (restarted aft
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -89,6 +90,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]:
         "FRONTDOOR_TICKET_RETRY_SECONDS": "2",
         "HANDOFF_TICKETS_PER_CLIENT_HOUR": "0",  # the load comes from one machine
         "HANDOFF_SLA_INTERVAL": "0",
+        # HANDOFF_REPLICA_ACKS=0 in the environment measures the failover without the replica confirmation
+        **({"HANDOFF_REPLICA_ACKS": os.environ["HANDOFF_REPLICA_ACKS"]} if "HANDOFF_REPLICA_ACKS" in os.environ else {}),
     })
     try:
         running.start(timeout=420)
