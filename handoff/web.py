@@ -23,7 +23,7 @@ from handoff import tickets
 from handoff.errors import Forbidden, HandoffError, InvalidTicket, MatrixError, Unauthorized
 from handoff.kbdraft import validate_proposal
 from handoff.openapi import openapi_document
-from handoff.validation import validate_create, validate_text
+from handoff.validation import is_timestamp, validate_create, validate_text
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,18 @@ def _error(status: int, code: str, detail: str) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await _response_or_error(request, handler)
+    if request.body_exists and not request.content.is_eof():
+        response.force_close()  # answered before the whole body arrived: do not wait for the rest of it
+    elif request.body_exists and request.content.exception() is None:
+        # a body that arrived but was not read (a refusal before reading it) is dropped: aiohttp 3.9 keeps
+        # reading the connection paused while more than 128 KiB of it are buffered, so the next request on
+        # that keep-alive connection would never be answered
+        request.content.read_nowait()
+    return response
+
+
+async def _response_or_error(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except HandoffError as exc:
@@ -83,7 +95,7 @@ async def json_body(request: web.Request, *, optional: bool = False) -> dict[str
     if not raw and optional:
         return {}
     try:
-        body = json.loads(raw, parse_constant=_no_constant)
+        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise InvalidTicket("the body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -102,6 +114,14 @@ async def json_body(request: web.Request, *, optional: bool = False) -> dict[str
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"NaN and Infinity are not JSON numbers ({name})")
+
+
+def _finite(text: str) -> float:
+    """A JSON number; one too large for a float (1e999) would be read as Infinity and written back so."""
+    value = float(text)
+    if not math.isfinite(value):
+        _no_constant(text)
+    return value
 
 
 
@@ -159,8 +179,7 @@ async def customer_message(request: web.Request) -> web.Response:
     body = await json_body(request)
     text = validate_text(body, "text")
     timestamp = body.get("timestamp")
-    if timestamp is not None and (not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool)
-                                  or not math.isfinite(timestamp)):
+    if timestamp is not None and not is_timestamp(timestamp):
         raise InvalidTicket("'timestamp' must be a number (unix seconds)")
     service = request.app[appkeys.SERVICE]
     return web.json_response(await service.customer_message(request.match_info["conversation_id"], text,
