@@ -28,6 +28,7 @@ from actions.texts import (
 )
 from bot.dialogue import assess_severity, is_question
 from bot.contract import OUTBOX_KEY, ArticleShown, CreateTicketRequest, Customer, TicketStatusView
+from bot.conversation_keys import events_key, meta_key, transcript_from_events
 
 logger = logging.getLogger(__name__)
 
@@ -76,17 +77,45 @@ def customer_of(tracker: Tracker) -> Customer:
     return customer
 
 
+TRANSCRIPT_TURNS = 60  # the latest messages of the session that go into the ticket
+
+
 def transcript_of(tracker: Tracker) -> list[dict[str, Any]]:
-    turns = []
-    for event in tracker.events:
-        text = event.get("text")
-        if not text or str(text).startswith("/"):
-            continue
-        if event.get("event") == "user":
-            turns.append({"sender": "customer", "text": text, "timestamp": float(event.get("timestamp") or 0)})
-        elif event.get("event") == "bot":
-            turns.append({"sender": "bot", "text": text, "timestamp": float(event.get("timestamp") or 0)})
-    return turns[-60:]
+    return transcript_from_events(list(tracker.events), TRANSCRIPT_TURNS)
+
+
+class History:
+    """The session's messages as the tracker store keeps them (bot/rasa_ext/tracker_store.py): the
+    tracker the action server gets holds only the recent turns of a long conversation, the ticket's
+    transcript goes back further."""
+
+    MAX_EVENTS = 3000  # read at most this many events back (a transcript needs far fewer)
+
+    def __init__(self, redis_url: str | None = None, prefix: str | None = None) -> None:
+        self.redis_url = os.environ.get("REDIS_URL", "") if redis_url is None else redis_url
+        self.prefix = (os.environ.get("RASA_KEY_PREFIX") or "frontdoor") if prefix is None else prefix
+
+    async def transcript(self, tracker: Tracker) -> list[dict[str, Any]]:
+        """The latest TRANSCRIPT_TURNS messages of the session; the tracker's own when Redis cannot say."""
+        fallback = transcript_of(tracker)
+        if not self.redis_url:
+            return fallback
+        from redis import asyncio as aioredis
+
+        try:
+            async with aioredis.Redis.from_url(self.redis_url, socket_timeout=2, decode_responses=True) as redis:
+                meta = await redis.hmget(meta_key(self.prefix, tracker.sender_id), "n", "session_start")
+                if meta[0] is None:
+                    return fallback
+                start = max(int(meta[1] or 0), int(meta[0]) - self.MAX_EVENTS)
+                raw = await redis.lrange(events_key(self.prefix, tracker.sender_id), start, -1)
+        except Exception:  # Redis down: the recent turns are still a transcript
+            logger.exception("could not read the history of %s", tracker.sender_id)
+            return fallback
+        stored = transcript_from_events([json.loads(item) for item in raw], TRANSCRIPT_TURNS)
+        # the turn being processed is in the tracker, not yet stored
+        newer = [t for t in fallback if t["timestamp"] > (stored[-1]["timestamp"] if stored else 0)]
+        return (stored + newer)[-TRANSCRIPT_TURNS:]
 
 
 def ticket_request(tracker: Tracker) -> CreateTicketRequest:
@@ -156,9 +185,17 @@ class HandoffAction(Action, abc.ABC):
 
 
 class ActionCreateTicket(HandoffAction):
-    def __init__(self, client: HandoffClient | None = None, outbox: Outbox | None = None) -> None:
+    def __init__(self, client: HandoffClient | None = None, outbox: Outbox | None = None,
+                 history: History | None = None) -> None:
         super().__init__(client)
         self._outbox = outbox
+        self._history = history
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            self._history = History()
+        return self._history
 
     @property
     def outbox(self) -> Outbox:
@@ -176,6 +213,7 @@ class ActionCreateTicket(HandoffAction):
         if retry and tracker.get_slot("ticket_reference"):
             return []  # created meanwhile (e.g. by the outbox drain + an earlier retry)
         request = ticket_request(tracker)
+        request["transcript"] = await self.history.transcript(tracker)  # type: ignore[typeddict-item]
         try:
             created = await self.client.create_ticket(request)
         except HandoffRejected as exc:

@@ -12,6 +12,17 @@ from actions.respond import utter
 from actions.customer import IdentityVerifier, language_events, language_from_metadata, metadata_of
 
 
+# What a new session (after SESSION_EXPIRATION minutes without a message, domain.yml) keeps: who the
+# customer is, their language and contact address, their ticket and whether an agent has the
+# conversation. The rest (the last question, the form's answers, the articles shown) belongs to the
+# earlier problem: a returning customer starts afresh, and the ticket keeps what they said then.
+CARRIED_OVER = (
+    "language", "customer_id", "customer_name", "customer_email", "customer_tier", "customer_verified",
+    "contact_email", "ticket_reference", "ticket_secret", "ticket_pending", "ticket_open", "agent_active",
+    "agent_name",
+)
+
+
 class ActionSessionStart(Action):
     def __init__(self, verifier: IdentityVerifier | None = None) -> None:
         self._verifier = verifier
@@ -28,9 +39,9 @@ class ActionSessionStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
-        # carry over what we already know (identity, language, open ticket)
+        # carry over what must survive (identity, language, open ticket, the agent's conversation)
         for key, value in tracker.current_slot_values().items():
-            if value is not None and key != "session_started_metadata":
+            if value is not None and key in CARRIED_OVER:
                 events.append(SlotSet(key, value))
         metadata = metadata_of(tracker)
         lang = language_from_metadata(metadata)

@@ -381,3 +381,16 @@ def test_a_question_typed_at_the_email_prompt_is_not_sent_as_the_address() -> No
     assert "email" not in ticket_request(question)["customer"]
     address = tracker({"language": "de", "contact_email": "anja@example.com", "description": "x"})
     assert ticket_request(address)["customer"]["email"] == "anja@example.com"
+
+
+async def test_a_new_session_keeps_who_and_which_ticket_but_not_the_old_problem() -> None:
+    from actions.session import CARRIED_OVER, ActionSessionStart
+
+    slots = {"language": "da", "customer_id": "c-7", "customer_verified": True, "ticket_reference": "T-000042",
+             "agent_active": True, "description": "the old problem", "kb_query": "old question",
+             "kb_articles_shown": [{"id": "a"}], "requested_slot": "contact_email"}
+    events = await ActionSessionStart().run(CollectingDispatcher(), tracker(slots), DOMAIN)
+    carried = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert carried == {"language": "da", "customer_id": "c-7", "customer_verified": True,
+                       "ticket_reference": "T-000042", "agent_active": True}
+    assert set(CARRIED_OVER) <= set(DOMAIN["slots"])
