@@ -303,6 +303,7 @@ class Load:
                     self.acked[conversation] = body["reference"]
                 else:
                     self.unacked.append(conversation)
+            time.sleep(0.01)  # an integration, not a flood: leave the two cores some room for the chats
 
     def chat(self, worker: int) -> None:
         n = 0
@@ -367,7 +368,7 @@ def test_kill_9_of_one_instance_of_each_kind_under_load_loses_nothing(cluster: S
     assert set(killed) == set(victims)
     assert not load.unanswered, load.unanswered[:5]  # every message answered (after retries)
     load.check_nothing_lost()
-    assert len(load.acked) >= 30 and len(load.told) >= 5, (len(load.acked), len(load.told))
+    assert len(load.acked) >= 30 and len(load.told) >= 3, (len(load.acked), len(load.told))
     # a turn whose action call died with its action server gets the apology instead of the ticket; the
     # customer then repeats and gets it. Never more than the conversations in flight at the moments of a kill.
     assert len(load.no_reference) <= 6, load.no_reference

@@ -49,13 +49,13 @@ def _hammer(cls: type[RedisLockStore], url: str, servers: int = 4, messages: int
                     result["done"] += 1
 
         for _ in range(messages):
-            try:
-                asyncio.run(one())
+            try:  # Rasa's store can also leave a waiter spinning for ever (a lock with its ticket lost)
+                asyncio.run(asyncio.wait_for(one(), timeout=lifetime * 3))
             except Exception:
                 with guard:
                     result["errors"] += 1
 
-    threads = [threading.Thread(target=server) for _ in range(servers)]
+    threads = [threading.Thread(target=server, daemon=True) for _ in range(servers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -79,7 +79,7 @@ def test_rasas_own_redis_lock_store_does_not_across_servers(redis_url: str) -> N
         worst = {k: max(worst[k], result[k]) for k in worst}
         if worst["overlaps"] or worst["errors"]:
             break
-    assert worst["overlaps"] or worst["errors"], worst
+    assert worst["overlaps"] or worst["errors"], worst  # errors: lost tickets, or stuck waiting
 
 
 def test_ticket_of_a_killed_server_expires_and_the_next_one_is_served(redis_url: str) -> None:
