@@ -127,7 +127,7 @@ WIDGET_PAYLOADS = frozenset({"/session_greet"})
 
 def _lang(metadata: Any) -> str:
     lang = metadata.get("language") if isinstance(metadata, dict) else None
-    return str(lang) if lang in TOO_LONG else "en"
+    return lang if isinstance(lang, str) and lang in TOO_LONG else "en"  # not hashable: [], {}
 
 
 def not_offered_reply(metadata: Any) -> str:
@@ -136,7 +136,9 @@ def not_offered_reply(metadata: Any) -> str:
 
 async def payload_allowed(agent: Any, sender_id: str, message: str) -> bool:
     """Is ``message`` plain text, the widget's opening payload, or a button the bot offered in this
-    conversation since the customer's previous message (the latest two bot turns)?"""
+    conversation since the customer's previous message (the latest two bot turns)? Read as Rasa reads it:
+    stripped (UserMessage), so " /rate{...}" is a payload too."""
+    message = message.strip()
     if not message.startswith("/") or message in WIDGET_PAYLOADS:
         return True
     from rasa.shared.core.events import BotUttered, UserUttered
