@@ -16,16 +16,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a real Redis server: REDIS_URL when set, else an embedded redis-server for this session."""
-    external = os.environ.get("REDIS_URL")
-    if external:
-        yield external
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis | None]:
+    """The session's embedded redis-server (None when REDIS_URL points at an external one)."""
+    if os.environ.get("REDIS_URL"):
+        yield None
         return
     data_dir = tmp_path_factory.mktemp("redis")
     server = EmbeddedRedis(data_dir=data_dir, port=free_port(), log_file=data_dir / "redis.log")
     with server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: EmbeddedRedis | None) -> str:
+    """URL of a real Redis server: REDIS_URL when set, else an embedded redis-server for this session."""
+    return redis_server.url if redis_server is not None else os.environ["REDIS_URL"]
 
 
 @pytest.fixture

@@ -203,10 +203,20 @@ class FrontdoorRestInput(RestInput):
         return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        from bot.rasa_ext import degrade
+
+        webhook = super().blueprint(degrade.guard(on_new_message))
+
+        @webhook.middleware("response")
+        async def unprocessed(request: Request, resp: response.HTTPResponse) -> Optional[response.HTTPResponse]:
+            if degrade.FAILED.get():  # the message was not processed: say so with the status too
+                return response.raw(resp.body, status=503, content_type="application/json",
+                                    headers={"Retry-After": str(degrade.RETRY_AFTER_SECONDS)})
+            return None
 
         @webhook.middleware("request")
         async def check(request: Request) -> Optional[response.HTTPResponse]:
+            degrade.FAILED.set(False)
             if request.method != "POST" or not request.path.rstrip("/").endswith("/webhook"):
                 return None
             try:

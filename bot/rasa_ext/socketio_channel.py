@@ -112,7 +112,7 @@ class FrontdoorSocketIOInput(SocketIOInput):
         return super().from_credentials(credentials)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        webhook = super().blueprint(degrade.guard(on_new_message))
         sio = self.sio
         assert sio is not None
         pending = self.pending = PendingMessages()

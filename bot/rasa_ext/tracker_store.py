@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa.core.brokers.broker import EventBroker
@@ -136,15 +135,24 @@ class BoundedRedisTrackerStore(TrackerStore):
 
     # -- writing ----------------------------------------------------------------------------------
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Append what this turn added. A tracker this store did not load (a new conversation, or one the
-        HTTP API rebuilt to replace its events) is written as the whole history."""
+        """Append what this turn added. A tracker this store did not load (a new conversation; one that
+        Rasa's fail-safe in-memory store held while Redis was down; one the HTTP API rebuilt) is merged
+        the way Rasa's Redis store merges: its events newer than the last stored one are appended."""
         await self.stream_events(tracker)
         events = list(tracker.events)
         loaded: Optional[Tuple[int, int]] = getattr(tracker, _LOADED, None)
         if loaded is None:
-            meta: Dict[str, str] = {}
-            await self._set_aside(tracker.sender_id)
-            n = await self._append(tracker, events, 0, meta)
+            meta = await self.redis.hgetall(meta_key(self.prefix, tracker.sender_id))
+            stored = int(meta.get("n", 0)) if meta else 0
+            if stored:
+                last = await self.redis.lindex(events_key(self.prefix, tracker.sender_id), -1)
+                after = float(json.loads(last).get("timestamp") or 0) if last else 0.0
+                newer = [e for e in events if e.timestamp > after]
+                logger.info("merging %d of %d events of conversation %s into its stored history",
+                            len(newer), len(events), tracker.sender_id)
+                n = await self._append(tracker, newer, stored, meta)
+            else:
+                n = await self._append(tracker, events, 0, {})
         else:
             meta = await self.redis.hgetall(meta_key(self.prefix, tracker.sender_id))
             if len(events) < loaded[0]:  # cannot happen with Rasa's trackers; never lose the history for it
@@ -153,16 +161,6 @@ class BoundedRedisTrackerStore(TrackerStore):
                 return
             n = await self._append(tracker, events[loaded[0]:], loaded[1], meta)
         setattr(tracker, _LOADED, (len(events), n))
-
-    async def _set_aside(self, sender_id: Text) -> None:
-        """Before a conversation's history is replaced: keep the old events under another key (nothing
-        is deleted; it expires like the rest)."""
-        key = events_key(self.prefix, sender_id)
-        if await self.redis.exists(key):
-            aside = f"{key}:replaced:{time.time():.3f}"
-            await self.redis.rename(key, aside)
-            logger.warning("history of conversation %s replaced; the old events are kept in %s", sender_id, aside)
-        await self.redis.delete(meta_key(self.prefix, sender_id))
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         if self.event_broker is not None:  # Rasa's version loads the stored tracker again to find them

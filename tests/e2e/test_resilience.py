@@ -10,6 +10,8 @@ import urllib.parse
 
 import pytest
 
+from bot.embedded_redis import EmbeddedRedis
+from bot.rasa_ext.degrade import UNPROCESSED
 from bot.supervisor import Child, Stack
 from tests.e2e.conftest import Chat, http_json
 
@@ -74,3 +76,32 @@ def test_a_parked_ticket_reaches_the_customer_after_handoff_and_rasa_restarted(s
     # told once, and the conversation goes on normally
     assert sum(ticket["reference"] in t for t in _bot_texts(stack, chat.sender)) == 1
     assert chat.texts("Danke!")
+
+
+def test_while_redis_is_down_a_message_is_refused_with_a_reason_and_the_context_survives(
+        stack: Stack, redis_server: EmbeddedRedis | None) -> None:
+    if redis_server is None or redis_server.process is None:
+        pytest.skip("the session's Redis is external (REDIS_URL): it cannot be stopped here")
+    chat = Chat(stack, metadata={"language": "de"})
+    chat.texts("Guten Tag")
+    chat.texts("Ich möchte bitte mit einem Mitarbeiter sprechen")
+    asked = " ".join(chat.texts("Meine Smart-TV-App startet seit gestern nicht mehr"))
+    assert "E-Mail" in asked, asked  # the form waits for the address
+    redis_server.process.kill()
+    redis_server.process.wait()
+    try:
+        status, replies = http_json(chat.url, {"sender": chat.sender, "message": "anna@example.com",
+                                               "metadata": {"language": "de"}})
+        assert status == 503, (status, replies)
+        assert [r["text"] for r in replies] == [UNPROCESSED["de"]]
+    finally:
+        redis_server.start()  # from its append-only file, as the supervisor does
+    deadline = time.monotonic() + 30
+    while True:  # the clients reconnect on their own
+        status, replies = http_json(chat.url, {"sender": chat.sender, "message": "anna@example.com",
+                                               "metadata": {"language": "de"}})
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    joined = " ".join(r.get("text", "") for r in replies)
+    assert status == 200 and "**Ticket T-" in joined, (status, joined)  # the form went on where it was

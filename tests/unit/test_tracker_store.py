@@ -4,6 +4,7 @@ whole history kept, sessions, and conversations stored by Rasa's own Redis store
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -112,15 +113,19 @@ async def test_saving_twice_appends_each_event_once(store: BoundedRedisTrackerSt
     assert [type(e).__name__ for e in everything.events] == ["ActionExecuted", "UserUttered", "BotUttered"]
 
 
-async def test_a_tracker_built_elsewhere_replaces_the_history(store: BoundedRedisTrackerStore) -> None:
-    await talk(store, "replace", range(5))
-    before = await store.redis.llen(f"{store.prefix}:conv:replace:events")
-    rebuilt = DialogueStateTracker.from_events("replace", [UserUttered("only this")], DOMAIN.slots)
-    await store.save(rebuilt)
-    everything = await store.retrieve_full_tracker("replace")
-    assert everything is not None and [getattr(e, "text", None) for e in everything.events] == ["only this"]
-    aside = [key async for key in store.redis.scan_iter(match=f"{store.prefix}:conv:replace:events:replaced:*")]
-    assert len(aside) == 1 and await store.redis.llen(aside[0]) == before > 0  # the old history is kept
+async def test_a_tracker_built_elsewhere_is_merged_never_replacing_the_history(
+        store: BoundedRedisTrackerStore) -> None:
+    """Rasa's fail-safe store hands over a fresh tracker after Redis was down: the history stays."""
+    await talk(store, "merge", range(5))
+    before = await store.redis.llen(f"{store.prefix}:conv:merge:events")
+    fresh = DialogueStateTracker.from_events("merge", [ActionExecuted("action_listen", timestamp=1.0),
+                                                       UserUttered("while Redis was down", timestamp=time.time() + 10)],
+                                             DOMAIN.slots)
+    await store.save(fresh)
+    everything = await store.retrieve_full_tracker("merge")
+    assert everything is not None and len(everything.events) == before + 1  # only the newer event
+    assert everything.events[-1].text == "while Redis was down"
+    assert (await store.retrieve("merge")).get_slot("count") == 4.0  # the state of the history
 
 
 async def test_history_expires_like_rasas(store: BoundedRedisTrackerStore) -> None:
