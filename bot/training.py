@@ -18,6 +18,12 @@ logger = logging.getLogger(__name__)
 # bot/lang.py too: the language detector persists counts keyed by its feature function; bot/kb/encoder.py:
 # the sentence embeddings the intent classifier is trained on
 MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/rasa_ext", "bot/lang.py", "bot/kb/encoder.py")
+# the Rasa server's runtime parts in bot/rasa_ext/: channels, stores, patches of the running server. Training
+# never runs them, so a change to them needs no new model.
+RUNTIME_ONLY = frozenset({
+    "rest_channel.py", "socketio_channel.py", "tracker_store.py", "lock_store.py", "degrade.py", "serve.py",
+    "performance.py",
+})
 
 
 def fingerprint(root: Path) -> str:
@@ -27,6 +33,8 @@ def fingerprint(root: Path) -> str:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             if file.suffix == ".pyc" or "__pycache__" in file.parts or not file.exists():
+                continue
+            if file.parent.name == "rasa_ext" and file.name in RUNTIME_ONLY:
                 continue
             digest.update(str(file.relative_to(root)).encode())
             digest.update(b"\0")

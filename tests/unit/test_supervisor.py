@@ -55,6 +55,16 @@ def test_the_model_fingerprint_follows_its_inputs(tmp_path: Path) -> None:
     assert fingerprint(tmp_path) == before
     (tmp_path / "data" / "nlu.yml").write_text("changed")
     assert fingerprint(tmp_path) != before
+    ext = tmp_path / "bot" / "rasa_ext"
+    ext.mkdir(parents=True)
+    (ext / "classifier.py").write_text("a component")
+    trained_on = fingerprint(tmp_path)
+    assert trained_on != fingerprint(tmp_path.parent / "nothing")
+    (ext / "tracker_store.py").write_text("runtime only")  # the running server's parts need no new model
+    (ext / "rest_channel.py").write_text("runtime only")
+    assert fingerprint(tmp_path) == trained_on
+    (ext / "classifier.py").write_text("a changed component")
+    assert fingerprint(tmp_path) != trained_on
 
 
 def test_a_crashed_child_is_restarted_with_backoff_and_the_others_keep_running(tmp_path: Path) -> None:
