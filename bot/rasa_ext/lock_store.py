@@ -21,10 +21,13 @@ a server killed while holding a lock leaves nothing behind for longer than the l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any, Optional, Text
+from contextlib import asynccontextmanager
+from typing import Any, AsyncGenerator, Optional, Text
 
+from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
@@ -83,8 +86,31 @@ return #tickets
 """
 
 
+# KEYS[1] lock key; ARGV: now, conversation id, ticket number, lifetime -> 1 its turn, 0 wait, -1 ticket gone.
+# A waiting ticket is renewed (its server is alive: it is asking), so only a dead server's ticket expires;
+# the ticket whose turn it is gets a whole lifetime from now for its work.
+_TURN_LUA = _LIVE_TICKETS + """
+local now = tonumber(ARGV[1])
+local number = tonumber(ARGV[3])
+local tickets = live_tickets(redis.call('GET', KEYS[1]), now)
+local mine
+for i, t in ipairs(tickets) do
+  if tonumber(cjson.decode(t).number) == number then
+    mine = i
+    tickets[i] = cjson.encode({number = number, expires = now + tonumber(ARGV[4])})
+  end
+end
+store(KEYS[1], ARGV[2], tickets)
+if not mine then return -1 end
+if mine == 1 then return 1 end
+return 0
+"""
+
+
 class AtomicRedisLockStore(RedisLockStore):
     """``RedisLockStore`` whose every read-modify-write of a lock is one atomic Lua script."""
+
+    POLL_SECONDS = 0.05
 
     def __init__(self, endpoint_config: Optional[EndpointConfig] = None, **kwargs: Any) -> None:
         if endpoint_config is not None:  # how Rasa creates a lock store named by its module path
@@ -92,6 +118,7 @@ class AtomicRedisLockStore(RedisLockStore):
         super().__init__(**kwargs)
         self._issue = self.red.register_script(_ISSUE_LUA)
         self._settle = self.red.register_script(_SETTLE_LUA)
+        self._turn = self.red.register_script(_TURN_LUA)
 
     def _key(self, conversation_id: Text) -> str:
         return self.key_prefix + conversation_id
@@ -103,6 +130,32 @@ class AtomicRedisLockStore(RedisLockStore):
         except Exception as exc:
             raise LockError(f"Error while acquiring lock. Error:\n{exc}") from exc
         return int(number)
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
+                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
+        """Rasa's ``lock`` with two differences: a waiting ticket stays alive while its server waits, and
+        the ticket whose turn it is gets the whole lifetime from then on (Rasa counts both from the
+        moment the ticket was issued: a message that waited longer than the lifetime behind a killed
+        server's ticket expired with it and failed with LockError, and one that waited almost as long had
+        only the rest of it before the next message could start). It asks every ``POLL_SECONDS`` (Rasa: 1 s,
+        a second of latency per message queued behind another)."""
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        try:
+            yield await self._wait_for_turn(conversation_id, ticket, lock_lifetime,
+                                            min(wait_time_in_seconds, self.POLL_SECONDS))
+        finally:
+            self.cleanup(conversation_id, ticket)
+
+    async def _wait_for_turn(self, conversation_id: Text, ticket: int, lifetime: float, poll: float) -> TicketLock:
+        while True:
+            turn = int(self._turn(keys=[self._key(conversation_id)],
+                                  args=[repr(time.time()), conversation_id, str(ticket), repr(float(lifetime))]))
+            if turn < 0:
+                raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+            if turn:
+                return self.get_lock(conversation_id) or self.create_lock(conversation_id)
+            await asyncio.sleep(poll)
 
     def _settle_lock(self, conversation_id: Text, ticket_number: Optional[int]) -> int:
         left = self._settle(keys=[self._key(conversation_id)],

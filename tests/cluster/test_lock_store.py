@@ -105,3 +105,24 @@ def test_lock_key_expires_after_its_last_ticket(redis_url: str, lifetime: float)
     store.issue_ticket("c1", lock_lifetime=lifetime)
     ttl_ms = redis.Redis.from_url(redis_url).pttl(f"{prefix}:lock:c1")
     assert 0 < ttl_ms <= (lifetime + 1.5) * 1000
+
+
+def test_a_message_waiting_longer_than_the_lifetime_behind_a_dead_ticket_is_still_served(redis_url: str) -> None:
+    """The case Rasa's lock store fails: a server dies holding ticket 0, the customer's retry reaches the
+    other server at once and gets ticket 1 with the same lifetime; Rasa lets both expire together (the
+    waiter sleeps a second between looks) and answers the retry with LockError."""
+    store = _store(AtomicRedisLockStore, redis_url, "lk" + uuid.uuid4().hex[:8])
+    conversation = "conv-" + uuid.uuid4().hex[:6]
+    store.issue_ticket(conversation, lock_lifetime=1.0)  # the dead server's
+
+    async def retry() -> float:
+        started = time.monotonic()
+        async with store.lock(conversation, lock_lifetime=1.0, wait_time_in_seconds=1.0):
+            waited = time.monotonic() - started
+            time.sleep(0.7)  # past the lifetime counted from issuance, within the one counted from its turn
+            lock = store.get_lock(conversation)
+            assert lock is not None and not lock.is_locked(1), lock  # still its turn, the lock still held
+        return waited
+
+    assert 0.9 <= asyncio.run(retry()) < 3.0
+
