@@ -1,8 +1,8 @@
 """Rasa's REST channel with the limits of a public endpoint (its name stays ``rest``, so the URL stays
 ``/webhooks/rest/webhook``).
 
-- A body that is not a JSON object with a text ``sender`` and a text ``message`` gets 400 with the
-  reason (Rasa's own handler answers 500 or crashes on them).
+- A body that is not a JSON object with a text ``sender`` and a text ``message``, or that holds a lone
+  UTF-16 surrogate, gets 400 with the reason (Rasa's own handler answers 500 or crashes on them).
 - A message longer than ``MAX_MESSAGE_CHARS`` is not processed: the reply says so in the page's language
   (the socket.io channel does the same), so no single message can occupy the bot for everyone.
 - A payload (a message starting with "/", which Rasa reads as an intent with entities) is accepted only
@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
@@ -186,6 +187,18 @@ def request_problem(body: Any) -> Optional[str]:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return "'metadata' must be a JSON object"
+    return unicode_problem(body)
+
+
+def unicode_problem(value: Any) -> Optional[str]:
+    """Why ``value`` cannot go on to Rasa although it parsed, or None: a lone UTF-16 surrogate ("\\ud800"),
+    which no tokenizer or Redis key takes (Rasa failed on it), or nesting deeper than Python recurses."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "the body contains text that is not valid Unicode (a lone surrogate)"
+    except RecursionError:
+        return "the body is nested too deeply"
     return None
 
 

@@ -27,7 +27,7 @@ from sanic import Blueprint
 
 from bot.rasa_ext import degrade, performance
 from handoff.masking import mask_payment_data
-from bot.rasa_ext.rest_channel import channel_limits, refusal, too_fast_reply, with_client
+from bot.rasa_ext.rest_channel import channel_limits, refusal, too_fast_reply, unicode_problem, with_client
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ class FrontdoorSocketIOInput(SocketIOInput):
         async def limited_message(sid: Text, data: Any) -> None:
             """The same limits as the REST channel (``refusal``), then the message, masked."""
             message = data.get("message") if isinstance(data, dict) else None
-            if not isinstance(message, str):
-                logger.info("socket.io message without a text from %s ignored", sid)
+            if not isinstance(message, str) or unicode_problem(data) is not None:
+                logger.info("socket.io message without a (valid) text from %s ignored", sid)
                 return
             room = data.get("session_id") if self.session_persistence and data.get("session_id") else sid
             agent = getattr(getattr(self._app, "ctx", None), "agent", None)

@@ -1,5 +1,6 @@
 """What the public chat channels refuse (bot/rasa_ext/rest_channel.py), as the webhook fuzzing found it:
-a payload with the whitespace Rasa strips in front of it, and a page language that is not a text."""
+a payload with the whitespace Rasa strips in front of it, a page language that is not a text, and text
+with a lone UTF-16 surrogate."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.rasa_ext.rest_channel import NOT_OFFERED, payload_allowed, refusal
+from bot.rasa_ext.rest_channel import NOT_OFFERED, payload_allowed, refusal, request_problem
 
 RATE = '/rate{"ticket_reference": "T-000001", "rating": 1}'
 
@@ -53,3 +54,11 @@ async def test_a_page_language_that_is_not_one_of_ours_gets_the_english_refusal(
     reply = await refusal(FakeAgent(), "fresh", RATE, {"language": language})
     assert reply == NOT_OFFERED["en"]
     assert "too long" in str(await refusal(FakeAgent(), "fresh", "x" * 4001, {"language": language}))
+
+
+@pytest.mark.parametrize("body", [{"sender": "a", "message": "hallo \ud800"}, {"sender": "a\udfff", "message": "hi"},
+                                  {"sender": "a", "message": "hi", "metadata": {"language": "\ud83d"}}])
+def test_text_with_a_lone_surrogate_is_not_a_message(body: dict[str, Any]) -> None:
+    # JSON parses "\ud800"; Rasa's NLU and lock store failed on it (503 "technical problem" replies)
+    assert request_problem(body) == "the body contains text that is not valid Unicode (a lone surrogate)"
+    assert request_problem({"sender": "a", "message": "hallo 😀 \u202e", "metadata": {"language": "de"}}) is None
