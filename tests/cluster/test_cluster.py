@@ -23,6 +23,8 @@ import redis
 
 from bot import redis_node
 from bot.cluster import Cluster, backend_status, server_stats
+from bot.rasa_ext.lock_store import AtomicRedisLockStore
+from bot.settings import RedisAddress
 from tests.cluster.conftest import BOT_TOKEN, Supervised, http_json, logs_of, ticket_request
 
 RETRYABLE = (502, 503, 504)
@@ -138,10 +140,11 @@ def tracker_events(c: Cluster, instance: int, sender: str) -> list[dict[str, Any
 
 
 def test_one_conversations_messages_stay_in_order_across_rasa_instances(cluster: Supervised) -> None:
-    """Each message is sent, alternately to each Rasa server directly and through the balancer, as soon as
-    the one before it is queued in the conversation's lock (it holds a ticket), so they overlap and their
-    arrival order is known: the tracker must have them in that order, each turn whole. Then a burst of
-    messages at the same moment: each exactly once, no turn interleaved with another."""
+    """The test holds the conversation's lock itself while it sends the messages, alternately to each Rasa
+    server directly and through the balancer, each once the one before it is queued (holds a ticket); then
+    it lets go, and the two servers work through the queue: the tracker must have the messages in the
+    order they were queued, each turn whole. Then a burst of messages at the same moment: each exactly
+    once, no turn interleaved with another."""
     c = cluster.cluster
     client = redis_client(c)
     sender = "order-" + uuid.uuid4().hex[:8]
@@ -156,17 +159,21 @@ def test_one_conversations_messages_stay_in_order_across_rasa_instances(cluster:
                                  timeout=90)
         results[i] = (started, time.monotonic(), status, body)
 
+    address = RedisAddress.parse(c.settings.effective_redis_url)
+    holder = AtomicRedisLockStore(host=address.host, port=address.port, db=address.db,
+                                  password=address.password or None, key_prefix=c.extra_env["RASA_KEY_PREFIX"])
+    held = holder.issue_ticket(sender, lock_lifetime=120)
     threads: list[threading.Thread] = []
-    seen: set[str] = set()
-    for i, text in enumerate(QUESTIONS):
-        threads.append(threading.Thread(target=send, args=(i, text)))
-        threads[-1].start()
-        deadline = time.monotonic() + 10
-        while not (lock_tickets(c, client, sender) - seen) and time.monotonic() < deadline:
-            time.sleep(0.002)
-        new = lock_tickets(c, client, sender) - seen
-        assert new, f"message {i} never got a ticket in the lock"
-        seen |= new
+    try:
+        for i, text in enumerate(QUESTIONS):
+            threads.append(threading.Thread(target=send, args=(i, text)))
+            threads[-1].start()
+            deadline = time.monotonic() + 20
+            while len(lock_tickets(c, client, sender)) < i + 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert len(lock_tickets(c, client, sender)) == i + 2, f"message {i} never got a ticket in the lock"
+    finally:
+        holder.cleanup(sender, held)
     for t in threads:
         t.join(120)
     assert all(results[i][2] == 200 and results[i][3] for i in range(len(QUESTIONS))), results
