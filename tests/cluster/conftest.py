@@ -83,7 +83,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]:
         "FRONTDOOR_EMBEDDING_CACHE": str(ROOT / "var" / "cache" / "embeddings"),
     }
     settings = Settings.from_env(env).with_secrets()
-    options = ClusterOptions(down_after_ms=1000, failover_timeout_ms=5000, lock_lifetime=15, site=False)
+    options = ClusterOptions(down_after_ms=1000, failover_timeout_ms=5000, lock_lifetime=15, site=False,
+                             # CLUSTER_LOCK_STORE=redis measures Rasa's own lock store instead
+                             **({"lock_store": os.environ["CLUSTER_LOCK_STORE"]}
+                                if os.environ.get("CLUSTER_LOCK_STORE") else {}))
     running = Cluster(settings, model=model, options=options, extra_env={
         "RASA_KEY_PREFIX": f"cl{run_id}",
         "KB_DRAFTS_DIR": str(var / "drafts"),
