@@ -26,7 +26,7 @@ from bot.contract import OUTBOX_KEY
 from handoff.errors import HandoffError
 from handoff.notify import RasaNotifier
 from handoff.service import TicketService
-from handoff.validation import validate_create
+from handoff.validation import strict_json_loads, validate_create
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ async def drain_once(redis: Redis, service: TicketService, prefix: str, notifier
     done = 0
     for conversation_id, raw in entries.items():
         try:
-            request = validate_create(json.loads(raw))
+            request = validate_create(strict_json_loads(raw))
         except (ValueError, RecursionError, HandoffError) as exc:
             detail = getattr(exc, "detail", str(exc)) if not isinstance(exc, RecursionError) else "nested too deeply"
             await _reject(redis, key, conversation_id, raw, detail)

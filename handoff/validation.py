@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import re
@@ -126,3 +127,20 @@ def validate_text(body: Any, key: str, *, required: bool = True, max_len: int = 
     _str(body, key, required=required, max_len=max_len)
     value = body.get(key, "")
     return str(value)
+
+
+def strict_json_loads(raw: str | bytes) -> Any:
+    """JSON as the service accepts it: NaN, Infinity and numbers too large for a float (1e999, which would be
+    read as Infinity and written back so) are refused with ValueError, like any invalid JSON."""
+    return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"NaN and Infinity are not JSON numbers ({name})")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        _no_constant(text)
+    return value

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +22,7 @@ from handoff import tickets
 from handoff.errors import Forbidden, HandoffError, InvalidTicket, MatrixError, Unauthorized
 from handoff.kbdraft import validate_proposal
 from handoff.openapi import openapi_document
-from handoff.validation import is_timestamp, validate_create, validate_text
+from handoff.validation import is_timestamp, strict_json_loads, validate_create, validate_text
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ async def json_body(request: web.Request, *, optional: bool = False) -> dict[str
     if not raw and optional:
         return {}
     try:
-        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        body = strict_json_loads(raw)
     except RecursionError:
         raise InvalidTicket("the body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -110,20 +109,6 @@ async def json_body(request: web.Request, *, optional: bool = False) -> dict[str
     except RecursionError:
         raise InvalidTicket("the body is nested too deeply") from None
     return body
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"NaN and Infinity are not JSON numbers ({name})")
-
-
-def _finite(text: str) -> float:
-    """A JSON number; one too large for a float (1e999) would be read as Infinity and written back so."""
-    value = float(text)
-    if not math.isfinite(value):
-        _no_constant(text)
-    return value
-
-
 
 
 

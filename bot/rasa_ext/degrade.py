@@ -5,8 +5,8 @@ and the policies then act on stale slots (a form could start from an old ``kb_re
 custom action that fails because the action server is down, unreachable or answering with an error
 returns one apology in the conversation's language and hands the turn back to the customer
 (``action_listen``). A failed form validation (``validate_*``) apologises the same way and leaves the
-form where it was, so the customer's next message is the answer again; the session start keeps Rasa's
-own handling.
+form where it was, so the customer's next message is the answer again; a failed session start falls back
+to Rasa's built-in one (the message is then answered, or apologised for, as usual).
 
 When Redis (tracker or lock store) cannot be reached, Rasa would carry on with an empty conversation from
 its fail-safe in-memory store (the customer suddenly talks to a bot that forgot everything) or answer
@@ -61,8 +61,9 @@ def install() -> None:
             return await original(self, output_channel, nlg, tracker, domain)
         except RasaException:
             name = self.name()
-            if name == "action_session_start":
-                raise
+            if name == "action_session_start":  # Rasa's own session start (it carries the slots over)
+                logger.error("custom session start failed (action server down?) for %s", tracker.sender_id)
+                return await rasa_action.ActionSessionStart().run(output_channel, nlg, tracker, domain)
             logger.error("custom action %s failed (action server down?): apologising to %s", name,
                          tracker.sender_id)
             if name.startswith("validate_"):  # the form asks its question again; nothing is filled

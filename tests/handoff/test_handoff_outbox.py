@@ -94,3 +94,12 @@ async def test_the_customer_is_told_the_reference_even_when_rasa_is_down_at_firs
         assert not await redis.hexists(key + ":notify", "conv-n")
         await drain_once(redis, service, key_prefix, notifier)  # type: ignore[arg-type]
         assert len(notifier.calls) == 3
+
+
+async def test_a_parked_number_too_large_for_a_float_is_set_aside_not_stored_as_infinity(
+        client: TestClient, redis_url: str, key_prefix: str) -> None:
+    key = outbox_key(key_prefix)
+    async with Redis.from_url(redis_url, decode_responses=True) as redis:
+        await redis.hset(key, "conv-inf", parked("conv-inf").replace('"channel"', '"x": 1e999, "channel"'))
+        assert await drain_once(redis, client.app[appkeys.SERVICE], key_prefix) == 0
+        assert "conv-inf" in await redis.hgetall(key + ":rejected")
