@@ -112,6 +112,7 @@ language); ``scripts/bench_scenarios.py`` prints pass rates per language and cla
 from __future__ import annotations
 
 import re
+import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -496,6 +497,7 @@ class Runner:
                 email = email or str(login["email"])
             self.actors[name] = Actor(name, f"scn-{scenario['id']}-{name}-{run}", metadata, email, language)
         self.default_actor = next(iter(self.actors))
+        self.ticket_error = ""
 
     # -- reading state ---------------------------------------------------------------------------------
     def state(self, actor: Actor) -> State:
@@ -508,20 +510,33 @@ class Runner:
         intent = ((tracker.get("latest_message") or {}).get("intent") or {}).get("name") or ""
         return State(slots.get("requested_slot"), loop, slots, intent)
 
+    def read(self, url: str, token: str) -> tuple[int, Any]:
+        """GET from the handoff service. A 5xx is retried twice (the API's contract for "the ticket store
+        is not reachable, try again shortly"); each retry is printed so that the CI log shows it."""
+        for attempt in range(3):
+            status, body = http_json(url, token=token)
+            if status < 500:
+                break
+            print(f"scenario {self.scenario['id']}: GET {url} answered {status} {str(body)[:200]} "
+                  f"(attempt {attempt + 1})", file=sys.stderr)
+            time.sleep(1.0)
+        return status, body
+
     def status_view(self, actor: Actor) -> dict[str, Any] | None:
-        status, body = http_json(
-            f"{self.handoff}/api/v1/tickets/by-conversation/{actor.sender}", token=self.bot_token
-        )
-        return body if status == 200 and isinstance(body, dict) else None
+        status, body = self.read(f"{self.handoff}/api/v1/tickets/by-conversation/{actor.sender}", self.bot_token)
+        if status != 200 or not isinstance(body, dict):
+            if status != 404:
+                self.ticket_error = f"the status view answered {status}: {str(body)[:300]}"
+            return None
+        return body
 
     def ticket(self, actor: Actor) -> dict[str, Any] | None:
         view = self.status_view(actor)
         if view is None:
             return None
-        status, body = http_json(
-            f"{self.handoff}/api/v1/agent/tickets/{view['reference']}", token=self.lead_token
-        )
+        status, body = self.read(f"{self.handoff}/api/v1/agent/tickets/{view['reference']}", self.lead_token)
         if status != 200 or not isinstance(body, dict):
+            self.ticket_error = f"the agents' view of {view['reference']} answered {status}: {str(body)[:300]}"
             return None
         body["_status_view"] = view
         return body
@@ -553,6 +568,11 @@ class Runner:
             lines.append(f"ticket (status view): {view}")
         if extra_state:
             lines.append(extra_state)
+        if self.ticket_error:  # a read of the handoff service failed: what its log said last
+            log = self.stack.settings.log_dir / "handoff.log"
+            tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else ["<no handoff.log>"]
+            lines.append("--- handoff.log, last lines")
+            lines.extend(tail)
         if self.vars:
             lines.append(f"captured: {self.vars}")
         raise ScenarioFailure(check, self.turn, actor.name if actor else "-", "\n".join(lines))
@@ -975,7 +995,7 @@ class Runner:
         actor = self.actors[spec.get("actor", self.default_actor)]
         ticket = self.ticket(actor)
         if ticket is None:
-            self.fail("ticket", actor, "the conversation has no ticket")
+            self.fail("ticket", actor, self.ticket_error or "the conversation has no ticket")
         assert ticket is not None
         summary = {
             k: ticket.get(k)
