@@ -523,6 +523,7 @@ class Runner:
         return status, body
 
     def status_view(self, actor: Actor) -> dict[str, Any] | None:
+        self.ticket_error = ""  # the reason of this read's failure only, never an earlier one's
         status, body = self.read(f"{self.handoff}/api/v1/tickets/by-conversation/{actor.sender}", self.bot_token)
         if status != 200 or not isinstance(body, dict):
             if status != 404:
@@ -543,6 +544,7 @@ class Runner:
 
     # -- failing ---------------------------------------------------------------------------------------
     def fail(self, check: str, actor: Actor | None, detail: str, extra_state: str = "") -> None:
+        read_failed = bool(self.ticket_error)  # before the state read below makes reads of its own
         lines = [
             f"FAILED {check} at turn {self.turn} ({actor.name if actor else '-'}): {detail}",
             f"scenario {self.scenario['id']} [{self.scenario['class']}]: {self.scenario['description']}",
@@ -568,11 +570,10 @@ class Runner:
             lines.append(f"ticket (status view): {view}")
         if extra_state:
             lines.append(extra_state)
-        if self.ticket_error:  # a read of the handoff service failed: what its log said last
-            log = self.stack.settings.log_dir / "handoff.log"
-            tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else ["<no handoff.log>"]
+        if read_failed:  # a read of the handoff service failed: what its log said last
+            handoff = next(child for child in self.stack.children if child.name == "handoff")
             lines.append("--- handoff.log, last lines")
-            lines.extend(tail)
+            lines.append(handoff.log_tail(20) or "<no handoff.log>")
         if self.vars:
             lines.append(f"captured: {self.vars}")
         raise ScenarioFailure(check, self.turn, actor.name if actor else "-", "\n".join(lines))
