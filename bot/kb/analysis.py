@@ -1,4 +1,4 @@
-"""Per-language text analysis: spaCy tokenizer + lookup lemmatizer, stop words, lowercasing,
+"""Per-language text analysis: spaCy tokenizer, lookup lemmas (`bot.lemmas`), stop words, lowercasing,
 umlaut/ß/æøå folding, and word-boundary character n-grams (for typos and German/Danish compounds).
 
 Pipelines are built once per language, lazily, and shared by every index (thread-safe).
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+from bot.lemmas import lemma_table
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -36,7 +38,8 @@ def fold(text: str) -> str:
 
 
 def pipeline(lang: str) -> Language:
-    """The spaCy pipeline for ``lang`` (blank + lookup lemmatizer), built on first use."""
+    """The blank spaCy pipeline (tokenizer) for ``lang``, built on first use; lemmas come from
+    `bot.lemmas`, which gives what spaCy's lookup lemmatizer would in a fraction of its memory."""
     nlp = _PIPELINES.get(lang)
     if nlp is not None:
         return nlp
@@ -46,11 +49,6 @@ def pipeline(lang: str) -> Language:
             return nlp
         spacy = _import_spacy()
         built: Language = spacy.blank(lang)
-        try:
-            built.add_pipe("lemmatizer", config={"mode": "lookup"})
-            built.initialize()
-        except (ValueError, OSError, KeyError):  # no lookup table for this language
-            built = spacy.blank(lang)
         _PIPELINES[lang] = built
     return built
 
@@ -156,13 +154,14 @@ class Analyzer:
 
     def _tokens(self, doc: Iterable[object]) -> list[tuple[str, str, bool]]:
         stop = self._stop_words()
+        table = lemma_table(self.lang)
         out: list[tuple[str, str, bool]] = []
         for tok in doc:
             text: str = tok.text  # type: ignore[attr-defined]
             if not any(ch.isalnum() for ch in text):
                 continue
             folded = fold(text)
-            lemma = fold(tok.lemma_ or text)  # type: ignore[attr-defined]
+            lemma = fold(table.get(text, text) if table is not None else text)
             out.append((folded, lemma, folded in stop or text.lower() in stop))
         return out
 

@@ -24,23 +24,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.entities import EntityFinder
+from bot.kb.analysis import pipeline
+from bot.lemmas import lemma
 
 logger = logging.getLogger(__name__)
 
 LANGUAGE_KEY = "language"
-
-
-def _lemmatizing_pipeline(lang: str) -> Any:
-    import spacy
-
-    nlp = spacy.blank(lang)
-    try:
-        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-        nlp.initialize()
-    except (ValueError, OSError) as exc:  # no lookup table for this language
-        logger.warning("no lookup lemmatizer for %s: %s", lang, exc)
-        nlp = spacy.blank(lang)
-    return nlp
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
@@ -58,7 +47,6 @@ class MultilingualSpacyTokenizer(Tokenizer):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
-        self._pipelines: Dict[str, Any] = {}
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -66,9 +54,7 @@ class MultilingualSpacyTokenizer(Tokenizer):
         return cls(config)
 
     def _nlp(self, lang: str) -> Any:
-        if lang not in self._pipelines:
-            self._pipelines[lang] = _lemmatizing_pipeline(lang)
-        return self._pipelines[lang]
+        return pipeline(lang)
 
     def _language_of(self, message: Message) -> str:
         lang = message.get(LANGUAGE_KEY)
@@ -80,8 +66,9 @@ class MultilingualSpacyTokenizer(Tokenizer):
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         text = message.get(attribute) or ""
-        doc = self._nlp(self._language_of(message))(text)
-        tokens = [Token(t.text, t.idx, lemma=(t.lemma_ or t.text).lower()) for t in doc if not t.is_space]
+        lang = self._language_of(message)
+        doc = self._nlp(lang)(text)
+        tokens = [Token(t.text, t.idx, lemma=lemma(lang, t.text).lower()) for t in doc if not t.is_space]
         return self._apply_token_pattern(tokens)
 
 
