@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import spacy
-from spacy.language import Language
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 # canonical forms: what a matched text is normalised to
 _NORMALISERS: dict[str, tuple[re.Pattern[str], str]] = {
@@ -77,7 +77,9 @@ class EntityFinder:
 
     def __init__(self, products: Iterable[str] = ()) -> None:
         self.products = sorted({p.strip() for p in products if p and p.strip()})
-        self.nlp: Language = spacy.blank("xx")
+        from bot.kb.analysis import _import_spacy  # spaCy only when a finder is built, without TensorFlow
+
+        self.nlp: Language = _import_spacy().blank("xx")
         ruler = self.nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True})
         patterns: list[dict[str, Any]] = [{"label": label, "pattern": pattern} for label, pattern in _TOKEN_PATTERNS]
         patterns += [{"label": "product", "pattern": product, "id": product} for product in self.products]
