@@ -45,9 +45,8 @@ from bot.kb.evaluate import (  # noqa: E402
 )
 from bot.kb.search import KnowledgeBase  # noqa: E402
 
-EVAL = ROOT.parent / "shared" / "eval"
-if not EVAL.is_dir():
-    EVAL = Path("/work/shared/eval")
+# the shared evaluation datasets: $FRONTDOOR_EVAL_DATA, else ../shared/eval beside the checkout
+EVAL = Path(os.environ.get("FRONTDOOR_EVAL_DATA") or ROOT.parent / "shared" / "eval")
 CLINC = EVAL / "clinc150"
 XSID = EVAL / "xsid"
 DENSE: dict[str, Any] = {}  # the encoder keywords for KnowledgeBase; empty with --lexical-only
