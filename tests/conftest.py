@@ -34,9 +34,33 @@ def redis_url(redis_server: EmbeddedRedis | None) -> str:
 
 
 @pytest.fixture
-def key_prefix() -> str:
-    """A fresh key prefix per test (`test:<hex>:`)."""
-    return f"test:{uuid.uuid4().hex[:12]}:"
+def key_prefix(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh key prefix per test (`test:<hex>:`); a test that used Redis leaves no key under it (on an
+    external REDIS_URL they would pile up: the embedded server goes with the session)."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    if "redis_url" in request.fixturenames:
+        delete_keys(request.getfixturevalue("redis_url"), prefix)
+
+
+def delete_keys(url: str, prefix: str) -> int:
+    """Deletes every key that starts with ``prefix``; returns how many."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        deleted = 0
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=prefix.replace("[", "\\[") + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += int(client.unlink(*batch))
+                batch = []
+        if batch:
+            deleted += int(client.unlink(*batch))
+        return deleted
+    finally:
+        client.close()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
