@@ -70,3 +70,26 @@ def test_actions_do_no_work_at_import_or_construction() -> None:
                                  and isinstance(node.value, ast.Call)]
         assert not calls_at_module_level, f"{cls.__module__} runs code at import"
         cls()  # must not need arguments, network or environment
+
+
+def test_every_failed_form_answer_names_a_response_of_the_domain() -> None:
+    """Response names built at run time (``f"utter_invalid_{slot}"``) exist too: every validator of the
+    problem form is given an answer it refuses, in each language; rendering a missing response raises."""
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.prequal import ValidateProblemForm
+
+    form = ValidateProblemForm()
+    validators = [name for name in dir(form) if name.startswith("validate_") and name != "validate_problem_form"]
+    assert {"validate_order_number", "validate_invoice_number", "validate_error_code"} <= set(validators)
+    said = 0
+    for lang in ("de", "en", "da"):
+        for name in validators:
+            tracker = Tracker("conv-1", {"language": lang}, {"text": "?", "intent": {"name": "inform"}},
+                              [], False, None, {}, "action_listen")
+            dispatcher = CollectingDispatcher()
+            result = getattr(form, name)("", dispatcher, tracker, DOMAIN)  # raises KeyError on a missing name
+            said += len(dispatcher.messages)
+            assert isinstance(result, dict)
+    assert said >= 3 * 5  # most validators refuse an empty answer with a message
