@@ -13,7 +13,6 @@ does not start without the token."""
 
 from __future__ import annotations
 
-import os
 
 if __name__ == "__main__":  # rasa_sdk imports every module of the package: nothing runs on import
     from rasa_sdk import utils
@@ -28,7 +27,10 @@ if __name__ == "__main__":  # rasa_sdk imports every module of the package: noth
 
     from actions.kb import KnowledgeBaseProvider
 
-    token = os.environ.get("ACTION_SERVER_TOKEN", "")
+    from actions.settings import action_settings
+
+    config = action_settings()
+    token = config.token
     if not token:
         sys.exit("ACTION_SERVER_TOKEN is not set: the action server only serves the Rasa server that sends it")
 
@@ -56,4 +58,4 @@ if __name__ == "__main__":  # rasa_sdk imports every module of the package: noth
         return response.json(state, status=200 if state["status"] == "ready" else 503)
 
     # the configured interface (`frontdoor up` passes FRONTDOOR_HOST as SANIC_HOST), never all of them
-    app.run(os.environ.get("SANIC_HOST", "127.0.0.1"), arguments.port, workers=1, access_log=False)
+    app.run(config.host, arguments.port, workers=1, access_log=False)

@@ -7,7 +7,6 @@ the message metadata (and, for a new session, into the `session_started_metadata
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -15,6 +14,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.contract import LANGUAGES
 from bot.identity import InvalidIdentityToken, verify
+from actions.settings import action_settings
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class IdentityVerifier:
     """Turns a signed website token into customer slots; an invalid token is ignored (and logged)."""
 
     def __init__(self, secret: str | None = None) -> None:
-        self.secret = os.environ.get("FRONTDOOR_TOKEN_SECRET", "") if secret is None else secret
+        self.secret = action_settings().token_secret if secret is None else secret
 
     def slots_from(self, metadata: dict[str, Any]) -> list[SlotSet]:
         token = metadata.get("auth_token")

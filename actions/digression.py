@@ -22,6 +22,7 @@ from actions.respond import utter
 from actions.texts import QUEUES, label
 from bot.dialogue import is_question
 from bot.kb.search import Hit
+from actions.settings import action_settings
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Digressions:
     @property
     def client(self) -> HandoffClient:
         if self._client is None:
-            self._client = HandoffClient.from_env()
+            self._client = HandoffClient.from_settings(action_settings())
         return self._client
 
     async def kb_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

@@ -11,7 +11,6 @@ import abc
 import datetime as dt
 import json
 import logging
-import os
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -29,19 +28,20 @@ from actions.texts import (
 from bot.dialogue import assess_severity, is_question
 from bot.contract import OUTBOX_KEY, ArticleShown, CreateTicketRequest, Customer, TicketStatusView
 from bot.conversation_keys import events_key, meta_key, transcript_from_events
+from actions.settings import action_settings
 
 logger = logging.getLogger(__name__)
 
 AGENT_FALLBACK_NAME = "Streamly"  # shown when a message from our team carries no agent name
-RETRY_AFTER_SECONDS = 20  # FRONTDOOR_TICKET_RETRY_SECONDS overrides
 
 
 class Outbox:
     """Durable parking place for ticket requests while the handoff service is unreachable."""
 
     def __init__(self, redis_url: str | None = None, prefix: str | None = None) -> None:
-        self.redis_url = os.environ.get("REDIS_URL", "") if redis_url is None else redis_url
-        self.key = (os.environ.get("HANDOFF_KEY_PREFIX", "fd:") if prefix is None else prefix) + OUTBOX_KEY
+        config = action_settings()
+        self.redis_url = config.redis_url if redis_url is None else redis_url
+        self.key = (config.handoff_key_prefix if prefix is None else prefix) + OUTBOX_KEY
 
     async def _command(self, name: str, *args: str) -> bool:
         if not self.redis_url:
@@ -92,8 +92,9 @@ class History:
     MAX_EVENTS = 3000  # read at most this many events back (a transcript needs far fewer)
 
     def __init__(self, redis_url: str | None = None, prefix: str | None = None) -> None:
-        self.redis_url = os.environ.get("REDIS_URL", "") if redis_url is None else redis_url
-        self.prefix = (os.environ.get("RASA_KEY_PREFIX") or "frontdoor") if prefix is None else prefix
+        config = action_settings()
+        self.redis_url = config.redis_url if redis_url is None else redis_url
+        self.prefix = config.rasa_key_prefix if prefix is None else prefix
 
     async def transcript(self, tracker: Tracker) -> list[dict[str, Any]]:
         """The latest TRANSCRIPT_TURNS messages of the session; the tracker's own when Redis cannot say."""
@@ -177,7 +178,7 @@ class HandoffAction(Action, abc.ABC):
     @property
     def client(self) -> HandoffClient:
         if self._client is None:
-            self._client = HandoffClient.from_env()
+            self._client = HandoffClient.from_settings(action_settings())
         return self._client
 
     @abc.abstractmethod
@@ -248,7 +249,7 @@ class ActionCreateTicket(HandoffAction):
         if isinstance(exc, HandoffRejected):  # retrying the same request cannot help: no reminder loop
             logger.error("handoff rejected the ticket of %s (parked=%s): %s", tracker.sender_id, parked, exc)
             return [SlotSet("ticket_pending", True)]
-        delay = float(os.environ.get("FRONTDOOR_TICKET_RETRY_SECONDS", RETRY_AFTER_SECONDS))
+        delay = action_settings().ticket_retry_seconds
         when = dt.datetime.now() + dt.timedelta(seconds=delay)
         logger.warning("ticket of %s parked=%s; retrying in %ss", tracker.sender_id, parked, delay)
         # the reminder lives in Rasa's memory only; the drain also asks Rasa to retry once it created the

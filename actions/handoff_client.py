@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any, cast
 
 import aiohttp
 
 from bot.contract import SCHEMA_VERSION, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
+from actions.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,8 @@ class HandoffClient:
         self.retries = retries
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> HandoffClient:
-        env = os.environ if env is None else env
-        return cls(env.get("HANDOFF_URL", "http://127.0.0.1:8090"), env.get("HANDOFF_BOT_TOKEN", ""))
+    def from_settings(cls, settings: ActionSettings) -> HandoffClient:
+        return cls(settings.handoff_url, settings.handoff_bot_token)
 
     async def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.token}"}

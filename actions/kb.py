@@ -5,10 +5,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import os
 import re
 import threading
-from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -19,8 +17,9 @@ from actions.respond import render, utter
 from actions.customer import language_events, language_of
 from actions.texts import LANGUAGE_NAMES, label
 from bot.dialogue import is_question
-from bot.kb.encoder import E5Encoder, Matrix, cache_folder, decode_vector
+from bot.kb.encoder import E5Encoder, Matrix, decode_vector
 from bot.kb.search import Hit, KnowledgeBase, SearchResult
+from actions.settings import action_settings
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +85,14 @@ class KnowledgeBaseProvider:
 
     @staticmethod
     def _load() -> KnowledgeBase:
-        root = Path(os.environ.get("KB_ROOT", "kb_articles"))
+        config = action_settings()
+        root = config.kb_root
         feedback = None
-        redis_url = os.environ.get("REDIS_URL")
-        if redis_url:
+        if config.redis_url:
             from actions.kb_feedback import RedisFeedbackStore
 
-            feedback = RedisFeedbackStore.from_url(redis_url, prefix=os.environ.get("HANDOFF_KEY_PREFIX", "fd:"))
-        kb = KnowledgeBase.load(root, feedback=feedback, encoder=E5Encoder(), embedding_cache=cache_folder(os.environ))
+            feedback = RedisFeedbackStore.from_url(config.redis_url, prefix=config.handoff_key_prefix)
+        kb = KnowledgeBase.load(root, feedback=feedback, encoder=E5Encoder(), embedding_cache=config.embedding_cache)
         kb.watch()
         logger.info("knowledge base loaded from %s: %d articles, %d issues", root, len(kb.articles()),
                     len(kb.issues))
@@ -129,7 +128,7 @@ def search_in_context(kb: KnowledgeBase, text: str, lang: str, message: dict[str
 
 
 def article_url(hit_article: Any) -> str:
-    base = os.environ.get("PUBLIC_SITE_URL", "http://localhost:8080").rstrip("/")
+    base = action_settings().public_site_url
     return f"{base}/help/{hit_article.lang}/{hit_article.id}"
 
 
