@@ -6,7 +6,7 @@ Ours: Rasa server + action server (KB search, handoff client) + handoff service 
 answered from the KB, feedback, thanks, goodbye). The example bot: `rasa init --no-prompt` (its own
 config: DIET + TED, in-memory tracker store), conversations from its own stories.
 
-Usage: .venv/bin/python scripts/bench_load.py [--concurrency 16] [--conversations 160]
+Usage: .venv/bin/python scripts/bench_load.py [--concurrency 16] [--conversations 160] [--repeat N]
 Prints JSON with messages/s and latency p50/p95/p99 for both, the ratios the target is about, and the
 resident memory of our Rasa server and action server after the run.
 
@@ -516,6 +516,9 @@ def run_rss_rounds(var: Path, rounds: int, conversations: int, messages: int,
         return out
 
 
+STARTED_UTC = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -528,6 +531,8 @@ def main() -> int:
                         help="R rounds of conversations on our stack, the Rasa server's RSS after each")
     parser.add_argument("--messages", type=int,
                         help="messages per conversation (--long: 200; --rss-rounds: 50)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="short mode: N rounds, alternating which bot goes first, and their medians")
     parser.add_argument("--init-dir", type=Path, default=ROOT / "var" / "bench" / "rasa-init-bot")
     parser.add_argument("--out", type=Path, help="also write the JSON report to this file")
     args = parser.parse_args()
@@ -544,18 +549,41 @@ def main() -> int:
     return code
 
 
-def short_mode(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+def short_round(args: argparse.Namespace, ours_first: bool) -> dict[str, Any]:
     concurrency, conversations = args.concurrency or 16, args.conversations or 160
-    with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as tmp:
-        ours = run_ours(Path(tmp), concurrency, conversations)
-    example = run_init_bot(args.init_dir, concurrency, conversations)
-    result = {"concurrency": concurrency, "conversations": conversations, "frontdoor": ours,
-              "rasa_init_example_bot": example,
-              "throughput_ratio": round(ours["messages_per_s"] / example["messages_per_s"], 2),
-              "p95_ratio": round(ours["p95_ms"] / example["p95_ms"], 2)}
-    if ours["action_errors"]:
-        print(f"invalid run: {ours['action_errors']} custom actions failed (see the Rasa log)",
-              file=sys.stderr)
+    runs: dict[str, Any] = {}
+    for who in (("ours", "example") if ours_first else ("example", "ours")):
+        if who == "ours":
+            with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as tmp:
+                runs["frontdoor"] = run_ours(Path(tmp), concurrency, conversations)
+        else:
+            runs["rasa_init_example_bot"] = run_init_bot(args.init_dir, concurrency, conversations)
+    ours, example = runs["frontdoor"], runs["rasa_init_example_bot"]
+    return {"frontdoor": ours, "rasa_init_example_bot": example, "first": "frontdoor" if ours_first else
+            "rasa_init_example_bot", "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "throughput_ratio": round(ours["messages_per_s"] / example["messages_per_s"], 2),
+            "p95_ratio": round(ours["p95_ms"] / example["p95_ms"], 2)}
+
+
+def short_mode(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+    """One round (ours, then the example bot), or `--repeat N` rounds that alternate which bot goes
+    first (this machine's speed drifts within minutes: the example bot alone ran 29.6-54.5 msg/s in one
+    hour) with the medians over the rounds."""
+    concurrency, conversations = args.concurrency or 16, args.conversations or 160
+    rounds = [short_round(args, ours_first=(k % 2 == 0)) for k in range(max(1, args.repeat))]
+    result: dict[str, Any] = {"concurrency": concurrency, "conversations": conversations,
+                              "started_utc": STARTED_UTC, **rounds[0]}
+    if len(rounds) > 1:
+        result = {"concurrency": concurrency, "conversations": conversations, "started_utc": STARTED_UTC,
+                  "rounds": rounds, "median": {
+                      "frontdoor_messages_per_s": statistics.median(r["frontdoor"]["messages_per_s"] for r in rounds),
+                      "example_messages_per_s": statistics.median(
+                          r["rasa_init_example_bot"]["messages_per_s"] for r in rounds),
+                      "throughput_ratio": statistics.median(r["throughput_ratio"] for r in rounds),
+                      "p95_ratio": statistics.median(r["p95_ratio"] for r in rounds)}}
+    failed = sum(r["frontdoor"]["action_errors"] for r in rounds)
+    if failed:
+        print(f"invalid run: {failed} custom actions failed (see the Rasa log)", file=sys.stderr)
         return result, 2
     return result, 0
 
