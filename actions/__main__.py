@@ -9,7 +9,10 @@ so the first customer is never the one who waits for a cold embedding cache.
 Only the Rasa server may call ``/webhook`` and ``/actions``: every call must carry ``Authorization: Bearer
 $ACTION_SERVER_TOKEN`` (``frontdoor up`` generates the token and gives it to both; Rasa sends it from
 ``endpoints.yml``), since a forged tracker would otherwise act with any identity it claims. The server
-does not start without the token."""
+does not start without the token.
+
+With Redis configured it also runs the outbox's drain (actions/outbox.py): ticket requests parked while the
+handoff service was down are sent once it is back, and the customer is told the reference."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ if __name__ == "__main__":  # rasa_sdk imports every module of the package: noth
     from sanic import response
     from sanic.request import Request
 
+    import asyncio
     import hmac
     import logging
     import sys
@@ -56,6 +60,17 @@ if __name__ == "__main__":  # rasa_sdk imports every module of the package: noth
     async def ready(_: Request) -> response.HTTPResponse:
         state = KnowledgeBaseProvider.load_state()
         return response.json(state, status=200 if state["status"] == "ready" else 503)
+
+    if config.redis_url:
+        from actions.outbox import run_outbox_drain
+
+        @app.listener("after_server_start")
+        async def start_outbox_drain(app_: object, _loop: object) -> None:
+            app.ctx.outbox_drain = asyncio.get_running_loop().create_task(run_outbox_drain(config))
+
+        @app.listener("before_server_stop")
+        async def stop_outbox_drain(app_: object, _loop: object) -> None:
+            app.ctx.outbox_drain.cancel()
 
     # the configured interface (`frontdoor up` passes FRONTDOOR_HOST as SANIC_HOST), never all of them
     app.run(config.host, arguments.port, workers=1, access_log=False)

@@ -1,7 +1,7 @@
 """Hand the conversation to a human: create the pre-qualified ticket, report its status, take the rating.
 
-No ticket is lost when the handoff service is down: the request is parked in Redis (the outbox, drained by
-the handoff service when it is back) and the bot retries by itself with a reminder, then tells the customer
+No ticket is lost when the handoff service is down: the request is parked in Redis (actions/outbox.py: the
+action server sends it when the service is back) and the bot retries by itself with a reminder, then tells the customer
 the reference in the same chat.
 """
 
@@ -21,46 +21,19 @@ from actions.respond import utter
 from actions.customer import language_of, metadata_of
 from actions.digression import Digressions
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
+from actions.outbox import Outbox
 from actions.prequal import EMAIL, inferred_fields, statements, steps_tried_text
 from actions.texts import (
     ETA, ETA_HOURS, FIRST_RESPONSE, NEXT_STEPS, PRIORITY_NOTE, QUEUE_POSITION, QUEUES, SKIPPED, STATUSES, label,
 )
 from bot.dialogue import assess_severity, is_question
-from bot.contract import OUTBOX_KEY, ArticleShown, CreateTicketRequest, Customer, TicketStatusView
+from bot.contract import ArticleShown, CreateTicketRequest, Customer, TicketStatusView
 from bot.conversation_keys import events_key, meta_key, transcript_from_events
 from actions.settings import action_settings
 
 logger = logging.getLogger(__name__)
 
 AGENT_FALLBACK_NAME = "Streamly"  # shown when a message from our team carries no agent name
-
-
-class Outbox:
-    """Durable parking place for ticket requests while the handoff service is unreachable."""
-
-    def __init__(self, redis_url: str | None = None, prefix: str | None = None) -> None:
-        config = action_settings()
-        self.redis_url = config.redis_url if redis_url is None else redis_url
-        self.key = (config.handoff_key_prefix if prefix is None else prefix) + OUTBOX_KEY
-
-    async def _command(self, name: str, *args: str) -> bool:
-        if not self.redis_url:
-            return False
-        from redis import asyncio as aioredis
-
-        try:
-            async with aioredis.Redis.from_url(self.redis_url, socket_timeout=2) as client:
-                await client.execute_command(name, self.key, *args)
-            return True
-        except Exception:  # Redis down as well: the slots in the tracker still hold every detail
-            logger.exception("outbox %s failed for %s", name, args[0] if args else "")
-            return False
-
-    async def park(self, request: CreateTicketRequest) -> bool:
-        return await self._command("HSET", request["conversation_id"], json.dumps(request))
-
-    async def clear(self, conversation_id: str) -> None:
-        await self._command("HDEL", conversation_id)
 
 
 def customer_of(tracker: Tracker) -> Customer:
@@ -201,7 +174,7 @@ class ActionCreateTicket(HandoffAction):
     @property
     def outbox(self) -> Outbox:
         if self._outbox is None:
-            self._outbox = Outbox()
+            self._outbox = Outbox.from_settings(action_settings())
         return self._outbox
 
     def name(self) -> str:
@@ -242,7 +215,7 @@ class ActionCreateTicket(HandoffAction):
 
     async def _park(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
                     request: CreateTicketRequest, retry: bool, exc: Exception) -> list[EventType]:
-        """Keep the request (the handoff service's drain creates it) and promise the reference here."""
+        """Keep the request (the outbox's drain creates it) and promise the reference here."""
         parked = await self.outbox.park(request)  # kept either way; the drain sets rejected ones aside
         if not retry:
             utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
@@ -253,7 +226,7 @@ class ActionCreateTicket(HandoffAction):
         when = dt.datetime.now() + dt.timedelta(seconds=delay)
         logger.warning("ticket of %s parked=%s; retrying in %ss", tracker.sender_id, parked, delay)
         # the reminder lives in Rasa's memory only; the drain also asks Rasa to retry once it created the
-        # ticket (handoff/outbox.py), so a restart of Rasa does not lose the promise
+        # ticket (actions/outbox.py), so a restart of Rasa does not lose the promise
         return [SlotSet("ticket_pending", True),
                 ReminderScheduled("EXTERNAL_retry_ticket", when, name="retry_ticket", kill_on_user_message=False)]
 

@@ -17,7 +17,12 @@ logger = logging.getLogger(__name__)
 
 
 class HandoffUnavailable(Exception):
-    """The handoff service did not answer (down, timeout, 5xx); the request can be retried later."""
+    """The handoff service did not answer (down, timeout, 5xx); the request can be retried later.
+    ``status`` is the HTTP status of a 5xx answer, None when no answer came at all."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class HandoffRejected(Exception):
@@ -49,14 +54,17 @@ class HandoffClient:
                 async with aiohttp.ClientSession(timeout=self.timeout) as session:
                     async with session.request(method, self.base_url + path, json=body, headers=headers) as resp:
                         text = await resp.text()
-                        payload = json.loads(text) if text else None
-                        if resp.status >= 500:
-                            raise HandoffUnavailable(f"{method} {path}: {resp.status}")
+                        if resp.status >= 500:  # its body may be anything (a proxy's page)
+                            raise HandoffUnavailable(f"{method} {path}: {resp.status}", resp.status)
                         if resp.status >= 400:
+                            try:
+                                payload = json.loads(text)
+                            except ValueError:
+                                payload = {"detail": text[:200]}
                             payload = payload if isinstance(payload, dict) else {}
                             raise HandoffRejected(resp.status, str(payload.get("error", "rejected")),
                                                   str(payload.get("detail", "")))
-                        return resp.status, payload
+                        return resp.status, json.loads(text) if text else None
             except HandoffRejected:
                 raise
             except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError, HandoffUnavailable) as exc:
@@ -65,7 +73,7 @@ class HandoffClient:
                                type(exc).__name__)
                 if attempt < self.retries:
                     await asyncio.sleep(0.2 * (attempt + 1))
-        raise HandoffUnavailable(str(last_error))
+        raise HandoffUnavailable(str(last_error), last_error.status if isinstance(last_error, HandoffUnavailable) else None)
 
     async def create_ticket(self, request: CreateTicketRequest) -> TicketCreated:
         body = dict(request)

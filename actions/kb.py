@@ -91,7 +91,7 @@ class KnowledgeBaseProvider:
         if config.redis_url:
             from actions.kb_feedback import RedisFeedbackStore
 
-            feedback = RedisFeedbackStore.from_url(config.redis_url, prefix=config.handoff_key_prefix)
+            feedback = RedisFeedbackStore.from_url(config.redis_url, prefix=config.key_prefix)
         kb = KnowledgeBase.load(root, feedback=feedback, encoder=E5Encoder(), embedding_cache=config.embedding_cache)
         kb.watch()
         logger.info("knowledge base loaded from %s: %d articles, %d issues", root, len(kb.articles()),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.kb.encoder import cache_folder
 
+ACTIONS_KEY_PREFIX = "fd-actions:"  # every Redis key the action server writes starts with it
 RETRY_AFTER_SECONDS = 20.0  # a parked ticket request is retried this long after the customer was told
 
 
@@ -25,8 +26,10 @@ class ActionSettings:
     redis_url: str = ""  # REDIS_URL: outbox, KB feedback, the transcript's events ("" = none)
     handoff_url: str = "http://127.0.0.1:8090"  # HANDOFF_URL
     handoff_bot_token: str = ""  # HANDOFF_BOT_TOKEN
-    handoff_key_prefix: str = "fd:"  # HANDOFF_KEY_PREFIX: the handoff service's keys (outbox, feedback)
-    rasa_key_prefix: str = "frontdoor"  # RASA_KEY_PREFIX: the tracker store's keys
+    key_prefix: str = ACTIONS_KEY_PREFIX  # ACTIONS_KEY_PREFIX: the keys this process owns (outbox, KB feedback)
+    rasa_key_prefix: str = "frontdoor"  # RASA_KEY_PREFIX: the tracker store's keys (read: the transcript)
+    rasa_url: str = "http://127.0.0.1:5005"  # RASA_URL: tells a parked customer their ticket's reference
+    rasa_token: str = ""  # RASA_TOKEN
     ticket_retry_seconds: float = RETRY_AFTER_SECONDS  # FRONTDOOR_TICKET_RETRY_SECONDS
     kb_root: Path = Path("kb_articles")  # KB_ROOT
     public_site_url: str = "http://localhost:8080"  # PUBLIC_SITE_URL: article links
@@ -47,8 +50,10 @@ class ActionSettings:
             redis_url=env.get("REDIS_URL", ""),
             handoff_url=env.get("HANDOFF_URL") or "http://127.0.0.1:8090",
             handoff_bot_token=env.get("HANDOFF_BOT_TOKEN", ""),
-            handoff_key_prefix=env.get("HANDOFF_KEY_PREFIX", "fd:"),
+            key_prefix=env.get("ACTIONS_KEY_PREFIX") or ACTIONS_KEY_PREFIX,
             rasa_key_prefix=env.get("RASA_KEY_PREFIX") or "frontdoor",
+            rasa_url=(env.get("RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
+            rasa_token=env.get("RASA_TOKEN", ""),
             ticket_retry_seconds=retry_seconds,
             kb_root=Path(env.get("KB_ROOT") or "kb_articles"),
             public_site_url=(env.get("PUBLIC_SITE_URL") or "http://localhost:8080").rstrip("/"),

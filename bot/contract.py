@@ -107,9 +107,6 @@ class TicketStatusView(TypedDict):
     agent_replies: list[TranscriptTurn]
     updated_at: float
 
-# While the handoff service is unreachable the action server parks ticket requests in Redis, in the hash
-# `{prefix}outbox` (conversation id -> CreateTicketRequest JSON); the handoff service drains it.
-OUTBOX_KEY = "outbox"
 # Secret customer references start with this, so the bot can recognise one in a message.
 SECRET_PREFIX = "S-"
 

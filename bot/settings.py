@@ -28,6 +28,8 @@ ENV_DEFAULTS: dict[str, tuple[str, str]] = {
     "FRONTDOOR_VAR": ("var", "runtime directory: logs, embedded Redis data, generated secrets"),
     "FRONTDOOR_MODELS": ("models", "directory of trained Rasa models"),
     "HANDOFF_KEY_PREFIX": ("fd:", "prefix of every Redis key of the handoff service"),
+    "ACTIONS_KEY_PREFIX": ("fd-actions:", "prefix of every Redis key the action server writes (outbox, KB feedback)"),
+    "RASA_KEY_PREFIX": ("frontdoor", "prefix of the Rasa server's Redis keys (conversations, pending chat messages)"),
     "KB_ROOT": ("kb_articles", "knowledge-base articles (hot reloaded)"),
     "FRONTDOOR_EMBEDDING_CACHE": ("", "sentence embeddings of articles and training examples; empty = "
                                       "<FRONTDOOR_VAR>/cache/embeddings"),

@@ -17,7 +17,7 @@ from handoff.auth import AgentTokens
 from handoff.console import setup_console
 from handoff.errors import MatrixError
 from handoff.matrix_source import MatrixSource
-from handoff.notify import RasaNotifier
+from bot.rasa_client import RasaNotifier
 from handoff.service import TicketService
 from handoff.store import Store
 from handoff.web import error_middleware, setup_routes
@@ -104,14 +104,11 @@ async def _retry_bootstrap_tokens(app: web.Application) -> None:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
-    from handoff.outbox import run_outbox_drain  # noqa: PLC0415
     from handoff.watcher import run_matrix_poller, run_sla_watcher  # noqa: PLC0415
     from handoff.webhooks import run_webhook_dispatcher  # noqa: PLC0415
 
     settings = app[appkeys.SETTINGS]
-    tasks: list[asyncio.Task[None]] = [asyncio.create_task(
-        run_outbox_drain(app[appkeys.STORE].redis, app[appkeys.SERVICE], settings.key_prefix, 2.0,
-                         app[appkeys.SERVICE].notifier))]
+    tasks: list[asyncio.Task[None]] = []
     if settings.sla_interval > 0:
         tasks.append(asyncio.create_task(run_sla_watcher(app[appkeys.SERVICE], settings.sla_interval)))
     if settings.matrix_poll_interval > 0:

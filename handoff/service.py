@@ -17,7 +17,7 @@ from handoff.errors import Conflict, Forbidden, InvalidTicket, RateLimited, Tick
 from handoff.kbdraft import draft_issues, write_draft
 from handoff.masking import mask_text
 from handoff.matrix_source import MatrixSource
-from handoff.notify import RasaNotifier
+from bot.rasa_client import RasaNotifier
 from handoff.routing import escalation_target, route
 from handoff.settings import Settings
 from handoff.store import ClaimedTicket, Change, Store, decode_ticket, static_doc

@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
                                             "conversation); the articles most often 'did not help' first")
     fb.add_argument("--lang", choices=["de", "en", "da"], action="append", help="only this language")
     fb.add_argument("--redis-url", default=None, help="default: REDIS_URL, else the embedded server's")
-    fb.add_argument("--prefix", default=None, help="key prefix (default: HANDOFF_KEY_PREFIX or fd:)")
+    fb.add_argument("--prefix", default=None, help="key prefix (default: ACTIONS_KEY_PREFIX or fd-actions:)")
     fb.set_defaults(func=lambda args: cmd_feedback(args))
 
 
@@ -181,7 +181,7 @@ def cmd_feedback(args: argparse.Namespace, out: TextIO | None = None, store: Any
 
         url = args.redis_url or Settings.from_env(os.environ).with_secrets().effective_redis_url
         redis_store = importlib.import_module("actions.kb_feedback").RedisFeedbackStore  # the action server's
-        store = redis_store.from_url(url, prefix=args.prefix or os.environ.get("HANDOFF_KEY_PREFIX", "fd:"))
+        store = redis_store.from_url(url, prefix=args.prefix or os.environ.get("ACTIONS_KEY_PREFIX") or "fd-actions:")
     try:
         for lang in args.lang or ["de", "en", "da"]:
             tallies = store.summary(lang)

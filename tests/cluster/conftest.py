@@ -89,6 +89,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]:
                                 if os.environ.get("CLUSTER_LOCK_STORE") else {}))
     running = Cluster(settings, model=model, options=options, extra_env={
         "RASA_KEY_PREFIX": f"cl{run_id}",
+        "ACTIONS_KEY_PREFIX": f"cl{run_id}-actions:",
         "KB_DRAFTS_DIR": str(var / "drafts"),
         "FRONTDOOR_TICKET_RETRY_SECONDS": "2",
         "HANDOFF_TICKETS_PER_CLIENT_HOUR": "0",  # the load comes from one machine

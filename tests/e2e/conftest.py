@@ -43,6 +43,7 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     settings = Settings.from_env(env).with_secrets()
     drafts = var / "drafts"
     running = Stack(settings, model=model, extra_env={"RASA_KEY_PREFIX": f"e2e{run_id}",
+                                                      "ACTIONS_KEY_PREFIX": f"e2e{run_id}-actions:",
                                                       "KB_DRAFTS_DIR": str(drafts),
                                                       "FRONTDOOR_TICKET_RETRY_SECONDS": "2"})
     try:

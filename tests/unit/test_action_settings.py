@@ -12,13 +12,13 @@ from actions.settings import ActionSettings
 def test_defaults_and_environment() -> None:
     assert ActionSettings.from_env({}) == ActionSettings()
     got = ActionSettings.from_env({"ACTION_SERVER_TOKEN": "t", "SANIC_HOST": "10.0.0.2", "REDIS_URL": "redis://r:1/0",
-                                   "HANDOFF_URL": "http://h:1", "HANDOFF_BOT_TOKEN": "b", "HANDOFF_KEY_PREFIX": "x:",
-                                   "RASA_KEY_PREFIX": "r", "FRONTDOOR_TICKET_RETRY_SECONDS": "2.5",
+                                   "HANDOFF_URL": "http://h:1", "HANDOFF_BOT_TOKEN": "b", "ACTIONS_KEY_PREFIX": "x:",
+                                   "RASA_KEY_PREFIX": "r", "RASA_URL": "http://rasa:5/", "RASA_TOKEN": "rt", "FRONTDOOR_TICKET_RETRY_SECONDS": "2.5",
                                    "KB_ROOT": "/kb", "PUBLIC_SITE_URL": "https://help.example/",
                                    "FRONTDOOR_VAR": "/v", "FRONTDOOR_TOKEN_SECRET": "s"})
     assert got == ActionSettings(token="t", host="10.0.0.2", token_secret="s", redis_url="redis://r:1/0",
-                                 handoff_url="http://h:1", handoff_bot_token="b", handoff_key_prefix="x:",
-                                 rasa_key_prefix="r", ticket_retry_seconds=2.5, kb_root=Path("/kb"),
+                                 handoff_url="http://h:1", handoff_bot_token="b", key_prefix="x:",
+                                 rasa_key_prefix="r", rasa_url="http://rasa:5", rasa_token="rt", ticket_retry_seconds=2.5, kb_root=Path("/kb"),
                                  public_site_url="https://help.example", embedding_cache=Path("/v/cache/embeddings"))
 
 

@@ -1,4 +1,6 @@
-"""Delivers agent messages and hand-back signals into the customer's Rasa conversation (best effort)."""
+"""The one client of Rasa's HTTP API outside Rasa: `trigger_intent` into a customer's conversation (best
+effort). The handoff service delivers agent messages and hand-back signals with it, the action server
+tells a customer the reference of a ticket that was parked while the handoff service was down."""
 
 from __future__ import annotations
 
