@@ -19,7 +19,7 @@ from actions.customer import language_of
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
 from actions.kb import KnowledgeBaseProvider, article_url, message_vector, show_article, shown_entry
 from actions.respond import utter
-from actions.texts import QUEUES, label
+from actions.texts import queue_label
 from bot.dialogue import is_question
 from bot.kb.search import Hit
 from actions.settings import action_settings
@@ -139,5 +139,5 @@ class Digressions:
             logger.warning("no estimate for %s: %s", tracker.sender_id, exc)
             utter(dispatcher, tracker, domain, "utter_wait_unknown")
             return
-        utter(dispatcher, tracker, domain, "utter_wait_estimate", queue_label=label(QUEUES, estimate["queue"], lang),
+        utter(dispatcher, tracker, domain, "utter_wait_estimate", queue_label=queue_label(estimate["queue"], lang),
               eta=eta_text(int(estimate["expected_first_response_minutes"]), lang))

@@ -24,7 +24,7 @@ from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavai
 from actions.outbox import Outbox
 from actions.prequal import EMAIL, inferred_fields, statements, steps_tried_text
 from actions.texts import (
-    ETA, ETA_HOURS, FIRST_RESPONSE, NEXT_STEPS, PRIORITY_NOTE, QUEUE_POSITION, QUEUES, SKIPPED, STATUSES, label,
+    ETA, ETA_HOURS, FIRST_RESPONSE, NEXT_STEPS, PRIORITY_NOTE, QUEUE_POSITION, SKIPPED, STATUSES, label, queue_label,
 )
 from bot.dialogue import assess_severity, is_question
 from bot.contract import ArticleShown, CreateTicketRequest, Customer, TicketStatusView
@@ -204,7 +204,7 @@ class ActionCreateTicket(HandoffAction):
             utter(dispatcher, tracker, domain, "utter_ticket_attached", reference=created["reference"])
         utter(
             dispatcher, tracker, domain, "utter_ticket_created", reference=created["reference"],
-            queue_label=label(QUEUES, created["queue"], lang),
+            queue_label=queue_label(created["queue"], lang),
             next_steps=NEXT_STEPS.get(int(created.get("tier", 1)), NEXT_STEPS[1])[lang]
             + PRIORITY_NOTE.get(str(created.get("priority")), {}).get(lang, ""),
             eta=eta_text(int(created["expected_first_response_minutes"]), lang),
@@ -264,7 +264,7 @@ class ActionTicketStatus(HandoffAction):
         for ticket in tickets[:3]:
             utter(dispatcher, tracker, domain, "utter_ticket_status", reference=ticket["reference"],
                   status_label=label(STATUSES, ticket["status"], lang),
-                  queue_label=label(QUEUES, ticket["queue"], lang), position_text=position_text(ticket, lang))
+                  queue_label=queue_label(ticket["queue"], lang), position_text=position_text(ticket, lang))
             for reply in (ticket.get("agent_replies") or [])[-2:]:  # the status view names no agent
                 utter(dispatcher, tracker, domain, "utter_agent_message", agent_name=AGENT_FALLBACK_NAME,
                       agent_text=reply.get("text", ""))

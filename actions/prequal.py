@@ -22,8 +22,9 @@ from actions.digression import Digressions, digression_kind
 from actions.respond import utter
 from actions.customer import language_of
 from actions.texts import (
-    CATEGORIES, CATEGORY_WORDS, FEEDBACK, FIELDS, HELP_ARTICLE, IMPACT_WORDS, IMPACTS, NONE_WORDS, NOTHING_TRIED,
-    NOTHING_TRIED_WORDS, SKIP_WORDS, SKIPPED, URGENCIES, URGENCY_WORDS, is_one_of, label, match_choice,
+    CATEGORY_WORDS, FEEDBACK, FIELDS, HELP_ARTICLE, IMPACT_WORDS, IMPACTS, NONE_WORDS, NOTHING_TRIED,
+    NOTHING_TRIED_WORDS, SKIP_WORDS, SKIPPED, URGENCIES, URGENCY_WORDS, category_label, is_one_of, label,
+    match_choice, taxonomy,
 )
 from bot.dialogue import assess_severity, devices_in, fields_named, is_question, steps_tried_in
 from bot.entities import normalise
@@ -110,7 +111,7 @@ def replies_to_form(tracker: Tracker) -> bool:
 def valid_answer(slot: str, text: str) -> bool:
     """Would ``text`` pass the validation of ``slot`` (free-text slots: anything may be an answer)?"""
     if slot == "category":
-        return match_choice(text, CATEGORY_WORDS) in CATEGORIES
+        return match_choice(text, CATEGORY_WORDS) in taxonomy().categories
     if slot == "impact":
         return match_choice(text, IMPACT_WORDS) is not None
     if slot == "urgency":
@@ -190,7 +191,7 @@ class ValidateProblemForm(FormValidationAction):
     def validate_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: DomainDict) -> dict[str, Any]:
         category = match_choice(str(value or ""), CATEGORY_WORDS)
-        if category in CATEGORIES:
+        if category in taxonomy().categories:
             return {"category": category}
         return self._failed("category", tracker, dispatcher, domain, "utter_invalid_category", skip_value="general")
 
@@ -267,7 +268,7 @@ def ticket_summary(tracker: Tracker, lang: str, changes: dict[str, Any] | None =
         return changes[name] if name in changes else tracker.get_slot(name)
 
     values = {
-        "category": label(CATEGORIES, slot("category"), lang) if slot("category") else None,
+        "category": category_label(slot("category"), lang) if slot("category") else None,
         "description": slot("description"),
         "product": slot("product"),
         "error_code": slot("error_code"),

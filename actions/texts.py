@@ -2,6 +2,7 @@
 
 Whole sentences live in domain.yml (conditional response variations); only short labels that actions
 insert into those sentences, and the synonym tables used to validate free-text form answers, live here.
+The labels of categories and queues come from the escalation matrix (``taxonomy()``).
 """
 
 from __future__ import annotations
@@ -10,29 +11,25 @@ import re
 import unicodedata
 from typing import Any
 
+from bot.taxonomy import Taxonomy, deployed_taxonomy
+
 Labels = dict[str, dict[str, str]]  # value -> lang -> label
 
-CATEGORIES: Labels = {
-    "account": {"de": "Konto & Login", "en": "Account & login", "da": "Konto & login"},
-    "billing": {"de": "Abrechnung", "en": "Billing", "da": "Betaling"},
-    "subscription": {"de": "Abo", "en": "Subscription", "da": "Abonnement"},
-    "technical": {"de": "Technik & Geräte", "en": "Apps & devices", "da": "Teknik & enheder"},
-    "shipping": {"de": "Bestellung & Versand", "en": "Orders & delivery", "da": "Ordre & levering"},
-    "privacy": {"de": "Datenschutz", "en": "Privacy", "da": "Databeskyttelse"},
-    "outage": {"de": "Störung", "en": "Outage", "da": "Driftsforstyrrelse"},
-    "general": {"de": "Allgemein", "en": "General", "da": "Generelt"},
-}
 
-QUEUES: Labels = {
-    "tier1-general": {"de": "Kundenservice", "en": "Customer service", "da": "Kundeservice"},
-    "billing": {"de": "Abrechnungsteam", "en": "Billing team", "da": "Betalingsteam"},
-    "tech-support": {"de": "Technik-Spezialisten", "en": "Technical specialists", "da": "Tekniske specialister"},
-    "engineering": {"de": "Technik (Entwicklung)", "en": "Engineering", "da": "Udvikling"},
-    "account-security": {"de": "Kontosicherheit", "en": "Account security", "da": "Kontosikkerhed"},
-    "shipping-returns": {"de": "Versand & Retouren", "en": "Shipping & returns", "da": "Forsendelse & returnering"},
-    "key-accounts": {"de": "Key-Account-Team", "en": "Key account team", "da": "Key account-team"},
-    "privacy": {"de": "Datenschutzteam", "en": "Privacy team", "da": "Databeskyttelsesteam"},
-}
+def taxonomy() -> Taxonomy:
+    """The escalation matrix's categories and queues with their labels (read once, bot/taxonomy.py): the
+    action server tells customers the labels the matrix gives, never a copy of its own."""
+    from actions.settings import action_settings
+
+    return deployed_taxonomy(action_settings().matrix_path)
+
+
+def queue_label(queue: str, lang: str) -> str:
+    return taxonomy().queue_label(queue, lang)
+
+
+def category_label(category: str, lang: str) -> str:
+    return taxonomy().category_label(category, lang)
 
 STATUSES: Labels = {
     "queued": {"de": "wartet auf Bearbeitung", "en": "waiting to be picked up", "da": "venter på behandling"},

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from bot.contract import LANGUAGES
-from bot.kb.article import Taxonomy, parse_article
+from bot.kb.article import parse_article
+from bot.taxonomy import Taxonomy
 from handoff.errors import InvalidTicket
 
 
@@ -69,9 +70,8 @@ def write_draft(drafts_dir: Path, proposal: dict[str, Any], reference: str, prod
     return path
 
 
-def draft_issues(path: Path, categories: list[str], queues: list[str]) -> list[str]:
+def draft_issues(path: Path, taxonomy: Taxonomy) -> list[str]:
     """What the KB checker would still object to (e.g. too few questions): shown to the agent, the
     draft is kept either way for an editor to finish."""
-    taxonomy = Taxonomy(frozenset(categories), frozenset(queues))
     result = parse_article(path, taxonomy=taxonomy, folder_lang=path.parent.name)
     return [f"line {issue.line}: {issue.message}" for issue in result.issues]

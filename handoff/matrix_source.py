@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import yaml
-
+from bot.taxonomy import TaxonomyError, read_matrix_document
 from handoff.errors import MatrixError
 from handoff.routing import Matrix, parse_matrix
 
@@ -15,15 +14,9 @@ logger = logging.getLogger(__name__)
 
 def load_matrix(path: Path) -> Matrix:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MatrixError(f"{path}: cannot read the escalation matrix ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise MatrixError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        data = read_matrix_document(path)
+    except TaxonomyError as exc:
+        raise MatrixError(str(exc)) from None
     return parse_matrix(data, str(path))
 
 

@@ -89,6 +89,14 @@ def openapi_document() -> dict[str, Any]:
                                         ok=_resp("agent", _obj({"name": _S, "role": _S})), tags=("agent",))},
         "/api/v1/agent/queues": {"get": _op(
             "Queues with depth, oldest wait and SLA breaches", security=agent, ok=_resp("queues"), tags=("agent",))},
+        "/api/v1/agent/taxonomy": {"get": _op(
+            "The escalation matrix's categories and queues with their labels in de, en and da",
+            security=agent, ok=_resp("categories and queues", _obj({
+                "categories": {"type": "array", "items": _obj({"name": _S, "description": _S,
+                                                                 "labels": {"type": "object"}})},
+                "queues": {"type": "array", "items": _obj({"name": _S, "description": _S, "tier": {"type": "integer"},
+                                                            "labels": {"type": "object"}})}})),
+            tags=("agent",))},
         "/api/v1/agent/claim": {"post": _op(
             "Claim the next ticket (highest priority, then earliest deadline) from the given queues (all when "
             "empty); atomic across instances", security=agent,

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.taxonomy import Taxonomy, Term, TaxonomyError, parse_taxonomy
 from handoff.errors import MatrixError
 
 PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
@@ -15,11 +16,7 @@ CONDITION_KEYS = ("category", "tags", "keywords", "error_codes", "escalate_to", 
 ESCALATE_TO_PLACEHOLDER = "$escalate_to"
 
 
-@dataclass(frozen=True)
-class Queue:
-    name: str
-    tier: int
-    description: str = ""
+Queue = Term  # a queue of the matrix: name, tier, description, labels (bot/taxonomy.py)
 
 
 @dataclass(frozen=True)
@@ -65,13 +62,20 @@ class Rule:
 
 @dataclass(frozen=True)
 class Matrix:
-    categories: Mapping[str, str]
-    queues: Mapping[str, Queue]
+    taxonomy: Taxonomy  # categories and queues with their labels, the part other processes read too
     rules: tuple[Rule, ...]
     tier2: Mapping[str, str]  # category -> queue a tier-1 ticket moves to when it escalates
     tier3_queue: str = "engineering"
     default_queue: str = "tier1-general"
     default_priority: str = "P3"
+
+    @property
+    def categories(self) -> Mapping[str, Term]:
+        return self.taxonomy.categories
+
+    @property
+    def queues(self) -> Mapping[str, Queue]:
+        return self.taxonomy.queues
 
 
 @dataclass(frozen=True)
@@ -139,19 +143,11 @@ def parse_matrix(data: Any, source: str) -> Matrix:
     def fail(what: str) -> MatrixError:
         return MatrixError(f"{source}: {what}")
 
-    if not isinstance(data, dict):
-        raise fail("the document must be a mapping with categories, queues and rules")
-    categories = data.get("categories")
-    if not isinstance(categories, dict) or not categories:
-        raise fail("'categories' must be a non-empty mapping of name: description")
-    raw_queues = data.get("queues")
-    if not isinstance(raw_queues, dict) or not raw_queues:
-        raise fail("'queues' must be a non-empty mapping of name: {tier, description}")
-    queues: dict[str, Queue] = {}
-    for name, spec in raw_queues.items():
-        if not isinstance(spec, dict) or spec.get("tier") not in (1, 2, 3):
-            raise fail(f"queues.{name}: needs 'tier' 1, 2 or 3")
-        queues[str(name)] = Queue(str(name), int(spec["tier"]), str(spec.get("description", "")))
+    try:
+        taxonomy = parse_taxonomy(data, source, labels_required=True)
+    except TaxonomyError as exc:
+        raise MatrixError(str(exc)) from None
+    categories, queues = taxonomy.categories, taxonomy.queues
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise fail("'defaults' must be a mapping")
@@ -178,8 +174,7 @@ def parse_matrix(data: Any, source: str) -> Matrix:
         raise fail("'rules' must be a list")
     rules = tuple(_parse_rule(i, raw, categories, queues, fail) for i, raw in enumerate(raw_rules))
     return Matrix(
-        categories={str(k): str(v) for k, v in categories.items()},
-        queues=queues,
+        taxonomy=taxonomy,
         rules=rules,
         tier2={str(k): str(v) for k, v in tier2.items()},
         tier3_queue=tier3_queue,

@@ -379,7 +379,7 @@ class TicketService:
                                ticket.get("error_code", ""))
             draft = str(path)
             matrix = self.matrix.matrix
-            issues = draft_issues(path, list(matrix.categories), list(matrix.queues))
+            issues = draft_issues(path, matrix.taxonomy)
             await self.store.add_event("kb_draft_proposed", ref, now, {"by": agent, "path": draft})
         handed_back = []
         for channel in ticket.get("channels", []):

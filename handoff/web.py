@@ -201,6 +201,12 @@ async def list_queues(request: web.Request) -> web.Response:
     return web.json_response({"queues": await request.app[appkeys.SERVICE].queues()})
 
 
+async def taxonomy(request: web.Request) -> web.Response:
+    """The matrix's categories and queues with their labels (the console's lists come from here)."""
+    await require_agent(request)
+    return web.json_response(request.app[appkeys.MATRIX].matrix.taxonomy.as_json())
+
+
 async def claim(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     body = await json_body(request, optional=True)
@@ -319,6 +325,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/customers/{customer_id}/tickets", customer_tickets),
     ("GET", "/api/v1/agent/me", me),
     ("GET", "/api/v1/agent/queues", list_queues),
+    ("GET", "/api/v1/agent/taxonomy", taxonomy),
     ("POST", "/api/v1/agent/claim", claim),
     ("GET", "/api/v1/agent/tickets", list_tickets),
     ("GET", "/api/v1/agent/tickets/{ref}", view_ticket),

@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 
 from bot.contract import LANGUAGES
+from bot.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,6 @@ class KbError(Exception):
     """Base of every exception raised by the knowledge-base package."""
 
 
-class TaxonomyError(KbError):
-    """The escalation matrix (categories and queues) cannot be read."""
-
-
 @dataclass(frozen=True)
 class Issue:
     """One problem in one file, at a 1-based line (0 when the problem concerns no particular line)."""
@@ -58,14 +55,6 @@ class Issue:
     def __str__(self) -> str:
         prefix = "" if self.severity == "error" else "warning: "
         return f"{self.path}:{self.line}: {prefix}{self.message}"
-
-
-@dataclass(frozen=True)
-class Taxonomy:
-    """The categories and queues articles may name (from ``handoff/escalation_matrix.yml``)."""
-
-    categories: frozenset[str]
-    queues: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -98,20 +87,6 @@ class ParseResult:
     @property
     def ok(self) -> bool:
         return self.article is not None
-
-
-def load_taxonomy(path: Path) -> Taxonomy:
-    """Read only the ``categories`` and ``queues`` keys of the escalation matrix."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TaxonomyError(f"cannot read taxonomy {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise TaxonomyError(f"{path}: expected a mapping")
-    cats, queues = data.get("categories"), data.get("queues")
-    if not isinstance(cats, dict) or not isinstance(queues, dict):
-        raise TaxonomyError(f"{path}: expected mappings `categories:` and `queues:`")
-    return Taxonomy(frozenset(str(k) for k in cats), frozenset(str(k) for k in queues))
 
 
 def _first_paragraph(body: str) -> str:

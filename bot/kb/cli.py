@@ -93,8 +93,8 @@ def encoder_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from bot.kb.article import count_by_severity, load_articles, load_out_of_scope, load_taxonomy
-    from bot.kb.article import TaxonomyError
+    from bot.kb.article import count_by_severity, load_articles, load_out_of_scope
+    from bot.taxonomy import TaxonomyError, load_taxonomy
     from bot.kb.search import DEFAULT_MATRIX
 
     out = out or sys.stdout

@@ -29,14 +29,12 @@ from bot.kb.article import (
     ArticleCache,
     Issue,
     KbError,
-    Taxonomy,
-    TaxonomyError,
     load_articles,
     load_out_of_scope_lists,
-    load_taxonomy,
     log_issues,
 )
 from bot.kb.encoder import CachedEncoder, Encoder, Matrix
+from bot.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from bot.kb.feedback import FeedbackStore, adjusted_score, net_votes
 from bot.kb.index import FloatArray, IndexConfig, LanguageIndex, fit_logistic
 

@@ -7,7 +7,6 @@
   var LANG_KEY = "fd_console_lang";
   var CLAIM_QUEUES_KEY = "fd_claim_queues";
   var POLL_MS = 3000;
-  var CATEGORIES = ["account", "billing", "subscription", "technical", "shipping", "privacy", "outage", "general"];
 
   var TEXT = {
     en: {
@@ -443,8 +442,39 @@
   }
 
   // -- one ticket ----------------------------------------------------------------------------------
+  function fillCategories(tk) {
+    var cat = $("kb-category");
+    var categories = state.categories || [];
+    var names = categories.map(function (c) { return c.name; });
+    if (cat.options.length !== names.length || cat.getAttribute("data-lang") !== state.lang) {
+      var keep = cat.value;
+      clear(cat);
+      cat.setAttribute("data-lang", state.lang);
+      categories.forEach(function (c) {
+        cat.appendChild(el("option", { value: c.name, text: (c.labels && c.labels[state.lang]) || c.name }));
+      });
+      if (keep) { cat.value = keep; }
+    }
+    if (!$("propose").checked && names.length) {
+      cat.value = names.indexOf(tk.category) >= 0 ? tk.category : (names.indexOf("general") >= 0 ? "general" : names[0]);
+      $("kb-lang").value = ["de", "en", "da"].indexOf(tk.language) >= 0 ? tk.language : "en";
+    }
+  }
+
+  // the escalation matrix's categories (with labels), from the handoff service: never a copy kept here
+  function loadTaxonomy() {
+    if (state.categories) { return Promise.resolve(state.categories); }
+    return api("GET", "/api/v1/agent/taxonomy").then(function (data) {
+      state.categories = data.categories || [];
+      return state.categories;
+    });
+  }
+
   function loadTicket(ref, focusSummary) {
-    return api("GET", "/api/v1/agent/tickets/" + encodeURIComponent(ref)).then(function (ticket) {
+    return Promise.all([
+      api("GET", "/api/v1/agent/tickets/" + encodeURIComponent(ref)), loadTaxonomy()
+    ]).then(function (results) {
+      var ticket = results[0];
       if (currentRef() !== ref) { return; }
       state.ticket = ticket;
       renderTicket(ticket);
@@ -656,14 +686,8 @@
     });
     sel.value = chosen && sel.querySelector("option[value='" + chosen.replace(/'/g, "") + "']") ? chosen : "";
 
-    var cat = $("kb-category");
-    if (!cat.options.length) {
-      CATEGORIES.forEach(function (name) { cat.appendChild(el("option", { value: name, text: name })); });
-    }
-    if (!$("propose").checked) {
-      cat.value = CATEGORIES.indexOf(tk.category) >= 0 ? tk.category : "general";
-      $("kb-lang").value = ["de", "en", "da"].indexOf(tk.language) >= 0 ? tk.language : "en";
-    }
+    fillCategories(tk);
+    if (!state.categories) { loadTaxonomy().then(function () { fillCategories(state.ticket || tk); }).catch(function () {}); }
   }
 
   // -- actions -------------------------------------------------------------------------------------

@@ -84,3 +84,18 @@ async def test_the_fields_the_console_reads_are_in_the_api_answers(client: TestC
     assert set(claimed["articles_shown"][0]) >= {"id", "lang", "title", "feedback"}
     assert set(claimed["history"][0]) >= {"at", "by", "action", "reason"}
     assert "secret_reference" not in claimed
+
+
+async def test_the_console_gets_categories_and_queues_with_labels_from_the_matrix(client: TestClient) -> None:
+    from bot.taxonomy import DEFAULT_MATRIX, load_taxonomy
+
+    assert (await client.get("/api/v1/agent/taxonomy")).status == 401
+    got = await (await client.get("/api/v1/agent/taxonomy", headers=agent_headers())).json()
+    taxonomy = load_taxonomy(DEFAULT_MATRIX)
+    assert [c["name"] for c in got["categories"]] == list(taxonomy.categories)
+    assert [q["name"] for q in got["queues"]] == list(taxonomy.queues)
+    billing = next(q for q in got["queues"] if q["name"] == "billing")
+    assert billing["tier"] == 2 and billing["labels"]["da"] == "Betalingsteam"
+    script = (CONSOLE_DIR / "console.js").read_text(encoding="utf-8")
+    for key in ("name", "labels"):  # what the console reads of each category
+        assert f".{key}" in script, key

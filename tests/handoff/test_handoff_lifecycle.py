@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient
 from conftest import FakeRasa
 from handoff_helpers import AGENT2, LEAD, ROOT, agent_headers, bot_headers, payload
 
-from bot.kb.article import load_taxonomy, parse_article
+from bot.kb.article import parse_article
+from bot.taxonomy import load_taxonomy
 
 from handoff.settings import Settings
 

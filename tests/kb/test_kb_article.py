@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.kb.article import Issue, load_articles, load_taxonomy, parse_article
+from bot.kb.article import Issue, load_articles, parse_article
+from bot.taxonomy import load_taxonomy
 
 from kb_fixtures import MATRIX, article_text
 
