@@ -2,7 +2,7 @@
 
 The handoff service triggers `agent_message` (entities agent_text, agent_name) and `ticket_resolved`
 (entity reference) through Rasa's HTTP API with output_channel=latest, so the reply lands in the chat
-window the customer has open. Customer messages meanwhile go to the ticket (a policy in bot/rasa_ext
+window the customer has open. Customer messages meanwhile go to the ticket (a policy in rasa_ext
 predicts `action_forward_to_agent` while `agent_active` is set).
 """
 

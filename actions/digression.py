@@ -16,13 +16,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.customer import language_of
-from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
+from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable, UsesHandoff
 from actions.kb import KnowledgeBaseProvider, article_url, message_vector, show_article, shown_entry
 from actions.respond import utter
 from actions.texts import queue_label
 from bot.dialogue import is_question
 from bot.kb.search import Hit
-from actions.settings import action_settings
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +58,12 @@ def digression_kind(tracker: Tracker, requested: str, valid_answer: bool) -> str
     return "question"
 
 
-class Digressions:
+class Digressions(UsesHandoff):
     """Answers a digression; dependencies come in with lazy defaults like the actions' own."""
 
     def __init__(self, provider: KnowledgeBaseProvider | None = None, client: HandoffClient | None = None) -> None:
+        super().__init__(client)
         self.provider = provider or KnowledgeBaseProvider()
-        self._client = client
-
-    @property
-    def client(self) -> HandoffClient:
-        if self._client is None:
-            self._client = HandoffClient.from_settings(action_settings())
-        return self._client
 
     async def kb_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
                         ) -> list[EventType] | None:
@@ -141,3 +134,18 @@ class Digressions:
             return
         utter(dispatcher, tracker, domain, "utter_wait_estimate", queue_label=queue_label(estimate["queue"], lang),
               eta=eta_text(int(estimate["expected_first_response_minutes"]), lang))
+
+
+class AnswersDigressions:
+    """An action or form validator that answers digressions: the Digressions it was given (tests), or
+    one made on first use."""
+
+    def __init__(self, digressions: Digressions | None = None) -> None:
+        super().__init__()
+        self._digressions = digressions
+
+    @property
+    def digressions(self) -> Digressions:
+        if self._digressions is None:
+            self._digressions = Digressions()
+        return self._digressions

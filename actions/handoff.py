@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.respond import utter
 from actions.customer import language_of, metadata_of
 from actions.digression import Digressions
-from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
+from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable, UsesHandoff
 from actions.outbox import Outbox
 from actions.prequal import EMAIL, inferred_fields, statements, steps_tried_text
 from actions.texts import (
@@ -58,7 +58,7 @@ def transcript_of(tracker: Tracker) -> list[dict[str, Any]]:
 
 
 class History:
-    """The session's messages as the tracker store keeps them (bot/rasa_ext/tracker_store.py): the
+    """The session's messages as the tracker store keeps them (rasa_ext/tracker_store.py): the
     tracker the action server gets holds only the recent turns of a long conversation, the ticket's
     transcript goes back further."""
 
@@ -74,7 +74,7 @@ class History:
         fallback = transcript_of(tracker)
         if not self.redis_url:
             return fallback
-        from redis import asyncio as aioredis
+        from redis import asyncio as aioredis  # type: ignore[import-untyped, unused-ignore]
 
         try:
             async with aioredis.Redis.from_url(self.redis_url, socket_timeout=2, decode_responses=True) as redis:
@@ -102,7 +102,7 @@ def ticket_request(tracker: Tracker) -> CreateTicketRequest:
     shown = tracker.get_slot("kb_articles_shown") or []
     articles: list[ArticleShown] = [
         {"id": a["id"], "lang": a.get("lang", "en"), "title": a.get("title", a["id"]),
-         "feedback": a.get("feedback", "none")}  # type: ignore[typeddict-item]
+         "feedback": a.get("feedback", "none")}
         for a in shown if a.get("id")
     ]
     request: CreateTicketRequest = {
@@ -142,17 +142,8 @@ def eta_text(minutes: int, lang: str) -> str:
     return ETA[lang].format(n=max(1, minutes))
 
 
-class HandoffAction(Action, abc.ABC):
+class HandoffAction(UsesHandoff, Action, abc.ABC):
     """Base of the actions that talk to the handoff service (abstract: not registered itself)."""
-
-    def __init__(self, client: HandoffClient | None = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> HandoffClient:
-        if self._client is None:
-            self._client = HandoffClient.from_settings(action_settings())
-        return self._client
 
     @abc.abstractmethod
     def name(self) -> str: ...

@@ -11,7 +11,7 @@ from typing import Any, cast
 import aiohttp
 
 from bot.contract import SCHEMA_VERSION, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
-from actions.settings import ActionSettings
+from actions.settings import ActionSettings, action_settings
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +120,18 @@ class HandoffClient:
         if timestamp is not None:
             body["timestamp"] = timestamp
         await self._request("POST", f"/api/v1/tickets/by-conversation/{conversation_id}/messages", body)
+
+
+class UsesHandoff:
+    """A class that talks to the handoff service: the client it was given (tests), or the configured one,
+    made on first use (rasa_sdk makes every action at import, before the settings may be read)."""
+
+    def __init__(self, client: HandoffClient | None = None) -> None:
+        super().__init__()
+        self._client = client
+
+    @property
+    def client(self) -> HandoffClient:
+        if self._client is None:
+            self._client = HandoffClient.from_settings(action_settings())
+        return self._client

@@ -217,7 +217,7 @@ class ActionAnswerFromKb(KbAction):
                     and tracker.get_slot("kb_result") == "answered" and not is_question(query)):
                 # the same article again for a statement, not a question: the customer is saying it did not
                 # solve it ("restarted, still crashes"); never repeat it, take it as "did not help"
-                return events + await ActionKbFeedback(self.provider).run(dispatcher, tracker, domain)
+                return events + list(await ActionKbFeedback(self.provider).run(dispatcher, tracker, domain))
             return events + show_article(dispatcher, tracker, domain, result.best, lang, shown)
 
         # nothing fits: a guess would waste the customer's time

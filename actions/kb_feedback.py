@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import redis
+import redis  # type: ignore[import-untyped, unused-ignore]
 
 from bot.kb.feedback import WEEK_SECONDS, WEEKS_KEPT, Tally, decayed, week_of
 

@@ -18,7 +18,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.digression import Digressions, digression_kind
+from actions.digression import AnswersDigressions, digression_kind
 from actions.respond import utter
 from actions.customer import language_of
 from actions.texts import (
@@ -127,16 +127,7 @@ def valid_answer(slot: str, text: str) -> bool:
     return False
 
 
-class ValidateProblemForm(FormValidationAction):
-    def __init__(self, digressions: Digressions | None = None) -> None:
-        self._digressions = digressions
-
-    @property
-    def digressions(self) -> Digressions:
-        if self._digressions is None:
-            self._digressions = Digressions()
-        return self._digressions
-
+class ValidateProblemForm(AnswersDigressions, FormValidationAction):
     def name(self) -> str:
         return "validate_problem_form"
 
@@ -436,20 +427,11 @@ SKIPPABLE = {"product": SKIPPED, "error_code": "none", "order_number": SKIPPED, 
              "steps_tried": SKIPPED}
 
 
-class ActionHandleFormCancel(Action):
+class ActionHandleFormCancel(AnswersDigressions, Action):
     """`cancel` during the form: words that look like "stop" are often something else. A valid answer to
     the question being asked ("it can wait") is taken; "skip" skips a field the bot offered to skip; a
     question ("how do I cancel my subscription?") is answered from the knowledge base and the form asks
     again. Otherwise the customer really wants to stop."""
-
-    def __init__(self, digressions: Digressions | None = None) -> None:
-        self._digressions = digressions
-
-    @property
-    def digressions(self) -> Digressions:
-        if self._digressions is None:
-            self._digressions = Digressions()
-        return self._digressions
 
     def name(self) -> str:
         return "action_handle_form_cancel"

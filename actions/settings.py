@@ -1,6 +1,6 @@
 """The action server's configuration, read from its environment once, in one place.
 
-`frontdoor up` sets these for the action server process (bot/supervisor.py); every action module asks
+`frontdoor up` sets these for the action server process (stack/supervisor.py); every action module asks
 `action_settings()` instead of reading ``os.environ`` itself. Tests build an ``ActionSettings`` from a
 dict, or pass values to the classes directly.
 """

@@ -7,7 +7,7 @@ handoff service keeps accepting the previous one.
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, get_args
 
 SCHEMA_VERSION = 1
 
@@ -20,11 +20,16 @@ Status = Literal["queued", "claimed", "waiting_customer", "escalated", "resolved
 Priority = Literal["P1", "P2", "P3", "P4"]
 Feedback = Literal["helped", "did_not_help", "none"]
 
-IMPACTS: tuple[str, ...] = ("only_me", "several", "everyone")
-URGENCIES: tuple[str, ...] = ("low", "normal", "high", "critical")
-CUSTOMER_TIERS: tuple[str, ...] = ("standard", "vip", "b2b")
-STATUSES: tuple[str, ...] = ("queued", "claimed", "waiting_customer", "escalated", "resolved", "closed")
+# each enumeration is written once, as its Literal; the tuples are read off it
+IMPACTS: tuple[str, ...] = get_args(Impact)
+URGENCIES: tuple[str, ...] = get_args(Urgency)
+CUSTOMER_TIERS: tuple[str, ...] = get_args(CustomerTier)
+STATUSES: tuple[str, ...] = get_args(Status)
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+FEEDBACK_VALUES: tuple[str, ...] = get_args(Feedback)
 OPEN_STATUSES: tuple[str, ...] = ("queued", "claimed", "waiting_customer", "escalated")
+WAITING_STATUSES: tuple[str, ...] = ("queued", "escalated")  # in a queue, claimable
+TIERS: tuple[int, ...] = (1, 2, 3)  # front line, specialists, engineers
 
 
 class Customer(TypedDict, total=False):

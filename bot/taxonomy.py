@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from bot.contract import LANGUAGES
+from bot.contract import LANGUAGES, TIERS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MATRIX = ROOT / "handoff" / "escalation_matrix.yml"
@@ -102,7 +102,7 @@ def parse_taxonomy(data: Any, source: str, *, labels_required: bool = False) -> 
                                      _labels(spec.get("label"), f"categories.{name}", source, labels_required))
     queues: dict[str, Term] = {}
     for name, spec in raw_queues.items():
-        if not isinstance(spec, dict) or spec.get("tier") not in (1, 2, 3):
+        if not isinstance(spec, dict) or spec.get("tier") not in TIERS:
             raise TaxonomyError(f"{source}: queues.{name}: needs 'tier' 1, 2 or 3")
         queues[str(name)] = Term(str(name), str(spec.get("description") or ""),
                                  _labels(spec.get("label"), f"queues.{name}", source, labels_required),

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.contract import PRIORITIES, TIERS
 from bot.taxonomy import Taxonomy, Term, TaxonomyError, parse_taxonomy
 from handoff.errors import MatrixError
 
-PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 CONDITION_KEYS = ("category", "tags", "keywords", "error_codes", "escalate_to", "customer_tier", "impact")
 ESCALATE_TO_PLACEHOLDER = "$escalate_to"
 
@@ -243,7 +243,7 @@ def _parse_rule(
     if priority is not None and priority not in PRIORITIES:
         raise fail(f"{where}: priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
     tier: Any = then.get("tier")
-    if tier is not None and tier not in (1, 2, 3):
+    if tier is not None and tier not in TIERS:
         raise fail(f"{where}: tier must be 1, 2 or 3")
     extra = set(then) - {"queue", "priority", "tier"}
     if extra:

@@ -11,7 +11,9 @@ from typing import Any
 
 from ujson import dumps as fast_dumps  # the create hot path: same JSON, less CPU
 
-from bot.contract import SECRET_PREFIX, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
+from bot.contract import (
+    OPEN_STATUSES, SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView,
+)
 from handoff import sla
 from handoff.errors import Conflict, Forbidden, InvalidTicket, RateLimited, TicketNotFound
 from handoff.kbdraft import draft_issues, write_draft
@@ -21,7 +23,7 @@ from bot.rasa_client import RasaNotifier
 from handoff.routing import escalation_target, route
 from handoff.settings import Settings
 from handoff.store import ClaimedTicket, Change, Store, decode_ticket, static_doc
-from handoff.tickets import OPEN_STATUSES, WAITING_STATUSES, build_doc, customer_keys, routing_facts
+from handoff.tickets import build_doc, customer_keys, routing_facts
 
 logger = logging.getLogger(__name__)
 

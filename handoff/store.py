@@ -33,10 +33,10 @@ from typing import Any, cast
 from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import NoScriptError, ResponseError, WatchError  # type: ignore[import-untyped, unused-ignore]
 
-from bot.contract import CreateTicketRequest
+from bot.contract import OPEN_STATUSES, CreateTicketRequest
 from handoff.errors import Conflict, StoreUnavailable, TicketNotFound
 from handoff.sla import next_check
-from handoff.tickets import HIDDEN_FROM_AGENTS, OPEN_STATUSES, agent_view, customer_keys
+from handoff.tickets import HIDDEN_FROM_AGENTS, agent_view, customer_keys
 
 FLOAT_FIELDS = (
     "created_at", "updated_at", "enqueued_at", "tier_entered_at", "claimed_at", "first_response_at",

@@ -9,8 +9,6 @@ from handoff.masking import mask_text
 from handoff.routing import Facts
 
 LANGUAGE_NAMES = {"de": "German", "en": "English", "da": "Danish"}
-OPEN_STATUSES = ("queued", "claimed", "waiting_customer", "escalated")
-WAITING_STATUSES = ("queued", "escalated")  # in a queue, claimable
 HIDDEN_FROM_AGENTS = ("secret_reference",)  # what agents never see of a ticket
 
 

@@ -8,7 +8,9 @@ import math
 import re
 from typing import Any, cast
 
-from bot.contract import CUSTOMER_TIERS, IMPACTS, LANGUAGES, SCHEMA_VERSION, URGENCIES, CreateTicketRequest
+from bot.contract import (
+    CUSTOMER_TIERS, FEEDBACK_VALUES, IMPACTS, LANGUAGES, SCHEMA_VERSION, URGENCIES, CreateTicketRequest,
+)
 from handoff.errors import InvalidTicket
 
 MAX_SHORT = 200
@@ -16,7 +18,7 @@ MAX_TEXT = 5000
 MAX_TURNS = 500
 MAX_ITEMS = 50
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_FEEDBACK = ("helped", "did_not_help", "none")
+_FEEDBACK = FEEDBACK_VALUES
 _SENDERS = ("customer", "bot", "agent")
 
 

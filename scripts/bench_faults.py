@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.contract import OUTBOX_KEY  # noqa: E402
-from bot.embedded_redis import free_port  # noqa: E402
-from bot.rasa_ext.degrade import APOLOGY, UNPROCESSED  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.supervisor import Stack  # noqa: E402
-from bot.training import model_path  # noqa: E402
+from stack.embedded_redis import free_port  # noqa: E402
+from rasa_ext.degrade import APOLOGY, UNPROCESSED  # noqa: E402
+from stack.settings import Settings  # noqa: E402
+from stack.supervisor import Stack  # noqa: E402
+from stack.training import model_path  # noqa: E402
 
 CONVERSATION = ["Guten Tag", "Ich möchte bitte mit einem Mitarbeiter sprechen",
                 "Meine Smart-TV-App startet seit gestern nicht mehr", "anna@example.com"]

@@ -31,7 +31,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from stack.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 
 BOT = "bench-bot-token"
 AGENT = "bench-agent-token"

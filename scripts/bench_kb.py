@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from dataclasses import replace  # noqa: E402
 
 from bot.kb.encoder import E5Encoder, cache_folder  # noqa: E402
-from bot.kb.evaluate import (  # noqa: E402
+from research.evaluate import (  # noqa: E402
     evaluate_cases,
     evaluate_cases_split,
     evaluate_dataset,

@@ -49,10 +49,10 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.embedded_redis import free_port  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.supervisor import Stack, http_ok  # noqa: E402
-from bot.training import ensure_model  # noqa: E402
+from stack.embedded_redis import free_port  # noqa: E402
+from stack.settings import Settings  # noqa: E402
+from stack.supervisor import Stack, http_ok  # noqa: E402
+from stack.training import ensure_model  # noqa: E402
 
 OURS = [
     ["Hallo", "Mir wurde mein Abo diesen Monat zweimal abgebucht", "/feedback_helped", "Vielen Dank", "Tschüss"],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.embedded_redis import EmbeddedRedis, free_port
+from stack.embedded_redis import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from bot.cluster import Cluster, ClusterOptions, haproxy_binary
-from bot.embedded_redis import free_port
-from bot.settings import ROOT, Settings
-from bot.training import model_path
+from stack.cluster import Cluster, ClusterOptions, haproxy_binary
+from stack.embedded_redis import free_port
+from stack.settings import ROOT, Settings
+from stack.training import model_path
 
 BOT_TOKEN = "cluster-bot-token"
 LEAD_TOKEN = "cluster-lead-token"

@@ -21,10 +21,10 @@ from typing import Any
 
 import redis
 
-from bot import redis_node
-from bot.cluster import Cluster, backend_status, server_stats
-from bot.rasa_ext.lock_store import AtomicRedisLockStore
-from bot.settings import RedisAddress
+from stack import redis_node
+from stack.cluster import Cluster, backend_status, server_stats
+from rasa_ext.lock_store import AtomicRedisLockStore
+from stack.settings import RedisAddress
 from tests.cluster.conftest import BOT_TOKEN, Supervised, http_json, logs_of, ticket_request
 
 RETRYABLE = (502, 503, 504)

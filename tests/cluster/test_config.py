@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import redis_node
-from bot.cluster import LOCK_STORE, ClusterOptions, ClusterPorts, endpoints_file, haproxy_binary, haproxy_config
-from bot.settings import ROOT, Settings
+from stack import redis_node
+from stack.cluster import LOCK_STORE, ClusterOptions, ClusterPorts, endpoints_file, haproxy_binary, haproxy_config
+from stack.settings import ROOT, Settings
 
 
 def ports() -> ClusterPorts:

@@ -13,8 +13,8 @@ import pytest
 import redis
 from rasa.core.lock_store import RedisLockStore
 
-from bot.rasa_ext.lock_store import AtomicRedisLockStore
-from bot.settings import RedisAddress
+from rasa_ext.lock_store import AtomicRedisLockStore
+from stack.settings import RedisAddress
 
 
 def _store(cls: type[RedisLockStore], url: str, prefix: str) -> RedisLockStore:

@@ -14,8 +14,8 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot import redis_node
-from bot.embedded_redis import free_port, ping, redis_server_binary
+from stack import redis_node
+from stack.embedded_redis import free_port, ping, redis_server_binary
 from handoff.app import create_app
 from handoff.settings import Settings
 from tests.cluster.conftest import BOT_TOKEN, ticket_request

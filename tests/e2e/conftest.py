@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.embedded_redis import free_port
-from bot.settings import ROOT, Settings
-from bot.supervisor import Stack
-from bot.training import model_path
+from stack.embedded_redis import free_port
+from stack.settings import ROOT, Settings
+from stack.supervisor import Stack
+from stack.training import model_path
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.settings import ROOT
-from bot.supervisor import Stack
+from stack.settings import ROOT
+from stack.supervisor import Stack
 from tests.e2e.browser import WAIT_MS, Console, OfflineContext, Widget, chromium
 from tests.e2e.conftest import agent_token, handoff_get
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bot.identity import CustomerIdentity, sign
-from bot.supervisor import Stack
+from stack.supervisor import Stack
 from tests.e2e.conftest import Chat, agent_token, handoff_get
 
 pytestmark = pytest.mark.e2e

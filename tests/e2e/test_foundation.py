@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.supervisor import Stack, http_ok
+from stack.supervisor import Stack, http_ok
 from tests.e2e.conftest import Chat, http_json
 
 pytestmark = pytest.mark.e2e

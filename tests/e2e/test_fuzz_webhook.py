@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import requests
 
-from bot.rasa_ext.rest_channel import MAX_MESSAGE_CHARS, not_offered_reply, too_long_reply
-from bot.supervisor import Stack
+from rasa_ext.rest_channel import MAX_MESSAGE_CHARS, not_offered_reply, too_long_reply
+from stack.supervisor import Stack
 from tests.e2e.conftest import agent_token, handoff_get, http_json
 
 pytestmark = pytest.mark.e2e

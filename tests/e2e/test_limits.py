@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.ratelimit import client_key
-from bot.supervisor import Stack
+from stack.supervisor import Stack
 from tests.e2e.conftest import http_json
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,9 @@ import urllib.parse
 
 import pytest
 
-from bot.embedded_redis import EmbeddedRedis
-from bot.rasa_ext.degrade import UNPROCESSED
-from bot.supervisor import Child, Stack
+from stack.embedded_redis import EmbeddedRedis
+from rasa_ext.degrade import UNPROCESSED
+from stack.supervisor import Child, Stack
 from tests.e2e.conftest import Chat, http_json
 
 pytestmark = pytest.mark.e2e

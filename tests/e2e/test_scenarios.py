@@ -124,7 +124,7 @@ import pytest
 import yaml
 
 from bot.identity import CustomerIdentity, sign
-from bot.supervisor import Stack
+from stack.supervisor import Stack
 from tests.e2e.conftest import http_json
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ import pytest
 import requests
 from aiohttp import web
 
-from bot.embedded_redis import free_port
+from stack.embedded_redis import free_port
 from handoff.app import create_app
 from handoff.settings import BootstrapToken, Settings
 

@@ -13,7 +13,7 @@ from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import ConnectionError as RedisConnectionError  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import ResponseError  # type: ignore[import-untyped, unused-ignore]
 
-from bot.embedded_redis import free_port
+from stack.embedded_redis import free_port
 from handoff import keys as appkeys
 from handoff.store import ScriptBatcher
 from handoff.tickets import agent_view

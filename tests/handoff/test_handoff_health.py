@@ -8,7 +8,7 @@ import urllib.request
 
 from aiohttp.test_utils import TestClient
 
-from bot.embedded_redis import free_port
+from stack.embedded_redis import free_port
 from handoff_helpers import ROOT
 
 

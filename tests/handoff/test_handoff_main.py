@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from handoff_helpers import BOT, ROOT, payload
 
-from bot.embedded_redis import free_port
+from stack.embedded_redis import free_port
 
 
 def call(url: str, data: dict[str, Any] | None = None, token: str = BOT) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def test_bad_matrix_at_start_exits_2(env: dict[str, str]) -> None:
 
 
 def test_starts_before_redis_and_recovers(env: dict[str, str], tmp_path: Path) -> None:
-    from bot.embedded_redis import EmbeddedRedis  # noqa: PLC0415
+    from stack.embedded_redis import EmbeddedRedis  # noqa: PLC0415
 
     redis_port = free_port()
     env = dict(env, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", HANDOFF_BOOTSTRAP_TOKENS="dora:agent:dora-token")

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from handoff_helpers import AGENT, AGENT2, LEAD, agent_headers, bot_headers, payload
 
-from bot.embedded_redis import EmbeddedRedis, free_port
+from stack.embedded_redis import EmbeddedRedis, free_port
 from handoff.settings import Settings
 
 QUEUES = ["tier1-general", "tech-support", "billing", "key-accounts"]

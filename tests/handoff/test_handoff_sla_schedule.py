@@ -10,7 +10,7 @@ from handoff_helpers import FakeClock, agent_headers, bot_headers, payload
 
 from handoff import keys as appkeys
 from handoff import sla
-from handoff.tickets import OPEN_STATUSES
+from bot.contract import OPEN_STATUSES
 
 DUE, WARN, TIER = 2000.0, 1800.0, 1200.0
 

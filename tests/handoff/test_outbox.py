@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from actions.handoff_client import HandoffClient
-from bot.embedded_redis import free_port
+from stack.embedded_redis import free_port
 from actions.outbox import MAX_CREATE_FAILURES, Outbox, OutboxKeys, drain_once
 from handoff import keys as appkeys
 from handoff.errors import TicketNotFound

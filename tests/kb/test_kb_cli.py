@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.kb import cli as kb_cli
+from stack import kb_cli
 
 
 def run(argv: list[str]) -> int:

@@ -85,7 +85,7 @@ def test_votes_decay_and_are_forgotten() -> None:
 def test_editors_see_the_tallies_per_article(capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from bot.kb.cli import cmd_feedback
+    from stack.kb_cli import cmd_feedback
 
     store = InMemoryFeedbackStore()
     for i in range(3):

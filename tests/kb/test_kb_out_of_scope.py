@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.kb.article import OUT_OF_SCOPE_ID, load_out_of_scope, parse_out_of_scope
-from bot.kb.evaluate import articles_from_dataset
+from research.evaluate import articles_from_dataset
 from bot.kb.search import KnowledgeBase
 from test_kb_cli import run
 
@@ -102,7 +102,7 @@ def test_kb_check_reports_the_examples(kb_root: Path, matrix_path: Path, capsys:
 
 
 def test_evaluation_counts_out_of_scope_abstentions(kb_root: Path, matrix_path: Path, tmp_path: Path) -> None:
-    from bot.kb.evaluate import evaluate_cases
+    from research.evaluate import evaluate_cases
 
     write_oos(kb_root, "en", EXAMPLES)
     kb = KnowledgeBase.load(kb_root, matrix_path)

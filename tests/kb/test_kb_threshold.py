@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.kb.evaluate import Case, Outcome, choose_threshold, metrics
+from research.evaluate import Case, Outcome, choose_threshold, metrics
 
 
 def outcome(lang: str, expected: str | None, top: str, score: float) -> Outcome:

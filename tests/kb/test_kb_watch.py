@@ -135,7 +135,7 @@ def test_kb_check_works_from_any_folder(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "kb", "check"], cwd=tmp_path, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "stack.cli", "kb", "check"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "articles OK" in done.stdout and "0 errors" in done.stdout

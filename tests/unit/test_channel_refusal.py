@@ -1,4 +1,4 @@
-"""What the public chat channels refuse (bot/rasa_ext/rest_channel.py), as the webhook fuzzing found it:
+"""What the public chat channels refuse (rasa_ext/rest_channel.py), as the webhook fuzzing found it:
 a payload with the whitespace Rasa strips in front of it, a page language that is not a text, and text
 with a lone UTF-16 surrogate."""
 
@@ -10,7 +10,7 @@ import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.rasa_ext.rest_channel import NOT_OFFERED, payload_allowed, refusal, request_problem
+from rasa_ext.rest_channel import NOT_OFFERED, payload_allowed, refusal, request_problem
 
 RATE = '/rate{"ticket_reference": "T-000001", "rating": 1}'
 

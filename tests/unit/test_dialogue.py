@@ -19,7 +19,7 @@ from bot.dialogue import (
     steps_tried_in,
 )
 from bot.entities import EntityFinder
-from bot.rasa_ext.context_policy import decide
+from rasa_ext.context_policy import decide
 
 
 @pytest.mark.parametrize(("text", "question"), [

@@ -9,11 +9,11 @@ import pytest
 from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.rasa_ext.lock_store import LocalLockStore
+from rasa_ext.lock_store import LocalLockStore
 
 
 def test_rasa_creates_it_from_the_endpoints_file_settings() -> None:
-    config = EndpointConfig(url="127.0.0.1", type="bot.rasa_ext.lock_store.LocalLockStore", port=6379,
+    config = EndpointConfig(url="127.0.0.1", type="rasa_ext.lock_store.LocalLockStore", port=6379,
                             db=0, password="secret", key_prefix="x")
     assert isinstance(LockStore.create(config), LocalLockStore)
 

@@ -1,4 +1,4 @@
-"""The Rasa-process fixes of `bot.rasa_ext.performance` keep Rasa's answers (issue 14)."""
+"""The Rasa-process fixes of `rasa_ext.performance` keep Rasa's answers (issue 14)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
-from bot.rasa_ext import performance
+from rasa_ext import performance
 
 
 class Add(GraphComponent):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SECRET_NAMES, RedisAddress, Settings
+from stack.settings import SECRET_NAMES, RedisAddress, Settings
 
 
 def test_defaults_are_documented_values(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.rasa_ext.encoder import ShortMessageCache
+from rasa_ext.encoder import ShortMessageCache
 
 
 class Counting:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.embedded_redis import EmbeddedRedis, free_port, ping
-from bot.settings import Settings
-from bot.supervisor import Stack, StartupError, check_port_free
-from bot.training import fingerprint
+from stack.embedded_redis import EmbeddedRedis, free_port, ping
+from stack.settings import Settings
+from stack.supervisor import Stack, StartupError, check_port_free
+from stack.training import fingerprint
 
 
 def test_a_port_in_use_names_the_port_and_the_variable() -> None:
@@ -35,7 +35,7 @@ def test_stack_refuses_to_start_when_a_port_is_taken(tmp_path: Path) -> None:
 
 
 def test_embedded_redis_persists_across_a_restart(tmp_path: Path) -> None:
-    from bot.embedded_redis import send_command
+    from stack.embedded_redis import send_command
 
     port = free_port()
     with EmbeddedRedis(data_dir=tmp_path, port=port):
@@ -55,7 +55,7 @@ def test_the_model_fingerprint_follows_its_inputs(tmp_path: Path) -> None:
     assert fingerprint(tmp_path) == before
     (tmp_path / "data" / "nlu.yml").write_text("changed")
     assert fingerprint(tmp_path) != before
-    ext = tmp_path / "bot" / "rasa_ext"
+    ext = tmp_path / "rasa_ext"
     ext.mkdir(parents=True)
     (ext / "classifier.py").write_text("a component")
     trained_on = fingerprint(tmp_path)
@@ -72,7 +72,7 @@ def test_a_crashed_child_is_restarted_with_backoff_and_the_others_keep_running(t
     import sys
     import time
 
-    from bot.supervisor import Child
+    from stack.supervisor import Child
 
     env = {"FRONTDOOR_VAR": str(tmp_path), "FRONTDOOR_REDIS_PORT": str(free_port())}
     stack = Stack(Settings.from_env(env, root=tmp_path))
@@ -106,7 +106,7 @@ def test_a_crashed_child_is_restarted_with_backoff_and_the_others_keep_running(t
 def test_a_killed_embedded_redis_comes_back_with_its_data(tmp_path: Path) -> None:
     import signal
 
-    from bot.embedded_redis import send_command
+    from stack.embedded_redis import send_command
 
     env = {"FRONTDOOR_VAR": str(tmp_path), "FRONTDOOR_REDIS_PORT": str(free_port())}
     stack = Stack(Settings.from_env(env, root=tmp_path))

@@ -14,8 +14,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.rasa_ext.tracker_store import BoundedRedisTrackerStore
-from bot.settings import RedisAddress
+from rasa_ext.tracker_store import BoundedRedisTrackerStore
+from stack.settings import RedisAddress
 
 DOMAIN = Domain.from_dict({
     "intents": ["greet", "ask"],

@@ -19,15 +19,15 @@ import numpy as np
 import scipy.sparse as sp
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from rasa_ext.component import TrainedComponent
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,9 @@ def lemma_text(message: Message, use_lemmas: bool = True) -> str:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class TfidfIntentClassifier(GraphComponent):
+class TfidfIntentClassifier(TrainedComponent[Dict[str, Any]]):
+    STATE_FILE = "tfidf_intent.pkl"
+
     @classmethod
     def required_components(cls) -> List[type]:
         return [Tokenizer]
@@ -49,18 +51,6 @@ class TfidfIntentClassifier(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {"C": 10.0, "word_ngrams": [1, 2], "char_ngrams": [2, 5], "max_iter": 2000, "ranking_length": 10,
                 "random_state": 42, "use_lemmas": True, "dense_weight": 1.0}
-
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Optional[Any] = None) -> None:
-        self.config = config
-        self._model_storage = model_storage
-        self._resource = resource
-        self.model = model
-
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> TfidfIntentClassifier:
-        return cls(config, model_storage, resource)
 
     def _features(self) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -100,38 +90,33 @@ class TfidfIntentClassifier(GraphComponent):
         features = self._features()
         x = self._matrix(examples, features, dense_dim, fit=True)
         classifier = self._classifier().fit(x, [e.get(INTENT) for e in examples])
-        self.model = {"features": features, "classifier": classifier, "dense_dim": dense_dim}
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / "tfidf_intent.pkl").write_bytes(pickle.dumps(self.model))
-        return self._resource
+        return self.persist({"features": features, "classifier": classifier, "dense_dim": dense_dim})
 
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> TfidfIntentClassifier:
-        model = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                model = pickle.loads((directory / "tfidf_intent.pkl").read_bytes())  # our own trained model
-        except (ValueError, FileNotFoundError):
-            logger.warning("TfidfIntentClassifier: no trained model found")
-        return cls(config, model_storage, resource, model)
+    @staticmethod
+    def encode_state(state: Any) -> bytes:
+        return pickle.dumps(state)
+
+    @staticmethod
+    def decode_state(raw: bytes) -> Any:
+        return pickle.loads(raw)  # our own trained model
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if self.model is None or not messages:
+        if self.state is None or not messages:
             return messages
-        model = self.model
+        model = self.state
         x = self._matrix(messages, model["features"], int(model["dense_dim"]))
         probabilities = model["classifier"].predict_proba(x)
         classes = list(model["classifier"].classes_)
         for message, row in zip(messages, probabilities):
-            ranking = sorted(({"name": str(name), "confidence": float(p)} for name, p in zip(classes, row)),
-                             key=lambda item: -item["confidence"])
+            ranking: List[Dict[str, Any]] = sorted(
+                ({"name": str(name), "confidence": float(p)} for name, p in zip(classes, row)),
+                key=lambda item: -float(item["confidence"]))
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking[: int(self.config["ranking_length"])], add_to_output=True)
         return messages
 
 
-def sentence_embedding(message: Message) -> Optional[np.ndarray]:
+def sentence_embedding(message: Message) -> Optional[np.ndarray[Any, Any]]:
     """The dense sentence features of the message's text (a vector), if a featurizer added any."""
     _sequence, sentence = message.get_dense_features(TEXT)
     if sentence is None:

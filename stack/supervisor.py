@@ -24,10 +24,11 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from bot.embedded_redis import EmbeddedRedis, ping
-from bot.settings import ENV_DEFAULTS, RedisAddress, Settings
-from bot.training import ensure_model
+from stack.embedded_redis import EmbeddedRedis, ping
+from stack.settings import ENV_DEFAULTS, RedisAddress, Settings
+from stack.training import ensure_model
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +172,9 @@ class Stack:
         env = self.base_env()
         assert self.model is not None
         token = s.secrets.get("RASA_TOKEN", "")
-        # the token reaches Rasa through the environment (bot/rasa_ext/serve.py), never the command line
+        # the token reaches Rasa through the environment (rasa_ext/serve.py), never the command line
         rasa_cmd = [
-            py, "-m", "bot.rasa_ext.serve", "--enable-api", "--cors", "*",
+            py, "-m", "rasa_ext.serve", "--enable-api", "--cors", "*",
             "--interface", s.host, "--port", str(s.rasa_port),
             "--credentials", str(s.root / "credentials.yml"),
             "--endpoints", str(s.root / "endpoints.yml"),
@@ -185,7 +186,7 @@ class Stack:
                   env, lambda: http_ok(f"http://{s.host}:{s.action_port}/ready"), log / "actions.log"),
             Child("handoff", [py, "-m", "handoff"], env,
                   lambda: http_ok(f"http://{s.host}:{s.handoff_port}/health"), log / "handoff.log"),
-            Child("site", [py, "-m", "bot.website"], env,
+            Child("site", [py, "-m", "stack.website"], env,
                   lambda: http_ok(f"http://{s.host}:{s.site_port}/healthz"), log / "site.log"),
             Child("rasa", rasa_cmd, env, lambda: http_ok(rasa_status, timeout=2.0), log / "rasa.log"),
         ]
@@ -291,13 +292,19 @@ class Stack:
         }
 
 
-def up(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env(os.environ).with_secrets()
-    except ValueError as exc:
-        print(f"frontdoor: {exc}", file=sys.stderr)
-        return 2
-    stack = Stack(settings)
+class Runner(Protocol):
+    """What `frontdoor up` and `frontdoor cluster up` run: a Stack or a Cluster."""
+
+    def start(self, timeout: float = ...) -> None: ...
+    def stop(self) -> None: ...
+    def supervise(self) -> list[str]: ...
+    def urls(self) -> dict[str, str]: ...
+
+
+def serve_until_signal(runner: Runner, settings: Settings, timeout: float, heading: str,
+                       details: Callable[[], list[str]]) -> int:
+    """Start ``runner``, print its URLs and ``details()``, restart crashed processes until SIGINT or
+    SIGTERM, then stop everything. The one loop of both `up` commands."""
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -307,35 +314,49 @@ def up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        stack.start(timeout=args.timeout)
+        runner.start(timeout=timeout)
     except (StartupError, RuntimeError) as exc:
         print(f"\nfrontdoor: {exc}", file=sys.stderr)
-        stack.stop()
+        runner.stop()
         return 1
     except KeyboardInterrupt:
-        stack.stop()
+        runner.stop()
         return 130
     if stopping:
-        stack.stop()
+        runner.stop()
         return 0
-    width = max(map(len, stack.urls()))
-    print("\nfrontdoor is running:\n")
-    for label, url in stack.urls().items():
+    urls = runner.urls()
+    width = max(map(len, urls))
+    print(f"\n{heading}:\n")
+    for label, url in urls.items():
         print(f"  {label:<{width}}  {url}")
-    print(f"\n  agents' console token (demo lead): FRONTDOOR_DEMO_AGENT_TOKEN in {settings.var_dir / 'secrets.env'}")
-    shown = re.sub(r"//[^@/]*@", "//", settings.effective_redis_url)  # never the password
-    print(f"  logs: {settings.log_dir}/   Redis: {shown}")
+    for line in details():
+        print(line)
     print("\nPress Ctrl-C to stop.", flush=True)
-    code = 0
     while not stopping:
-        for name in stack.supervise():  # a crashed process comes back; the rest keeps serving
+        for name in runner.supervise():  # a crashed process comes back; the rest keeps serving
             print(f"frontdoor: {name} stopped unexpectedly and was restarted (see {settings.log_dir}/)",
                   file=sys.stderr, flush=True)
         time.sleep(0.5)
     print("\nstopping ...", flush=True)
-    stack.stop()
+    runner.stop()
     print("stopped.")
-    return code
+    return 0
+
+
+def up(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(os.environ).with_secrets()
+    except ValueError as exc:
+        print(f"frontdoor: {exc}", file=sys.stderr)
+        return 2
+
+    def details() -> list[str]:
+        shown = re.sub(r"//[^@/]*@", "//", settings.effective_redis_url)  # never the password
+        return [f"\n  agents' console token (demo lead): FRONTDOOR_DEMO_AGENT_TOKEN in {settings.var_dir / 'secrets.env'}",
+                f"  logs: {settings.log_dir}/   Redis: {shown}"]
+
+    return serve_until_signal(Stack(settings), settings, args.timeout, "frontdoor is running", details)
 
 
 def train(args: argparse.Namespace) -> int:

@@ -9,40 +9,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.lang import LanguageIdentifier
+from rasa_ext.component import TrainedComponent
 
 ENTITY = "language"
 GUESS = "language_guess"  # likeliest language even without the evidence a switch needs
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
-class LanguageDetector(GraphComponent):
+class LanguageDetector(TrainedComponent[LanguageIdentifier]):
+    STATE_FILE = "language.json"
+
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"corpora": {}, "min_margin": 1.0}
-
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 identifier: Optional[LanguageIdentifier] = None) -> None:
-        self.config = config
-        self._model_storage = model_storage
-        self._resource = resource
-        self.identifier = identifier
-
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> LanguageDetector:
-        return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         corpora: Dict[str, List[str]] = {}
@@ -52,40 +41,35 @@ class LanguageDetector(GraphComponent):
                 if Path(path).exists():
                     texts.extend(example.get(TEXT) for example in load_data(path).training_examples)
             corpora[lang] = texts
-        self.identifier = LanguageIdentifier.train(corpora)
-        self.identifier.min_margin = float(self.config["min_margin"])
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / "language.json").write_text(json.dumps(self.identifier.to_dict()))
-        return self._resource
+        identifier = LanguageIdentifier.train(corpora)
+        identifier.min_margin = float(self.config["min_margin"])
+        return self.persist(identifier)
 
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> LanguageDetector:
-        identifier = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                identifier = LanguageIdentifier.from_dict(json.loads((directory / "language.json").read_text()))
-        except (ValueError, FileNotFoundError):
-            pass
-        return cls(config, model_storage, resource, identifier)
+    @staticmethod
+    def encode_state(state: LanguageIdentifier) -> bytes:
+        return json.dumps(state.to_dict()).encode()
+
+    @staticmethod
+    def decode_state(raw: bytes) -> LanguageIdentifier:
+        return LanguageIdentifier.from_dict(json.loads(raw))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Label each training example with its language so the tokenizer picks the right pipeline."""
-        if self.identifier is not None:
+        if self.state is not None:
             for example in training_data.training_examples:
-                lang = self.identifier.detect(example.get(TEXT) or "")
+                lang = self.state.detect(example.get(TEXT) or "")
                 if lang:
                     example.set(ENTITY, lang)
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if self.identifier is None:
+        if self.state is None:
             return messages
         for message in messages:
             text = message.get(TEXT) or ""
             if text.startswith("/"):
                 continue  # button payloads and intents sent directly
-            guess, lang = self.identifier.identify(text)
+            guess, lang = self.state.identify(text)
             if guess:
                 message.set(GUESS, guess, add_to_output=True)
             if lang is None:

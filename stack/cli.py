@@ -13,8 +13,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from bot import cluster, supervisor
-    from bot.kb import cli as kb_cli
+    from stack import cluster, supervisor
+    from stack import kb_cli
 
     supervisor.register(sub)
     cluster.register(sub)

@@ -58,19 +58,20 @@ def install() -> None:
     async def run(self: rasa_action.RemoteAction, output_channel: Any, nlg: Any, tracker: Any,
                   domain: Any) -> List[Any]:
         try:
-            return await original(self, output_channel, nlg, tracker, domain)
+            return await original(  # type: ignore[no-any-return]  # rasa is untyped
+                self, output_channel, nlg, tracker, domain)
         except RasaException:
             name = self.name()
             if name == "action_session_start":  # Rasa's own session start (it carries the slots over)
                 logger.error("custom session start failed (action server down?) for %s", tracker.sender_id)
-                return await rasa_action.ActionSessionStart().run(output_channel, nlg, tracker, domain)
+                return list(await rasa_action.ActionSessionStart().run(output_channel, nlg, tracker, domain))
             logger.error("custom action %s failed (action server down?): apologising to %s", name,
                          tracker.sender_id)
             if name.startswith("validate_"):  # the form asks its question again; nothing is filled
                 return [BotUttered(apology_for(tracker))]
             return [BotUttered(apology_for(tracker)), FollowupAction("action_listen")]
 
-    rasa_action.RemoteAction.run = run  # type: ignore[method-assign]
+    rasa_action.RemoteAction.run = run
     _no_empty_fallback()
     _installed = True
     logger.info("installed the polite fallback for failed custom actions")
@@ -85,7 +86,7 @@ def _no_empty_fallback() -> None:
     in memory. For this project's Redis store, raise instead (the channels tell the customer to resend)."""
     from rasa.core.tracker_store import FailSafeTrackerStore
 
-    from bot.rasa_ext.tracker_store import BoundedRedisTrackerStore
+    from rasa_ext.tracker_store import BoundedRedisTrackerStore
 
     retrieve, save = FailSafeTrackerStore.retrieve, FailSafeTrackerStore.save
 
@@ -99,14 +100,15 @@ def _no_empty_fallback() -> None:
 
     async def strict_save(self: FailSafeTrackerStore, tracker: Any) -> None:
         if not isinstance(self._tracker_store, BoundedRedisTrackerStore):
-            return await save(self, tracker)
+            await save(self, tracker)
+            return
         try:
             await self._tracker_store.save(tracker)
         except Exception as exc:
             raise ConversationStoreUnavailable(f"conversation store: {type(exc).__name__}") from exc
 
-    FailSafeTrackerStore.retrieve = strict_retrieve  # type: ignore[method-assign]
-    FailSafeTrackerStore.save = strict_save  # type: ignore[method-assign]
+    FailSafeTrackerStore.retrieve = strict_retrieve
+    FailSafeTrackerStore.save = strict_save
 
 
 def unprocessed_reply(metadata: Any) -> str:

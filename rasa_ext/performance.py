@@ -54,9 +54,9 @@ def _install_validator() -> None:
             validator.validate(result)
             return True
         except ValidationError:
-            return original(self, result)  # Rasa's own path builds and logs its detailed error
+            return bool(original(self, result))  # Rasa's own path builds and logs its detailed error
 
-    rasa_action.RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    rasa_action.RemoteAction._validate_action_result = validate_action_result
     logger.info("installed the cached action-response validator")
 
 
@@ -79,7 +79,7 @@ def _install_event_types() -> None:
             return found
         return original(type_name, default)  # Rasa's own answer for unknown names (default or error)
 
-    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
+    Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
 def _install_graph_runner() -> None:
@@ -105,8 +105,8 @@ def _install_graph_runner() -> None:
             runner_logger.debug(f"Running graph with inputs: {inputs}, targets: {targets} "
                                 f"and {self._execution_context}.")
         try:
-            return dict(dask.get(run_graph, run_targets))
+            return dict(dask.get(run_graph, run_targets))  # type: ignore[attr-defined]
         except RuntimeError as e:
             raise GraphRunError("Error running runner.") from e
 
-    rasa_dask.DaskGraphRunner.run = run  # type: ignore[method-assign]
+    rasa_dask.DaskGraphRunner.run = run

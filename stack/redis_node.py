@@ -1,7 +1,7 @@
-"""One Redis data node of the multi-instance deployment (``bot.cluster``), and the few Redis calls the
+"""One Redis data node of the multi-instance deployment (``stack.cluster``), and the few Redis calls the
 cluster makes itself (asking Sentinel for the master, reading a node's role), in plain RESP.
 
-``python -m bot.redis_node --port P --dir D --primary HOST:PORT --sentinels H:P,H:P,H:P`` writes the
+``python -m stack.redis_node --port P --dir D --primary HOST:PORT --sentinels H:P,H:P,H:P`` writes the
 node's configuration (mode 0600: it holds the password, which comes from ``FRONTDOOR_REDIS_PASSWORD`` in
 the environment, never the command line) and replaces itself with ``redis-server``, so the supervisor
 watches (and ``kill -9`` hits) the server itself. Before that it asks the Sentinels which node is the
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from bot.embedded_redis import _resp, redis_server_binary
+from stack.embedded_redis import _resp, redis_server_binary
 
 MASTER_NAME = "frontdoor"
 
@@ -135,7 +135,7 @@ def write_private(path: Path, text: str) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.redis_node", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stack.redis_node", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", type=Path, required=True)

@@ -16,7 +16,7 @@ a server killed while holding a lock leaves nothing behind for longer than the l
 (``TICKET_LOCK_LIFETIME``, Rasa's default 60 s). Configure it in the endpoints file::
 
     lock_store:
-      type: bot.rasa_ext.lock_store.AtomicRedisLockStore
+      type: rasa_ext.lock_store.AtomicRedisLockStore
       url: ...   # the same keys as Rasa's `type: redis`
 
 ``LocalLockStore`` is what ``frontdoor up`` (one Rasa server) uses: Rasa's in-memory lock store, which
@@ -148,7 +148,7 @@ class AtomicRedisLockStore(RedisLockStore):
         self._turn = self.red.register_script(_TURN_LUA)
 
     def _key(self, conversation_id: Text) -> str:
-        return self.key_prefix + conversation_id
+        return str(self.key_prefix) + conversation_id
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:

@@ -44,13 +44,13 @@ class ShortMessageCache:
     def __init__(self, max_entries: int = 4096, max_words: int = 4) -> None:
         self.max_entries = max_entries
         self.max_words = max_words
-        self._vectors: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._vectors: "OrderedDict[str, np.ndarray[Any, Any]]" = OrderedDict()
 
     def keeps(self, text: str) -> bool:
         return self.max_entries > 0 and len(text.split()) <= self.max_words and not any(c.isdigit() or c == "@" for c in text)
 
-    def encode_all(self, texts: List[str], encoder: Encoder) -> List[np.ndarray]:
-        out: List[Optional[np.ndarray]] = [self._vectors.get(t) for t in texts]
+    def encode_all(self, texts: List[str], encoder: Encoder) -> List[np.ndarray[Any, Any]]:
+        out: List[Optional[np.ndarray[Any, Any]]] = [self._vectors.get(t) for t in texts]
         missing = [i for i, v in enumerate(out) if v is None]
         if missing:
             fresh = encoder.encode([texts[i] for i in missing])
@@ -108,7 +108,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             self._encoder = E5Encoder()
         return self._encoder
 
-    def _add(self, message: Message, vector: np.ndarray) -> None:
+    def _add(self, message: Message, vector: np.ndarray[Any, Any]) -> None:
         self.add_features_to_message(sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT,
                                      message=message)
 

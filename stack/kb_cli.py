@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from bot.contract import LANGUAGES
 
 # kb_articles/ of the folder the command runs in, else the project's own (the command works from anywhere)
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = Path("kb_articles") if Path("kb_articles").is_dir() else PROJECT_ROOT / "kb_articles"
 DEFAULT_CASES = Path("tests/kb_cases")
 
@@ -148,7 +148,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from bot.kb.evaluate import evaluate_cases, evaluate_dataset
+    from research.evaluate import evaluate_cases, evaluate_dataset
     from bot.kb.search import KnowledgeBase
 
     out = out or sys.stdout
@@ -177,7 +177,7 @@ def cmd_feedback(args: argparse.Namespace, out: TextIO | None = None, store: Any
 
     out = out or sys.stdout
     if store is None:
-        from bot.settings import Settings
+        from stack.settings import Settings
 
         url = args.redis_url or Settings.from_env(os.environ).with_secrets().effective_redis_url
         redis_store = importlib.import_module("actions.kb_feedback").RedisFeedbackStore  # the action server's
@@ -197,7 +197,7 @@ def cmd_feedback(args: argparse.Namespace, out: TextIO | None = None, store: Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``kb`` commands alone (``python -m bot.kb.cli check``) without the rest of the CLI."""
+    """Run the ``kb`` commands alone (``python -m stack.kb_cli check``) without the rest of the CLI."""
     parser = argparse.ArgumentParser(prog="frontdoor")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["kb", *(argv if argv is not None else sys.argv[1:])])

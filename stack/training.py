@@ -1,7 +1,7 @@
 """Train the Rasa model only when its inputs changed.
 
 The model's name carries a fingerprint of everything that shapes it (config.yml, domain.yml, data/ and
-the custom NLU components in bot/rasa_ext/), so "is there a model for these inputs" is one file check.
+the custom NLU components in rasa_ext/), so "is there a model for these inputs" is one file check.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-# bot/lang.py too: the language detector persists counts keyed by its feature function; bot/kb/encoder.py:
+# bot/lang.py too: the language detector persists counts keyed by its feature function; bot/lemmas.py and
+# bot/entities.py: the tokenizer's lemmas and the entity ruler's patterns; bot/kb/encoder.py:
 # the sentence embeddings the intent classifier is trained on
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/rasa_ext", "bot/lang.py", "bot/kb/encoder.py")
-# the Rasa server's runtime parts in bot/rasa_ext/: channels, stores, patches of the running server. Training
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "rasa_ext", "bot/lang.py", "bot/lemmas.py", "bot/entities.py",
+                "bot/kb/encoder.py")
+# the Rasa server's runtime parts in rasa_ext/: channels, stores, patches of the running server. Training
 # never runs them, so a change to them needs no new model.
 RUNTIME_ONLY = frozenset({
     "rest_channel.py", "socketio_channel.py", "tracker_store.py", "lock_store.py", "degrade.py", "serve.py",

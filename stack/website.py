@@ -1,4 +1,4 @@
-"""The demo product website with the chat widget (an entry point: `python -m bot.website`).
+"""The demo product website with the chat widget (an entry point: `python -m stack.website`).
 
 Serves web/site/, the pinned rasa-webchat bundle (fetched from the npm registry at install time, never
 from a CDN), the widget's configuration, and a demo login that signs a customer identity token the way
@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.contract import LANGUAGES
 from bot.identity import CustomerIdentity, sign
 from bot.kb.article import parse_article
-from bot.settings import ROOT
+from stack.settings import ROOT
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ Rasa 3.6.21 calls `sio.enter_room(...)` without `await` (RasaHQ/rasa#13027); wit
 that call is a coroutine, so the session never joins its room and, with `session_persistence: true`, no
 bot message ever reaches the chat window. This channel re-registers the `session_request` handler with the
 await. Its name stays `socketio`, so `output_channel=latest` (agent replies from the handoff service) finds
-it. Creating the channel also installs the Rasa-process performance fix in `bot.rasa_ext.performance`.
+it. Creating the channel also installs the Rasa-process performance fix in `rasa_ext.performance`.
 
 Messages for a conversation whose chat window is closed (an agent's reply, the "resolved" notice sent
 through Rasa's HTTP API with output_channel=latest) would be emitted into an empty room and lost. They are
@@ -25,9 +25,9 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot.rasa_ext import degrade, performance
+from rasa_ext import degrade, performance
 from handoff.masking import mask_payment_data
-from bot.rasa_ext.rest_channel import channel_limits, refusal, too_fast_reply, unicode_problem, with_client
+from rasa_ext.rest_channel import channel_limits, refusal, too_fast_reply, unicode_problem, with_client
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PendingMessages:
 
     def _redis(self) -> Any:
         if self._client is None and self.redis_url:
-            from redis import asyncio as aioredis
+            from redis import asyncio as aioredis  # type: ignore[import-untyped, unused-ignore]
 
             self._client = aioredis.Redis.from_url(self.redis_url, socket_timeout=2)
         return self._client
@@ -153,7 +153,7 @@ class FrontdoorSocketIOInput(SocketIOInput):
             self._app = app  # for the conversation's tracker (which buttons were offered)
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: Text, data: Optional[Dict[str, Any]]) -> None:
             data = data or {}
             if not data.get("session_id"):
                 data["session_id"] = uuid.uuid4().hex
@@ -170,4 +170,4 @@ class FrontdoorSocketIOInput(SocketIOInput):
                 for message in missed:  # what the agent wrote while the window was closed
                     await sio.emit(self.bot_message_evt, message, room=data["session_id"])
 
-        return webhook
+        return webhook  # type: ignore[no-any-return]  # sanic is untyped here

@@ -209,14 +209,14 @@ class FrontdoorRestInput(RestInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> RestInput:
-        from bot.rasa_ext import degrade, performance
+        from rasa_ext import degrade, performance
 
         performance.install()
         degrade.install()
         return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        from bot.rasa_ext import degrade
+        from rasa_ext import degrade
 
         webhook = super().blueprint(degrade.guard(on_new_message))
 
@@ -253,4 +253,4 @@ class FrontdoorRestInput(RestInput):
             body["message"] = mask_payment_data(body["message"])  # request.json is this same dict
             return None
 
-        return webhook
+        return webhook  # type: ignore[no-any-return]  # sanic is untyped here

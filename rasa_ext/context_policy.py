@@ -61,7 +61,7 @@ def decide(intent: str, text: str, entities: List[Dict[str, Any]], slots: Dict[s
     if latest_action in KB_ACTIONS:
         return AFTER_KB.get(str(slots.get("kb_result")))
     if latest_action in LISTEN_AFTER:
-        return ACTION_LISTEN_NAME
+        return str(ACTION_LISTEN_NAME)
     if latest_action == "action_start_handoff":
         return "problem_form"
     if latest_action != ACTION_LISTEN_NAME or intent in SYSTEM_INTENTS or slots.get("agent_active"):
@@ -97,7 +97,7 @@ def previous_bot_action(tracker: DialogueStateTracker) -> str:
     """The last action before the bot started listening for the latest message (scanned from the end)."""
     for event in reversed(tracker.events):
         if isinstance(event, ActionExecuted) and event.action_name and event.action_name != ACTION_LISTEN_NAME:
-            return event.action_name
+            return str(event.action_name)
     return ""
 
 

@@ -24,7 +24,7 @@ The full history stays in Redis (it expires ``record_exp`` seconds after the las
 Configure it in the endpoints file (the keys of Rasa's ``type: redis``)::
 
     tracker_store:
-      type: bot.rasa_ext.tracker_store.BoundedRedisTrackerStore
+      type: rasa_ext.tracker_store.BoundedRedisTrackerStore
       url: ...   # host, port, db, password, key_prefix, record_exp as for Rasa's store
 """
 
@@ -68,7 +68,7 @@ class BoundedRedisTrackerStore(TrackerStore):
         checkpoint_every: int = CHECKPOINT_EVERY,
         **kwargs: Dict[Text, Any],
     ) -> None:
-        from redis.asyncio import Redis
+        from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 
         self.redis = Redis(host=host, port=int(port), db=int(db), password=password or None,
                            decode_responses=True)

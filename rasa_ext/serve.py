@@ -1,4 +1,4 @@
-"""``python -m bot.rasa_ext.serve <rasa run arguments>``: Rasa's own ``rasa run``, with its HTTP API token
+"""``python -m rasa_ext.serve <rasa run arguments>``: Rasa's own ``rasa run``, with its HTTP API token
 read from the environment (``RASA_TOKEN``) instead of the command line, where every local user could read
 it in ``ps`` (``/proc/<pid>/cmdline`` keeps the arguments the process was started with, not these)."""
 

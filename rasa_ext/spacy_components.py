@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -26,6 +26,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.entities import EntityFinder
 from bot.kb.analysis import pipeline
 from bot.lemmas import lemma
+from rasa_ext.component import TrainedComponent
 
 logger = logging.getLogger(__name__)
 
@@ -62,59 +63,47 @@ class MultilingualSpacyTokenizer(Tokenizer):
             for entity in message.get(ENTITIES, []) or []:
                 if entity.get("entity") == LANGUAGE_KEY:
                     lang = entity.get("value")
-        return lang if lang in self._config["languages"] else self._config["default_language"]
+        return str(lang if lang in self._config["languages"] else self._config["default_language"])
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         text = message.get(attribute) or ""
         lang = self._language_of(message)
         doc = self._nlp(lang)(text)
         tokens = [Token(t.text, t.idx, lemma=lemma(lang, t.text).lower()) for t in doc if not t.is_space]
-        return self._apply_token_pattern(tokens)
+        return list(self._apply_token_pattern(tokens))
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
-class RulerEntityExtractor(GraphComponent):
-    """Adds ruler entities; products are read from the knowledge base at training time."""
+class RulerEntityExtractor(TrainedComponent[List[str]]):
+    """Adds ruler entities; products (its state) are read from the knowledge base at training time."""
+
+    STATE_FILE = "products.json"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"kb_root": "kb_articles"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 products: Optional[List[str]] = None) -> None:
-        self.config = config
-        self._model_storage = model_storage
-        self._resource = resource
-        self.products = products or []
+                 state: Optional[List[str]] = None) -> None:
+        super().__init__(config, model_storage, resource, state)
         self._finder: Optional[EntityFinder] = None
-
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> RulerEntityExtractor:
-        return cls(config, model_storage, resource)
 
     @property
     def finder(self) -> EntityFinder:
         if self._finder is None:
-            self._finder = EntityFinder(self.products)
+            self._finder = EntityFinder(self.state or [])
         return self._finder
 
     def train(self, training_data: TrainingData) -> Resource:
-        self.products = sorted(products_from_kb(Path(self.config["kb_root"])))
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / "products.json").write_text(json.dumps(self.products))
-        return self._resource
+        return self.persist(sorted(products_from_kb(Path(self.config["kb_root"]))))
 
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> RulerEntityExtractor:
-        products: List[str] = []
-        try:
-            with model_storage.read_from(resource) as directory:
-                products = json.loads((directory / "products.json").read_text())
-        except (ValueError, FileNotFoundError):
-            pass
-        return cls(config, model_storage, resource, products)
+    @staticmethod
+    def encode_state(state: List[str]) -> bytes:
+        return json.dumps(state).encode()
+
+    @staticmethod
+    def decode_state(raw: bytes) -> List[str]:
+        return list(json.loads(raw))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
