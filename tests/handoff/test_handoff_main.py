@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,19 @@ def env(redis_url: str, key_prefix: str, tmp_path: Path) -> dict[str, str]:
                 HANDOFF_SLA_INTERVAL="0", KB_DRAFTS_DIR=str(tmp_path / "drafts"))
 
 
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll ``check`` until it holds (a signal is handled a moment after it is sent), or fail."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "did not happen in time"
+        time.sleep(0.05)
+
+
 @pytest.fixture
-def service(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def service(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     url = f"http://127.0.0.1:{env['HANDOFF_PORT']}"
-    proc = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env)
+    log = (tmp_path / "handoff.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -51,10 +60,11 @@ def service(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]
     yield proc, url
     proc.terminate()
     proc.wait(10)
+    log.close()
 
 
 def test_sighup_reloads_matrix_and_keeps_last_good(service: tuple[subprocess.Popen[bytes], str],
-                                                  env: dict[str, str]) -> None:
+                                                  env: dict[str, str], tmp_path: Path) -> None:
     proc, url = service
     matrix = Path(env["HANDOFF_MATRIX"])
     assert call(url + "/api/v1/tickets", payload("h1", category="outage", customer={}))["queue"] == "engineering"
@@ -62,11 +72,13 @@ def test_sighup_reloads_matrix_and_keeps_last_good(service: tuple[subprocess.Pop
         "when: {category: outage}\n    then: {queue: engineering, priority: P1}",
         "when: {category: outage}\n    then: {queue: tier1-general, priority: P1}"))
     proc.send_signal(signal.SIGHUP)
-    time.sleep(0.5)
+    eventually(lambda: call(url + "/api/v1/estimate", payload("h2", category="outage", customer={}))["queue"]
+               == "tier1-general")
     assert call(url + "/api/v1/tickets", payload("h2", category="outage", customer={}))["queue"] == "tier1-general"
     matrix.write_text("rules: [")
     proc.send_signal(signal.SIGHUP)
-    time.sleep(0.5)
+    log = tmp_path / "handoff.log"
+    eventually(lambda: "keeping the last good escalation matrix" in log.read_text(errors="replace"))
     assert proc.poll() is None
     assert call(url + "/api/v1/tickets", payload("h3", category="outage", customer={}))["queue"] == "tier1-general"
 

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from handoff_helpers import AGENT, AGENT2, LEAD, agent_headers, bot_headers, payload
 
 from stack.embedded_redis import EmbeddedRedis, free_port
+from handoff import keys as appkeys
 from handoff.settings import Settings
 
 QUEUES = ["tier1-general", "tech-support", "billing", "key-accounts"]
@@ -136,7 +137,19 @@ async def test_webhooks_signed_retried_and_resumed(make_client: Any, settings: S
         hooked = dataclasses.replace(settings, webhooks=(str(server.make_url("/hook")),), webhook_secret="whsecret",
                                      webhook_backoff=0.01, webhook_retries=3)
         first = await make_client(hooked)
-        await asyncio.sleep(0.2)  # the dispatcher creates its consumer group
+        store = first.app[appkeys.STORE]
+
+        async def group_exists() -> bool:
+            try:
+                return bool(await store.redis.xinfo_groups(store.events_key))
+            except Exception:  # the stream does not exist yet
+                return False
+
+        for _ in range(200):  # the dispatcher creates its consumer group (events before it are not sent)
+            if await group_exists():
+                break
+            await asyncio.sleep(0.05)
+        assert await group_exists()
         receiver.failures_left = 2
         await first.post("/api/v1/tickets", json=payload("wh-1"), headers=bot_headers())
         await wait_for(lambda: len(receiver.events) == 1)
