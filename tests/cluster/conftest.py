@@ -4,18 +4,17 @@ started by the same code as `frontdoor cluster up` and supervised (restarted aft
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.http_client import http_json  # noqa: F401  # the suites import it from here
 
 from stack.cluster import Cluster, ClusterOptions, haproxy_binary
 from stack.embedded_redis import free_port
@@ -108,25 +107,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]:
     yield supervised
     supervised.stop()
     running.stop()
-
-
-def http_json(url: str, body: Any = None, token: str = "", method: str | None = None,
-              timeout: float = 30.0) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw) if raw else None
-        except ValueError:
-            return exc.code, raw.decode(errors="replace")
 
 
 def logs_of(cluster: Cluster, name: str, lines: int = 30) -> str:

@@ -3,14 +3,14 @@ Redis, started by the same code as `frontdoor up`, on free ports, with their own
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.http_client import http_json  # noqa: F401  # the suites import it from here
 
 from stack.embedded_redis import free_port
 from stack.settings import ROOT, Settings
@@ -55,22 +55,6 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         raise
     yield running
     running.stop()
-
-
-def http_json(url: str, body: Any = None, token: str = "", method: str | None = None,
-              timeout: float = 30.0) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        return exc.code, json.loads(raw) if raw else None
 
 
 class Chat:
