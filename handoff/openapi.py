@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from handoff.schema import CREATE_REQUEST, TRANSCRIPT_TURN
+from handoff.schema import openapi as openapi_of
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -157,28 +160,10 @@ def openapi_document() -> dict[str, Any]:
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": {"description": "console.js or console.css"},
                       "404": _resp("no such file", _ERROR)}}}
-    customer = _obj({"id": _S, "name": _S, "email": _S, "verified": {"type": "boolean"},
-                     "tier": {"type": "string", "enum": ["standard", "vip", "b2b"]}})
-    turn = _obj({"sender": {"type": "string", "enum": ["customer", "bot", "agent"]}, "text": _S,
-                 "timestamp": {"type": "number"}}, ("sender", "timestamp"))
+    turn = openapi_of(TRANSCRIPT_TURN)
     schemas = {
         "Error": _obj({"error": _S, "detail": _S}, ("error", "detail")),
-        "CreateTicketRequest": _obj({
-            "schema_version": {"type": "integer", "enum": [1]}, "conversation_id": _S, "channel": _S,
-            "language": {"type": "string", "enum": ["de", "en", "da"]}, "customer": customer, "category": _S,
-            "tags": {"type": "array", "items": _S}, "product": _S, "description": _S, "error_code": _S,
-            "order_number": _S, "invoice_number": _S,
-            "impact": {"type": "string", "enum": ["only_me", "several", "everyone"]},
-            "urgency": {"type": "string", "enum": ["low", "normal", "high", "critical"]},
-            "steps_tried": {"type": "array", "items": _S},
-            "articles_shown": {"type": "array", "items": _obj({"id": _S, "lang": _S, "title": _S, "feedback": {
-                "type": "string", "enum": ["helped", "did_not_help", "none"]}}, ("id", "lang", "title", "feedback"))},
-            "escalate_to": _S, "frustrated": {"type": "boolean"}, "requested_human": {"type": "boolean"},
-            "transcript": {"type": "array", "items": turn},
-            "client": {"type": "string", "maxLength": 64, "description": "the chat channel's pseudonym of the "
-                       "client's address: a client that is not a verified customer opens at most "
-                       "HANDOFF_TICKETS_PER_CLIENT_HOUR tickets an hour (429 beyond)"},
-        }, ("conversation_id", "channel", "language", "description")),
+        "CreateTicketRequest": openapi_of(CREATE_REQUEST),  # the definition the service validates with
         "TicketCreated": _obj({
             "reference": _S, "secret_reference": _S, "queue": _S, "tier": {"type": "integer"}, "priority": _S,
             "status": _S, "first_response_due": {"type": "number"},
