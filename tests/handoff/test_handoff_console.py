@@ -99,3 +99,21 @@ async def test_the_console_gets_categories_and_queues_with_labels_from_the_matri
     script = (CONSOLE_DIR / "console.js").read_text(encoding="utf-8")
     for key in ("name", "labels"):  # what the console reads of each category
         assert f".{key}" in script, key
+
+
+def test_the_consoles_status_lists_are_the_contracts() -> None:
+    """The console's open-status filter and its idea of "open" are bot/contract.py's OPEN_STATUSES, and
+    every status has a label in both console languages."""
+    from bot.contract import OPEN_STATUSES, STATUSES
+
+    page = (CONSOLE_DIR / "index.html").read_text(encoding="utf-8")
+    script = (CONSOLE_DIR / "console.js").read_text(encoding="utf-8")
+    block = page[page.index('<select id="filter-status">'):]
+    block = block[:block.index("</select>")]
+    assert set(re.findall(r'<option value="([a-z_]+)"', block)) == set(OPEN_STATUSES)
+    is_open = re.search(r"function isOpen\(ticket\) \{ return \[([^\]]*)\]", script)
+    assert is_open is not None
+    assert set(re.findall(r'"([a-z_]+)"', is_open.group(1))) == set(OPEN_STATUSES)
+    for status in OPEN_STATUSES:
+        assert script.count(f"st_{status}:") == 2, status  # English and German labels
+    assert set(OPEN_STATUSES) <= set(STATUSES)
