@@ -44,6 +44,17 @@ if __name__ == "__main__":  # rasa_sdk imports every module of the package: noth
                                  arguments.loglevel, arguments.logging_config_file)
     utils.update_sanic_log_level()
     KnowledgeBaseProvider.start_loading()
+    from rasa_sdk.executor import ActionExecutor
+
+    from actions.domain import local_domain, with_domain
+
+    local_domain(config.domain_path)  # a missing or broken domain.yml stops the start, not the first call
+    run_action = ActionExecutor.run
+
+    async def run_with_domain(self: ActionExecutor, action_call: dict) -> object:  # type: ignore[type-arg]
+        return await run_action(self, with_domain(action_call, config.domain_path))
+
+    ActionExecutor.run = run_with_domain  # Rasa sends no domain (enable_selective_domain in endpoints.yml)
     app = create_app(arguments.actions or "actions", cors_origins=arguments.cors)
 
     @app.middleware("request")

@@ -16,6 +16,7 @@ from bot.kb.encoder import cache_folder
 from bot.taxonomy import DEFAULT_MATRIX, matrix_path
 
 ACTIONS_KEY_PREFIX = "fd-actions:"  # every Redis key the action server writes starts with it
+DEFAULT_DOMAIN = Path(__file__).resolve().parent.parent / "domain.yml"
 RETRY_AFTER_SECONDS = 20.0  # a parked ticket request is retried this long after the customer was told
 
 
@@ -34,6 +35,7 @@ class ActionSettings:
     ticket_retry_seconds: float = RETRY_AFTER_SECONDS  # FRONTDOOR_TICKET_RETRY_SECONDS
     kb_root: Path = Path("kb_articles")  # KB_ROOT
     matrix_path: Path = DEFAULT_MATRIX  # HANDOFF_MATRIX: the escalation matrix (labels of queues, categories)
+    domain_path: Path = DEFAULT_DOMAIN  # FRONTDOOR_DOMAIN: the domain Rasa no longer sends with each call
     public_site_url: str = "http://localhost:8080"  # PUBLIC_SITE_URL: article links
     embedding_cache: Path = Path("var/cache/embeddings")  # FRONTDOOR_EMBEDDING_CACHE or FRONTDOOR_VAR
 
@@ -59,6 +61,7 @@ class ActionSettings:
             ticket_retry_seconds=retry_seconds,
             kb_root=Path(env.get("KB_ROOT") or "kb_articles"),
             matrix_path=matrix_path(env),
+            domain_path=Path(env.get("FRONTDOOR_DOMAIN") or DEFAULT_DOMAIN),
             public_site_url=(env.get("PUBLIC_SITE_URL") or "http://localhost:8080").rstrip("/"),
             embedding_cache=cache_folder(env),
         )
