@@ -15,10 +15,10 @@ def test_votes_round_trip_decay_and_keys_use_the_prefix(redis_url: str, key_pref
     now = [2000 * WEEK_SECONDS]
     store = RedisFeedbackStore(redis.Redis.from_url(redis_url, decode_responses=True), key_prefix,
                                clock=lambda: now[0])
-    assert store.add("de", ["abo", "kuendigen", "abo"], "subscription-cancel", -1, voter="c1")
-    assert not store.add("de", ["abo"], "subscription-cancel", -1, voter="c1")  # once per conversation
-    assert store.add("de", ["abo"], "subscription-cancel", -1, voter="c2")
-    assert store.add("de", ["abo"], "subscription-pause", 1, voter="c1")
+    assert store.add("de", ["abo", "kuendigen", "abo"], "subscription-cancel", -1, voter="voter-one")
+    assert not store.add("de", ["abo"], "subscription-cancel", -1, voter="voter-one")  # once per conversation
+    assert store.add("de", ["abo"], "subscription-cancel", -1, voter="voter-two")
+    assert store.add("de", ["abo"], "subscription-pause", 1, voter="voter-one")
     assert store.votes("de", ["abo", "kuendigen", "nix"]) == {
         "abo": {"subscription-cancel": Tally(-2, 2), "subscription-pause": Tally(1, 1)},
         "kuendigen": {"subscription-cancel": Tally(-1, 1)}}
@@ -32,7 +32,8 @@ def test_votes_round_trip_decay_and_keys_use_the_prefix(redis_url: str, key_pref
     found = set(client.scan_iter(f"{key_prefix}*"))
     assert {keys.term("de", "abo", week), keys.term("de", "kuendigen", week), keys.articles("de", week)} <= found
     assert all(k.startswith(f"{key_prefix}kbfb:de:") for k in found)
-    assert not any("c1" in k for k in found)  # conversation ids are hashed
+    # conversation ids are hashed (ids with letters no hex digest has: a random prefix or digest cannot match)
+    assert not any("voter-one" in k or "voter-two" in k for k in found)
     assert all(0 < client.ttl(k) for k in found)  # everything expires
 
 
