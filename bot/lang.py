@@ -16,9 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.contract import LANGUAGES
-
-LANGS: tuple[str, ...] = LANGUAGES  # the bot's languages (bot/contract.py)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # words customers of every language use alike: never a reason to switch the conversation's language
 NEUTRAL = frozenset({"ok", "okay", "k", "kk", "super", "cool", "top", "hmm", "aha", "lol", "xd", "stream", "streamly",

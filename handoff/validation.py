@@ -8,18 +8,9 @@ import math
 from typing import Any, cast
 
 from bot.contract import CreateTicketRequest
-from handoff.errors import InvalidTicket
-from handoff.schema import CREATE_REQUEST, MAX_TEXT, Str, check, is_timestamp, validate
+from handoff.schema import CREATE_REQUEST, MAX_TEXT, Obj, Str, is_timestamp, validate
 
 __all__ = ["is_timestamp", "strict_json_loads", "validate_create", "validate_text"]
-
-
-def _str(body: dict[str, Any], key: str, *, required: bool = False, max_len: int = MAX_TEXT) -> None:
-    if key not in body:
-        if required:
-            raise InvalidTicket(f"'{key}' is required")
-        return
-    check(Str(required=required, max_len=max_len), body[key], key)
 
 
 def validate_create(body: Any) -> CreateTicketRequest:
@@ -29,11 +20,8 @@ def validate_create(body: Any) -> CreateTicketRequest:
 
 
 def validate_text(body: Any, key: str, *, required: bool = True, max_len: int = MAX_TEXT) -> str:
-    if not isinstance(body, dict):
-        raise InvalidTicket("the body must be a JSON object")
-    _str(body, key, required=required, max_len=max_len)
-    value = body.get(key, "")
-    return str(value)
+    validate(Obj({key: Str(required=required, max_len=max_len)}), body)
+    return str(body.get(key, ""))
 
 
 def strict_json_loads(raw: str | bytes) -> Any:

@@ -177,11 +177,12 @@ def cmd_feedback(args: argparse.Namespace, out: TextIO | None = None, store: Any
 
     out = out or sys.stdout
     if store is None:
+        from actions.settings import ACTIONS_KEY_PREFIX
         from stack.settings import Settings
 
         url = args.redis_url or Settings.from_env(os.environ).with_secrets().effective_redis_url
         redis_store = importlib.import_module("actions.kb_feedback").RedisFeedbackStore  # the action server's
-        store = redis_store.from_url(url, prefix=args.prefix or os.environ.get("ACTIONS_KEY_PREFIX") or "fd-actions:")
+        store = redis_store.from_url(url, prefix=args.prefix or os.environ.get("ACTIONS_KEY_PREFIX") or ACTIONS_KEY_PREFIX)
     try:
         for lang in args.lang or ["de", "en", "da"]:
             tallies = store.summary(lang)

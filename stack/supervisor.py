@@ -146,7 +146,7 @@ class Stack:
             "REDIS_PORT": str(address.port),
             "REDIS_DB": str(address.db),
             "REDIS_PASSWORD": address.password,
-            "RASA_KEY_PREFIX": env.get("RASA_KEY_PREFIX") or "frontdoor",
+            "RASA_KEY_PREFIX": env.get("RASA_KEY_PREFIX") or ENV_DEFAULTS["RASA_KEY_PREFIX"][0],
             "ACTION_ENDPOINT_URL": f"http://{s.host}:{s.action_port}/webhook",
             "HANDOFF_HOST": s.host,
             "SANIC_HOST": s.host,  # the action server binds the configured interface only

@@ -31,3 +31,10 @@ def test_no_action_module_reads_the_environment_itself() -> None:
     root = Path(__file__).resolve().parents[2] / "actions"
     readers = [p.name for p in root.glob("*.py") if p.name != "settings.py" and "os.environ" in p.read_text()]
     assert readers == []
+
+
+def test_the_documented_key_prefix_defaults_are_the_ones_the_processes_use() -> None:
+    from stack.settings import ENV_DEFAULTS
+
+    assert ENV_DEFAULTS["ACTIONS_KEY_PREFIX"][0] == ActionSettings().key_prefix
+    assert ENV_DEFAULTS["RASA_KEY_PREFIX"][0] == ActionSettings().rasa_key_prefix
