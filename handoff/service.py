@@ -1,5 +1,6 @@
 """Use cases of the handoff service: create, status, claim, reply, escalate, resolve, SLA sweep...
-Combines the pure routing/SLA rules with the store and the Rasa notifier; knows nothing of HTTP."""
+Chooses the pure transition (``handoff.transitions``) and lets the store apply it; adds the routing, the
+promised times and the Rasa notifier; knows nothing of HTTP and names no Redis key."""
 
 from __future__ import annotations
 
@@ -9,37 +10,28 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from ujson import dumps as fast_dumps  # the create hot path: same JSON, less CPU
-
-from bot.contract import (
-    OPEN_STATUSES, SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView,
-)
-from handoff import sla
-from handoff.errors import Conflict, Forbidden, InvalidTicket, RateLimited, TicketNotFound
-from handoff.kbdraft import draft_issues, write_draft
-from handoff.masking import mask_text
-from handoff.matrix_source import MatrixSource
+from bot.contract import SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
 from bot.rasa_client import RasaNotifier
-from handoff.routing import escalation_target, route
+from handoff import sla, transitions
+from handoff.errors import InvalidTicket, RateLimited, TicketNotFound
+from handoff.kbdraft import draft_issues, write_draft
+from handoff.matrix_source import MatrixSource
+from handoff.routing import route
 from handoff.settings import Settings
-from handoff.store import ClaimedTicket, Change, Store, decode_ticket, static_doc
-from handoff.tickets import build_doc, customer_keys, routing_facts
+from handoff.store import ClaimedTicket, Store
+from handoff.tickets import Ticket, TicketLists, console_row, routing_facts, status_view
+from handoff.transitions import SYSTEM, Event
 
 logger = logging.getLogger(__name__)
 
 REPEAT_WINDOW = 7 * 24 * 3600.0
-
-
+REPEAT_THRESHOLD = 3  # conversations in the window from which a customer counts as a repeated contact
 SLA_BATCH = 500  # due tickets read per round trip of a sweep
 SLA_CONCURRENCY = 32  # due tickets checked at the same time (each change is its own atomic update)
 
 
 def _minutes(seconds: float) -> int:
     return max(0, round(seconds / 60))
-
-
-REPEAT_THRESHOLD = 3
-SYSTEM = "sla-watcher"
 
 
 class TicketService:
@@ -55,125 +47,62 @@ class TicketService:
 
     async def create(self, request: CreateTicketRequest) -> tuple[TicketCreated, bool]:
         now = self.clock()
-        conv = request["conversation_id"]
-        cks = customer_keys(request)
-        matrix = self.matrix.matrix
-        facts = routing_facts(request)
-        decision = route(matrix, facts)
-        doc = build_doc(request, now)
-        category = doc["category"]
-        normal = self._variant(request, decision.priority, decision.queue, decision.tier, decision.rule, False, now)
-        repeated = normal
-        if sla.compute_priority(normal["fields"]["priority"], repeat_contact=True)[0] != normal["fields"]["priority"]:
-            repeated = self._variant(request, decision.priority, decision.queue, decision.tier, decision.rule, True,
-                                     now)
-        variants = [normal, repeated]
-        counters = [("stats:created_by_category", category), ("stats:created_by_queue", decision.queue)]
-        counters += [("stats:handoff_by_tag", t.lower()) for t in doc["tags"]]
-        counters += [("stats:handoff_by_article", a["id"]) for a in doc["articles_shown"]
-                     if a.get("feedback") != "helped"]
-        if doc["error_code"] or doc["product"]:
-            counters.append(("stats:issues", f"{category}|{doc['error_code'] or doc['product']}"))
+        decision = route(self.matrix.matrix, routing_facts(request))
+        hours = self.settings.business_hours
         secret = SECRET_PREFIX + secrets.token_urlsafe(24)
-        verified = bool(request.get("customer", {}).get("verified") and request.get("customer", {}).get("id"))
+        normal, repeated = transitions.create(request, decision, secret=secret, now=now, hours=hours)
+        verified = normal[0].customer_verified
         client = request.get("client") or ""
         limit = self.settings.tickets_per_client_hour if client and not verified else 0
-        result = await self.store.create({
-            "conv": conv, "secret": secret, "category": category, "queue": decision.queue, "customer_keys": cks,
-            "now": repr(now), "cutoff": repr(now - REPEAT_WINDOW), "contacts_ttl": int(REPEAT_WINDOW) + 86400,
-            "repeat_threshold": REPEAT_THRESHOLD, "counters": counters, "variants": variants,
-            "verified": verified, "client": client, "client_limit": limit, "hour": int(now // 3600),
-        }, doc)
+        result = await self.store.create(normal, repeated, client=client, client_limit=limit,
+                                         repeat_window=REPEAT_WINDOW, repeat_threshold=REPEAT_THRESHOLD, now=now)
         if result.outcome == "limited":
             raise RateLimited(f"this client has opened {limit} tickets in the last hour; the next one can be "
                               f"opened in {max(1, round((3600 - now % 3600) / 60))} min, or sooner by e-mail")
         if result.outcome == "created":
-            fields = variants[1 if result.repeated_contact else 0]["fields"]
-            logger.info("ticket %s created in %s (%s, rule %s)", result.reference, decision.queue,
-                        fields["priority"], decision.rule)
-            ticket = {**fields, "reference": result.reference, "secret_reference": secret}
-            return await self._created(ticket, True, now), True
+            ticket = (repeated if repeated and result.repeated_contact else normal)[0]
+            logger.info("ticket %s created in %s (%s, rule %s)", result.reference, ticket.queue, ticket.priority,
+                        decision.rule)
+            return await self._created(ticket, result.reference, True, now), True
         if result.outcome == "attach":
             ticket = await self._attach(result.reference, request, now)
-            return await self._created(ticket, False, now), False
-        return await self._created(await self.store.ticket(result.reference, with_lists=False), False, now), False
+            return await self._created(ticket, ticket.reference, False, now), False
+        return await self._created(await self.store.ticket(result.reference), result.reference, False, now), False
 
     async def estimate(self, request: CreateTicketRequest) -> Estimate:
         """Queue, priority and promised first response of this request if it became a ticket now (the
         same routing, priority and SLA as ``create``; nothing is stored)."""
         now = self.clock()
         decision = route(self.matrix.matrix, routing_facts(request))
-        fields = self._variant(request, decision.priority, decision.queue, decision.tier, decision.rule, False,
-                               now)["fields"]
+        (ticket, _), _ = transitions.create(request, decision, secret="", now=now, hours=self.settings.business_hours)
         position = await self.store.queue_length(decision.queue) + 1
-        at = await self._promise(decision.queue, fields["priority"], float(fields["first_response_due"]), position,
-                                 now)
-        return Estimate(queue=decision.queue, tier=decision.tier, priority=fields["priority"],
+        at = await self._promise(ticket, position, now)
+        return Estimate(queue=decision.queue, tier=decision.tier, priority=ticket.priority,  # type: ignore[typeddict-item]
                         expected_first_response_minutes=_minutes(at - now), expected_first_response_at=at)
 
-    async def _promise(self, queue: str, priority: str, due: float, position: int, now: float) -> float:
-        waits = await self.store.recent_waits(queue)
-        return sla.expected_first_response(now, due, priority, position, waits, self.settings.default_wait_minutes,
-                                           self.settings.business_hours)
+    async def _promise(self, ticket: Ticket, position: int, now: float) -> float:
+        waits = await self.store.recent_waits(ticket.queue)
+        return sla.expected_first_response(now, ticket.first_response_due, ticket.priority, position, waits,
+                                           self.settings.default_wait_minutes, self.settings.business_hours)
 
-    def _variant(self, request: CreateTicketRequest, base: str, queue: str, tier: int, rule: str, repeat: bool,
-                 now: float) -> dict[str, Any]:
-        """State fields, queue score, history and event of a new ticket, with or without the
-        repeated-contact raise (the create script picks one once it has counted the contacts)."""
-        priority, reasons = sla.compute_priority(
-            base, impact=request.get("impact", "only_me"),
-            customer_tier=request.get("customer", {}).get("tier", "standard"),
-            frustrated=bool(request.get("frustrated")), repeat_contact=repeat, urgency=request.get("urgency", "normal"),
-        )
-        due = sla.deadlines(priority, tier, now, self.settings.business_hours)
-        fields: dict[str, str] = {
-            "status": "queued", "queue": queue, "tier": str(tier), "priority": priority, "agent": "",
-            "version": "1", "created_at": repr(now), "updated_at": repr(now), "enqueued_at": repr(now),
-            "tier_entered_at": repr(now), "first_response_due": repr(due.first_response_due),
-            "resolution_due": repr(due.resolution_due), "warn_at": repr(sla.warn_time(now, due.first_response_due)),
-            "warned": "0", "breached": "0", "routing_rule": rule, "priority_reasons": fast_dumps(reasons),
-        }
-        if due.tier_due is not None:
-            fields["tier_due"] = repr(due.tier_due)
-        history = {"at": now, "by": "bot", "action": "created",
-                   "reason": f"routed by rule {rule} to {queue} ({priority})"}
-        event = {"queue": queue, "priority": priority, "category": request.get("category") or "general",
-                 "channel": request["channel"], "rule": rule}
-        at = sla.next_check(fields, OPEN_STATUSES)
-        return {"fields": fields, "score": repr(sla.queue_score(priority, due.first_response_due)),
-                "sla_next": "" if at is None else repr(at), "history": fast_dumps(history), "event": fast_dumps(event)}
-
-    async def _attach(self, ref: str, request: CreateTicketRequest, now: float) -> dict[str, Any]:
-        conv, channel = request["conversation_id"], request["channel"]
-        winner = await self.store.link_conversation(conv, ref)
+    async def _attach(self, ref: str, request: CreateTicketRequest, now: float) -> Ticket:
+        winner = await self.store.link_conversation(request["conversation_id"], ref)
         if winner != ref:  # a concurrent retry of this conversation got there first
-            return await self.store.ticket(winner, with_lists=False)
-
-        def decide(ticket: dict[str, Any]) -> Change | None:
-            doc = static_doc(ticket)
-            if any(c["conversation_id"] == conv for c in doc.get("channels", [])):
-                return None
-            doc["channels"] = [*doc.get("channels", []),
-                               {"channel": channel, "conversation_id": conv, "attached_at": now}]
-            doc["transcript"] = [*doc.get("transcript", []), *build_doc(request, now)["transcript"]]
-            return Change(action="attached", by="bot", reason=f"same customer wrote again via {channel} "
-                          f"(conversation {conv})", doc=doc, event_data={"channel": channel})
-
+            return await self.store.ticket(winner)
         logger.info("conversation attached to open ticket %s", ref)
-        return await self.store.mutate(ref, decide, now)
+        return await self.store.mutate(ref, lambda t: transitions.attach(t, request, now), now)
 
-    async def _created(self, ticket: dict[str, Any], created: bool, now: float) -> TicketCreated:
-        due = float(ticket["first_response_due"])
+    async def _created(self, ticket: Ticket, reference: str, created: bool, now: float) -> TicketCreated:
         position = None
-        at = due
-        if ticket["status"] in WAITING_STATUSES:
-            position = await self.store.queue_position(ticket["queue"], ticket["reference"])
+        at = ticket.first_response_due
+        if ticket.status in WAITING_STATUSES:
+            position = await self.store.queue_position(ticket.queue, reference)
             if position is not None:
-                at = await self._promise(ticket["queue"], ticket["priority"], due, position, now)
+                at = await self._promise(ticket, position, now)
         return TicketCreated(
-            reference=ticket["reference"], secret_reference=ticket["secret_reference"], queue=ticket["queue"],
-            tier=int(ticket["tier"]), priority=ticket["priority"], status=ticket["status"],
-            first_response_due=due, expected_first_response_minutes=_minutes(at - now),
+            reference=reference, secret_reference=ticket.secret_reference, queue=ticket.queue, tier=ticket.tier,
+            priority=ticket.priority, status=ticket.status,  # type: ignore[typeddict-item]
+            first_response_due=ticket.first_response_due, expected_first_response_minutes=_minutes(at - now),
             expected_first_response_at=at, queue_position=position, created=created,
         )
 
@@ -181,60 +110,39 @@ class TicketService:
         return await self.status_view(await self.store.ref_for_secret(secret))
 
     async def status_by_conversation(self, conversation_id: str) -> TicketStatusView:
+        return await self.status_view(await self._conversation_ref(conversation_id))
+
+    async def _conversation_ref(self, conversation_id: str) -> str:
         ref = await self.store.conversation_ref(conversation_id)
         if ref is None:
             raise TicketNotFound(f"no ticket for conversation {conversation_id}")
-        return await self.status_view(ref)
+        return ref
 
     async def status_view(self, ref: str) -> TicketStatusView:
-        ticket = await self.store.ticket(ref)
+        ticket, lists = await self.store.ticket_with_lists(ref)
         position = wait = at = None
-        if ticket["status"] in WAITING_STATUSES:
-            position = await self.store.queue_position(ticket["queue"], ref)
-            if position is not None and not ticket.get("replies"):
+        if ticket.status in WAITING_STATUSES:
+            position = await self.store.queue_position(ticket.queue, ref)
+            if position is not None and not lists.replies:
                 now = self.clock()
-                at = await self._promise(ticket["queue"], ticket["priority"], float(ticket["first_response_due"]),
-                                         position, now)
+                at = await self._promise(ticket, position, now)
                 wait = _minutes(at - now)
-        return TicketStatusView(
-            reference=ref, status=ticket["status"], queue=ticket["queue"], priority=ticket["priority"],
-            queue_position=position, expected_wait_minutes=wait, expected_first_response_at=at,
-            agent_replies=[{"sender": "agent", "text": r["text"], "timestamp": r["timestamp"]}
-                           for r in ticket.get("replies", [])],
-            updated_at=float(ticket["updated_at"]),
-        )
+        return status_view(ticket, lists, position, wait, at)
 
     async def customer_message(self, conversation_id: str, text: str, timestamp: float | None) -> dict[str, Any]:
         """A message the customer wrote while an agent owns the conversation (relayed by the bot)."""
-        ref = await self.store.conversation_ref(conversation_id)
-        if ref is None:
-            raise TicketNotFound(f"no ticket for conversation {conversation_id}")
+        ref = await self._conversation_ref(conversation_id)
         now = self.clock()
-        turn = {"sender": "customer", "text": mask_text(text), "timestamp": timestamp if timestamp is not None else now}
-
-        def decide(t: dict[str, Any]) -> Change:
-            if t["status"] not in OPEN_STATUSES:
-                raise Conflict(f"ticket {ref} is {t['status']}")
-            doc = static_doc(t)
-            doc["transcript"] = [*doc.get("transcript", []), turn][-500:]
-            fields: dict[str, str | int | float] = {}
-            if t["status"] == "waiting_customer":
-                fields["status"] = "claimed"
-            return Change(action="customer_message", by="customer", reason=f"message via conversation "
-                          f"{conversation_id}", doc=doc, fields=fields)
-
-        ticket = await self.store.mutate(ref, decide, now)
-        return {"reference": ref, "status": ticket["status"]}
+        at = timestamp if timestamp is not None else now
+        ticket = await self.store.mutate(ref, lambda t: transitions.customer_message(t, conversation_id, text, at),
+                                         now)
+        return {"reference": ref, "status": ticket.status}
 
     async def list_tickets(self, *, agent: str | None, queue: str | None, status: str | None) -> list[dict[str, Any]]:
         """Open tickets (for the agents' console), optionally only one agent's, one queue's or one status."""
-        rows = []
-        for t in await self.store.tickets_state(await self.store.open_refs()):
-            if (agent and t.get("agent") != agent) or (queue and t.get("queue") != queue) or (
-                    status and t.get("status") != status):
-                continue
-            rows.append({k: t.get(k) for k in ("reference", "status", "queue", "tier", "priority", "agent",
-                                               "category", "language", "first_response_due", "updated_at")})
+        rows = [console_row(t) for t in await self.store.tickets(await self.store.open_refs())
+                if t is not None and not ((agent and t.agent != agent) or (queue and t.queue != queue)
+                                          or (status and t.status != status))]
         return sorted(rows, key=lambda r: (str(r["priority"]), float(r["first_response_due"] or 0)))
 
     async def customer_tickets(self, customer_id: str) -> list[TicketStatusView]:
@@ -243,21 +151,8 @@ class TicketService:
 
     async def rate(self, ref: str, rating: int, comment: str) -> dict[str, Any]:
         now = self.clock()
-
-        def decide(ticket: dict[str, Any]) -> Change:
-            if ticket["status"] not in ("resolved", "closed"):
-                raise Conflict(f"ticket {ref} is {ticket['status']}; it can be rated once resolved")
-            counters = [("stats:ratings", str(rating), 1)]
-            if ticket.get("agent"):
-                counters += [(f"agent:{ticket['agent']}", "rating_sum", rating),
-                             (f"agent:{ticket['agent']}", "rating_count", 1)]
-            return Change(action="rated", by="customer", reason=f"satisfaction {rating}/5",
-                          fields={"rating": rating, "status": "closed"},
-                          push=[("ratings", {"rating": rating, "comment": mask_text(comment), "at": now})],
-                          counters=counters, event_data={"rating": rating})
-
-        ticket = await self.store.mutate(ref, decide, now)
-        return {"reference": ref, "rating": rating, "status": ticket["status"]}
+        ticket = await self.store.mutate(ref, lambda t: transitions.rate(t, rating, comment, now), now)
+        return {"reference": ref, "rating": rating, "status": ticket.status}
 
     # -- agent side -----------------------------------------------------------------------------------
 
@@ -283,180 +178,97 @@ class TicketService:
             logger.info("ticket %s claimed by %s", claimed.reference, agent)
         return claimed
 
-    async def view(self, ref: str) -> dict[str, Any]:
-        return await self.store.ticket(ref)
+    async def view(self, ref: str) -> tuple[Ticket, TicketLists]:
+        return await self.store.ticket_with_lists(ref)
 
-    async def note(self, ref: str, agent: str, text: str) -> dict[str, Any]:
+    async def note(self, ref: str, agent: str, text: str) -> tuple[Ticket, TicketLists]:
         now = self.clock()
-        note = {"agent": agent, "text": text, "timestamp": now}
-        await self.store.mutate(ref, lambda t: Change(action="note", by=agent, reason="internal note",
-                                                      push=[("notes", note)]), now)
-        return await self.store.ticket(ref)
-
-    def _require_owner(self, ticket: dict[str, Any], agent: str, role: str, what: str) -> None:
-        if role != "lead" and ticket.get("agent") != agent:
-            raise Forbidden(f"only the agent who claimed ticket {ticket['reference']} or a lead may {what} it")
+        await self.store.mutate(ref, lambda t: transitions.note(t, agent, text, now), now)
+        return await self.view(ref)
 
     async def reply(self, ref: str, agent: str, role: str, text: str) -> dict[str, Any]:
-        ticket = await self.store.ticket(ref, with_lists=False)
-        if ticket["status"] not in ("claimed", "waiting_customer"):
-            raise Conflict(f"ticket {ref} is {ticket['status']}; claim it before replying")
-        self._require_owner(ticket, agent, role, "reply to")
-        conversation = ticket["channels"][-1]["conversation_id"]
-        delivered = await self.notifier.trigger(conversation, "agent_message",
+        ticket = await self.store.ticket(ref)
+        transitions.reply(ticket, agent, role, text, False, self.clock())  # may it? (before telling the chat)
+        delivered = await self.notifier.trigger(ticket.conversation_id, "agent_message",
                                                 {"agent_text": text, "agent_name": agent})
         now = self.clock()
+        after = await self.store.mutate(ref, lambda t: transitions.reply(t, agent, role, text, delivered, now), now)
+        return {"reference": ref, "delivered": delivered, "status": after.status}
 
-        def decide(t: dict[str, Any]) -> Change:
-            if t["status"] not in ("claimed", "waiting_customer"):
-                raise Conflict(f"ticket {ref} is {t['status']}")
-            fields: dict[str, str | int | float] = {"status": "waiting_customer"}
-            if not t.get("first_response_at"):
-                fields["first_response_at"] = repr(now)
-            return Change(action="reply", by=agent, reason="reply to the customer"
-                          + ("" if delivered else " (not delivered to the chat)"), fields=fields,
-                          push=[("replies", {"agent": agent, "text": text, "timestamp": now,
-                                             "delivered": delivered, "conversation_id": conversation})],
-                          counters=[(f"agent:{agent}", "replies", 1)], event_data={"delivered": delivered})
-
-        await self.store.mutate(ref, decide, now)
-        return {"reference": ref, "delivered": delivered, "status": "waiting_customer"}
-
-    async def escalate(self, ref: str, agent: str, role: str, to_queue: str | None, reason: str) -> dict[str, Any]:
+    async def escalate(self, ref: str, agent: str, role: str, to_queue: str | None,
+                       reason: str) -> tuple[Ticket, TicketLists]:
         matrix = self.matrix.matrix
         if to_queue is not None and to_queue not in matrix.queues:
             raise InvalidTicket(f"unknown queue {to_queue!r}")
+        to = matrix.queues[to_queue] if to_queue else None
         now = self.clock()
-
-        def decide(t: dict[str, Any]) -> Change:
-            if t["status"] not in OPEN_STATUSES:
-                raise Conflict(f"ticket {ref} is {t['status']}; reopen it first")
-            self._require_owner(t, agent, role, "escalate")
-            target = matrix.queues[to_queue] if to_queue else escalation_target(matrix, t["category"], t["queue"])
-            if target.name == t["queue"]:
-                raise Conflict(f"ticket {ref} is already in queue {target.name}")
-            return self._move(t, target.name, target.tier, agent, reason, now)
-
-        await self.store.mutate(ref, decide, now)
+        hours = self.settings.business_hours
+        await self.store.mutate(ref, lambda t: transitions.escalate(t, agent, role, to, reason, matrix, now, hours),
+                                now)
         logger.info("ticket %s escalated by %s", ref, agent)
-        return await self.store.ticket(ref)
-
-    def _move(self, t: dict[str, Any], queue: str, tier: int, by: str, reason: str, now: float) -> Change:
-        priority = t["priority"]
-        tier_due = sla.tier_deadline(priority, tier, now, self.settings.business_hours)
-        fields: dict[str, str | int | float] = {
-            "status": "escalated", "queue": queue, "tier": tier, "agent": "", "enqueued_at": repr(now),
-            "tier_entered_at": repr(now), "tier_due": repr(tier_due) if tier_due is not None else "",
-        }
-        counters = [("stats:escalated_by_category", t["category"], 1), ("stats:escalated_to_queue", queue, 1),
-                    ("stats:escalations_by_agent", by, 1)]
-        counters += [("stats:escalated_by_tag", tag.lower(), 1) for tag in t.get("tags", [])]
-        counters += [("stats:escalated_by_article", a["id"], 1) for a in t.get("articles_shown", [])]
-        return Change(
-            action="escalated", by=by, reason=reason, fields=fields,
-            queue_remove=t["queue"] if t["status"] in WAITING_STATUSES else None,
-            queue_add=(queue, sla.queue_score(priority, float(t["first_response_due"]))),
-            counters=counters, event_data={"from_queue": t["queue"], "to_queue": queue, "tier": tier},
-        )
+        return await self.view(ref)
 
     async def resolve(self, ref: str, agent: str, role: str, resolution: str,
                       proposal: dict[str, Any] | None) -> dict[str, Any]:
         now = self.clock()
-
-        def decide(t: dict[str, Any]) -> Change:
-            if t["status"] not in OPEN_STATUSES:
-                raise Conflict(f"ticket {ref} is already {t['status']}")
-            self._require_owner(t, agent, role, "resolve")
-            return Change(action="resolved", by=agent, reason="resolved", fields={
-                "status": "resolved", "resolution": resolution, "resolved_at": repr(now)},
-                queue_remove=t["queue"] if t["status"] in WAITING_STATUSES else None, close_open_keys=True,
-                counters=[(f"agent:{agent}", "resolved", 1), ("stats:resolved_by_category", t["category"], 1)],
-                event_data={"queue": t["queue"], "category": t["category"]})
-
-        ticket = await self.store.mutate(ref, decide, now)
+        ticket = await self.store.mutate(ref, lambda t: transitions.resolve(t, agent, role, resolution, now), now)
         draft = None
         issues: list[str] = []
         if proposal is not None:
-            path = write_draft(self.settings.kb_drafts_dir, proposal, ref, ticket.get("product", ""),
-                               ticket.get("error_code", ""))
+            path = write_draft(self.settings.kb_drafts_dir, proposal, ref, ticket.product, ticket.error_code)
             draft = str(path)
-            matrix = self.matrix.matrix
-            issues = draft_issues(path, matrix.taxonomy)
-            await self.store.add_event("kb_draft_proposed", ref, now, {"by": agent, "path": draft})
-        handed_back = []
-        for channel in ticket.get("channels", []):
-            handed_back.append(await self.notifier.trigger(channel["conversation_id"], "ticket_resolved",
-                                                           {"reference": ref}))
+            issues = draft_issues(path, self.matrix.matrix.taxonomy)
+            await self.store.record_event(ref, Event("kb_draft_proposed", agent, "article proposed",
+                                                     {"path": draft}), now)
+        handed_back = [await self.notifier.trigger(channel["conversation_id"], "ticket_resolved", {"reference": ref})
+                       for channel in ticket.channels]
         logger.info("ticket %s resolved by %s", ref, agent)
-        return {"ticket": await self.store.ticket(ref), "draft_path": draft, "draft_issues": issues,
+        return {"ticket": await self.view(ref), "draft_path": draft, "draft_issues": issues,
                 "bot_notified": all(handed_back)}
 
-    async def reopen(self, ref: str, agent: str, reason: str) -> dict[str, Any]:
+    async def reopen(self, ref: str, agent: str, reason: str) -> tuple[Ticket, TicketLists]:
         now = self.clock()
+        await self.store.mutate(ref, lambda t: transitions.reopen(t, agent, reason, now), now)
+        return await self.view(ref)
 
-        def decide(t: dict[str, Any]) -> Change:
-            if t["status"] not in ("resolved", "closed"):
-                raise Conflict(f"ticket {ref} is {t['status']}, not resolved")
-            return Change(action="reopened", by=agent, reason=reason, fields={
-                "status": "queued", "agent": "", "enqueued_at": repr(now), "resolution": "",
-                "reopened": int(t.get("reopened", 0)) + 1},
-                queue_add=(t["queue"], sla.queue_score(t["priority"], float(t["first_response_due"]))),
-                reopen_keys=True, counters=[("stats:reopened_by_category", t["category"], 1)])
-
-        await self.store.mutate(ref, decide, now)
-        return await self.store.ticket(ref)
-
-    async def release(self, ref: str, agent: str, role: str, reason: str) -> dict[str, Any]:
+    async def release(self, ref: str, agent: str, role: str, reason: str) -> tuple[Ticket, TicketLists]:
         now = self.clock()
-
-        def decide(t: dict[str, Any]) -> Change:
-            if t["status"] not in ("claimed", "waiting_customer"):
-                raise Conflict(f"ticket {ref} is {t['status']}, not claimed")
-            self._require_owner(t, agent, role, "release")
-            return Change(action="released", by=agent, reason=reason or "released", fields={
-                "status": "queued", "agent": "", "enqueued_at": repr(now)},
-                queue_add=(t["queue"], sla.queue_score(t["priority"], float(t["first_response_due"]))))
-
-        await self.store.mutate(ref, decide, now)
-        return await self.store.ticket(ref)
+        await self.store.mutate(ref, lambda t: transitions.release(t, agent, role, reason, now), now)
+        return await self.view(ref)
 
     async def agent_stats(self) -> list[dict[str, Any]]:
+        names = await self.store.agent_names()
+        counters = await self.store.agent_counters(names)
+        escalated = (await self.store.stats())["escalations_by_agent"]
         out = []
-        for name in await self.store.agent_names():
-            counts = await self.store.counters(f"agent:{name}")
+        for name in names:
+            counts = counters[name]
             rating_count = counts.get("rating_count", 0)
             out.append({
                 "agent": name, "claimed": counts.get("claimed", 0), "resolved": counts.get("resolved", 0),
-                "replies": counts.get("replies", 0),
-                "escalated": (await self.store.counters("stats:escalations_by_agent")).get(name, 0),
+                "replies": counts.get("replies", 0), "escalated": escalated.get(name, 0),
                 "average_rating": round(counts.get("rating_sum", 0) / rating_count, 2) if rating_count else None,
             })
         return out
 
     async def analytics(self) -> dict[str, Any]:
-        created = await self.store.counters("stats:created_by_category")
-        escalated = await self.store.counters("stats:escalated_by_category")
-        handoff_articles = await self.store.counters("stats:handoff_by_article")
-        escalated_articles = await self.store.counters("stats:escalated_by_article")
-        handoff_tags = await self.store.counters("stats:handoff_by_tag")
-        escalated_tags = await self.store.counters("stats:escalated_by_tag")
+        stats = await self.store.stats()
 
         def rates(base: dict[str, int], up: dict[str, int]) -> list[dict[str, Any]]:
             rows = [{"key": k, "tickets": n, "escalated": up.get(k, 0),
                      "escalation_rate": round(up.get(k, 0) / n, 3) if n else 0.0} for k, n in base.items()]
             return sorted(rows, key=lambda r: (-r["tickets"], r["key"]))
 
-        by_agent = await self.store.counters("stats:escalations_by_agent")
-        issues = await self.store.counters("stats:issues")
         return {
-            "by_category": rates(created, escalated),
-            "by_article": rates(handoff_articles, escalated_articles),
-            "by_tag": rates(handoff_tags, escalated_tags),
+            "by_category": rates(stats["created_by_category"], stats["escalated_by_category"]),
+            "by_article": rates(stats["handoff_by_article"], stats["escalated_by_article"]),
+            "by_tag": rates(stats["handoff_by_tag"], stats["escalated_by_tag"]),
             "agents_escalating_most": [{"agent": a, "escalations": n} for a, n in
-                                       sorted(by_agent.items(), key=lambda kv: -kv[1]) if a != SYSTEM][:10],
+                                       sorted(stats["escalations_by_agent"].items(), key=lambda kv: -kv[1])
+                                       if a != SYSTEM][:10],
             "recurring_issues": [{"category": k.split("|", 1)[0], "issue": k.split("|", 1)[1], "tickets": n}
-                                 for k, n in sorted(issues.items(), key=lambda kv: -kv[1]) if n >= 2][:20],
-            "ratings": await self.store.counters("stats:ratings"),
+                                 for k, n in sorted(stats["issues"].items(), key=lambda kv: -kv[1]) if n >= 2][:20],
+            "ratings": stats["ratings"],
         }
 
     # -- SLA watcher ----------------------------------------------------------------------------------
@@ -478,24 +290,21 @@ class TicketService:
             seen: set[str] = set()
             slots = asyncio.Semaphore(SLA_CONCURRENCY)
 
-            async def check(t: dict[str, Any]) -> None:
+            async def check(ref: str, t: Ticket | None) -> None:
                 async with slots:
-                    if t.get("status") in OPEN_STATUSES:
-                        for kind in self._sla_candidates(t, now):
-                            outcome = await self._sla_step(t["reference"], kind, now)
-                            if outcome:
-                                counts[outcome] += 1
+                    for kind in transitions.sla_checks(t, now) if t is not None else []:
+                        outcome = await self._sla_step(ref, kind, now)
+                        if outcome:
+                            counts[outcome] += 1
                     # due but with nothing (more) to do now: its next check, or the next sweep
-                    await self.store.reschedule_sla(t["reference"], now, now + interval)
+                    await self.store.reschedule_sla(ref, now, now + interval)
 
             while True:
                 refs = [r for r in await self.store.due_refs(now, SLA_BATCH) if r not in seen]
                 if not refs:
                     break
                 seen.update(refs)
-                states = await self.store.tickets_state_raw(refs)
-                await asyncio.gather(*(check(decode_ticket(raw) if raw else {"reference": ref})
-                                       for ref, raw in zip(refs, states)))
+                await asyncio.gather(*(check(ref, t) for ref, t in zip(refs, await self.store.tickets(refs))))
                 if not await self.store.extend_lock("sla", owner, ttl):  # a long sweep keeps its lock
                     logger.warning("sla sweep lost its lock after %d tickets; the next sweep goes on", len(seen))
                     break
@@ -503,64 +312,19 @@ class TicketService:
             await self.store.release_lock("sla", owner)
         return counts
 
-    @staticmethod
-    def _sla_candidates(t: dict[str, Any], now: float) -> list[str]:
-        """Checks worth an atomic update according to a snapshot (each is re-checked inside it)."""
-        kinds = []
-        due = t.get("first_response_due")
-        if due is not None and not t.get("first_response_at"):
-            if not t.get("warned") and float(t.get("warn_at") or due) <= now < float(due):
-                kinds.append("warn")
-            if not t.get("breached") and now >= float(due):
-                kinds.append("breach")
-        tier_due = t.get("tier_due")
-        if tier_due is not None and now >= float(tier_due) and t.get("status") != "waiting_customer":
-            kinds.append("tier")
-        return kinds
-
     async def _sla_step(self, ref: str, kind: str, now: float) -> str:
-        """One SLA check of one ticket, re-evaluated inside the atomic update; returns what it did."""
-        changed = ""
-        matrix = self.matrix.matrix
+        """One SLA step of one ticket, re-checked inside the atomic update; returns what it did."""
+        done: list[Event] = []
 
-        def decide(t: dict[str, Any]) -> Change | None:
-            nonlocal changed
-            if t["status"] not in OPEN_STATUSES:
-                return None
-            responded = bool(t.get("first_response_at"))
-            due = float(t["first_response_due"])
-            if kind == "warn":
-                if responded or t.get("warned") or not (float(t.get("warn_at") or due) <= now < due):
-                    return None
-                priority = sla.raise_priority(t["priority"], 1, highest="P2" if t["priority"] != "P1" else "P1")
-                changed = "warned"
-                waiting = t["status"] in WAITING_STATUSES
-                return Change(action="sla_warning", by=SYSTEM, reason=f"first response due in "
-                              f"{max(0, round((due - now) / 60))} min; priority {t['priority']} -> {priority}",
-                              fields={"warned": 1, "priority": priority},
-                              queue_add=(t["queue"], sla.queue_score(priority, due)) if waiting else None,
-                              event_data={"due": due, "priority": priority})
-            if kind == "breach":
-                if responded or t.get("breached") or now < due:
-                    return None
-                changed = "breached"
-                return Change(action="sla_breached", by=SYSTEM, reason="first response deadline passed",
-                              fields={"breached": 1}, counters=[("stats:breaches_by_queue", t["queue"], 1)],
-                              event_data={"due": due, "queue": t["queue"]})
-            tier_due = t.get("tier_due")
-            if tier_due is None or now < float(tier_due) or t["status"] == "waiting_customer":
-                return None
-            if int(t["tier"]) == 1:
-                target = escalation_target(matrix, t["category"], t["queue"])
-                if target.name == t["queue"]:
-                    return None
-                changed = "escalated"
-                return self._move(t, target.name, target.tier, SYSTEM,
-                                  f"tier-1 limit of {sla.TIER_LIMIT_MINUTES[1]} minutes exceeded", now)
-            changed = "tier_alerts"
-            return Change(action="tier_limit_exceeded", by=SYSTEM,
-                          reason=f"tier-{t['tier']} time limit exceeded", fields={"tier_due": ""},
-                          event_data={"tier": t["tier"], "queue": t["queue"]})
+        def step(t: Ticket) -> transitions.Result | None:
+            done.clear()
+            result = transitions.sla_step(t, kind, now, self.matrix.matrix, self.settings.business_hours)
+            if result is not None:
+                done.append(result[1])
+            return result
 
-        await self.store.mutate(ref, decide, now)
-        return changed
+        await self.store.mutate(ref, step, now)
+        if not done:
+            return ""
+        return {"sla_warning": "warned", "sla_breached": "breached", "escalated": "escalated",
+                "tier_limit_exceeded": "tier_alerts"}[done[0].kind]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -168,34 +167,3 @@ def expected_first_response(now: float, first_response_due: float, priority: str
     by_queue = add_minutes(now, expected_wait_minutes(position, recent_waits, default_minutes), hours,
                            POLICIES[priority].around_the_clock)
     return max(first_response_due, by_queue)
-
-
-def _stamp(value: object) -> float | None:
-    """A stored time (float, or its text; "" or None when unset)."""
-    if value is None or value == "":
-        return None
-    return float(value)  # type: ignore[arg-type]
-
-
-def next_check(ticket: Mapping[str, object], open_statuses: tuple[str, ...]) -> float | None:
-    """The earliest time at which the SLA watcher has something to do for a ticket in this state (a
-    warning, a breach or a tier limit), or None when nothing can come due until the ticket changes again.
-    The watcher keeps every open ticket under this time in a sorted set, so a sweep reads only the tickets
-    that are due, not all open ones. Accepts decoded fields or their stored text."""
-    if ticket.get("status") not in open_statuses:
-        return None
-    times: list[float] = []
-    due = _stamp(ticket.get("first_response_due"))
-    if due is not None and not ticket.get("first_response_at") and not _flag(ticket.get("breached")):
-        times.append(due)
-        if not _flag(ticket.get("warned")):
-            warn_at = _stamp(ticket.get("warn_at"))
-            times.append(due if warn_at is None else min(warn_at, due))
-    tier_due = _stamp(ticket.get("tier_due"))
-    if tier_due is not None and ticket.get("status") != "waiting_customer":
-        times.append(tier_due)
-    return min(times) if times else None
-
-
-def _flag(value: object) -> bool:
-    return value not in (None, "", 0, "0", False)

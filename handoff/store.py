@@ -1,17 +1,20 @@
-"""All Redis code of the handoff service. Every key is built here, under a configurable prefix.
+"""All Redis code of the handoff service. Every key is built here, under a configurable prefix, and
+every write is derived here from a ticket's transition (before, after, event; ``handoff.transitions``):
+the service names no keys.
 
 Layout (``P`` = prefix):
-  P ticket:{ref}            hash: ``doc`` (JSON, the static record, no state field or list in it) + scalar
-                            state fields
+  P ticket:{ref}            hash: ``view`` (JSON: the agents' view but the hash fields) + the hash fields
+                            (``tickets.HASH_FIELDS``: status, agent, claim stamps, ...), see handoff.tickets
   P ticket:{ref}:history    list of JSON entries (append-only: who, when, what, why)
   P ticket:{ref}:replies    list of JSON agent replies;  P ticket:{ref}:notes  internal notes
+  P ticket:{ref}:ratings    the customer's ratings with their (masked) comments
   P seq:ticket              counter behind T-000123;     P secret:{secret} -> ref;  P conv:{id} -> ref
   P customer:{key}:open:{category} -> ref of the open ticket;  P customer:{key}:tickets zset
   P customer:{key}:contacts zset conversation -> time (repeated contact)
   P queue:{name}            zset of waiting refs, score = priority rank * 1e13 + deadline ms
   P open                    set of open refs (console);  P waits:{queue} recent claim waits (s)
   P sla:due                 zset of open refs, score = the next time the SLA watcher has work for it
-                            (sla.next_check; kept by every write of a ticket, so a sweep reads only due ones)
+                            (transitions.next_sla_check; kept by every write of a ticket, so a sweep reads only due ones)
   P ratelimit:tickets:{client}:{hour}  new tickets of one anonymous client in one hour (expires)
   P tokens                  hash sha256(token) -> {name, role};  P agent:{name} hash of counters
   P stats:{kind}            hashes of counters (analytics);  P events  stream;  P lock:{name}
@@ -21,37 +24,27 @@ The Lua scripts build keys from the prefix too (single Redis or Sentinel; Cluste
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 
-from ujson import dumps as fast_dumps  # the create hot path: same JSON, less CPU
-from ujson import loads as fast_loads  # 2-3x the stdlib's speed on ticket documents (claim hot path)
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, cast
+
+from ujson import dumps as fast_dumps  # the create and claim hot paths: same JSON, less CPU
 
 from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import NoScriptError, ResponseError, WatchError  # type: ignore[import-untyped, unused-ignore]
 
-from bot.contract import OPEN_STATUSES, CreateTicketRequest
+from bot.contract import OPEN_STATUSES, WAITING_STATUSES
 from handoff.errors import Conflict, StoreUnavailable, TicketNotFound
-from handoff.sla import next_check
-from handoff.tickets import HIDDEN_FROM_AGENTS, agent_view, customer_keys
-
-FLOAT_FIELDS = (
-    "created_at", "updated_at", "enqueued_at", "tier_entered_at", "claimed_at", "first_response_at",
-    "first_response_due", "resolution_due", "tier_due", "resolved_at", "warn_at",
+from handoff.sla import queue_score
+from handoff.tickets import (
+    AGENT_HASH_FIELDS, HASH_FIELDS, LIST_NAMES, VIEW_FIELDS, Ticket, TicketLists, agent_json, agent_view,
+    changed_fields, customer_keys, decode, encode_fields, encode_view,
 )
-INT_FIELDS = ("tier", "version", "rating", "warned", "breached", "reopened", "contacts_7d", "customer_verified")
-JSON_FIELDS = ("priority_reasons",)
-STATE_FIELDS = FLOAT_FIELDS + INT_FIELDS + (
-    "reference", "secret_reference", "status", "queue", "priority", "agent", "resolution", "routing_rule",
-) + JSON_FIELDS
-LIST_NAMES = ("history", "replies", "notes")
-
-
-def _lua_table(entries: Iterable[tuple[str, str]]) -> str:
-    return "{" + ", ".join(f"{name} = '{value}'" for name, value in entries) + "}"
+from handoff.transitions import Event, Result, claim_event, next_sla_check
 
 _CREATE_LUA = """
 local spec = cjson.decode(ARGV[1])
@@ -96,9 +89,9 @@ local ref = string.format('T-%06d', n)
 local tk = p .. 'ticket:' .. ref
 redis.call('SET', conv, ref)
 redis.call('SET', p .. 'secret:' .. spec.secret, ref)
-local flat = {'doc', ARGV[2], 'reference', ref, 'secret_reference', spec.secret, 'contacts_7d', tostring(contacts),
-              'customer_verified', spec.verified and '1' or '0'}
-if related then table.insert(flat, 'possible_duplicate_of'); table.insert(flat, related) end
+local flat = {'view', ARGV[2], 'reference', ref, 'contacts_7d', tostring(contacts), 'possible_duplicate_of',
+              related or ''}
+if v == spec.variants[2] then flat[2] = ARGV[3] end
 for k, val in pairs(v.fields) do table.insert(flat, k); table.insert(flat, val) end
 redis.call('HSET', tk, unpack(flat))
 redis.call('ZADD', p .. 'queue:' .. spec.queue, v.score, ref)
@@ -128,94 +121,54 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# The claimed ticket as agents see it, written as JSON text by the claim script itself (cheaper for the
-# service than decoding the record and encoding it again): the stored JSON (doc, JSON fields, list items,
-# all written by this module) is copied as it is, the doc's closing brace is replaced by the number fields
-# (their stored digits; a float field stored as an integer gets ".0"), the lists and the string fields (one
-# cjson.encode). A JSON parser then reads exactly what decode_ticket + the lists give, types included
-# (tests/handoff/test_handoff_claim_json.py). Written for Lua 5.1's costs: few calls, one concat.
-# A value it cannot vouch for (not a plain JSON number, an integer too long for a double, a doc written
-# before static_doc() that still holds created_at) makes it return nil, and Python decodes that ticket.
-_AGENT_JSON_LUA = """
-local KIND = {KINDS}
-local find, sub, byte, concat = string.find, string.sub, string.byte, table.concat
-local function json_float(s)
-  if s == '' then return 'null' end
-  if #s > 300 or find(s, '^-?0%d') then return nil end
-  if find(s, '^-?%d+$') then return s .. '.0' end
-  if find(s, '^-?%d+%.%d+$') or find(s, '^-?%d+[eE][-+]?%d+$') or find(s, '^-?%d+%.%d+[eE][-+]?%d+$') then
-    local n = tonumber(s)
-    if n == n and n ~= math.huge and n ~= -math.huge then return s end
-  end
-  return nil
+# Takes the best waiting ticket of the queues in ARGV[5] and claims it as transitions.claim does;
+# each queue comes with the claim's history entry and stream data as the store's codec writes them (JSON
+# from Python: the script writes none). Answers the stored view, the agents' hash fields and the lists, which
+# tickets.agent_json joins into the agents' JSON without decoding anything. One string is the cheapest reply
+# to parse: the parts joined by NUL, which no JSON text and no stored value holds (the counts prove it).
+_CLAIM_LUA = """
+local p, agent, now, packed = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
+local args, pos = {}, 1
+while true do  -- ARGV[5]: queue, history entry, stream data, queue, ... joined by NUL (one argument is cheaper)
+  local i = string.find(packed, '\\0', pos, true)
+  if not i then args[#args + 1] = string.sub(packed, pos); break end
+  args[#args + 1] = string.sub(packed, pos, i - 1); pos = i + 1
 end
-local function agent_json(flat, lists)
-  local doc, strings, nstrings, parts, n = '{}', {}, 0, {''}, 1
-  for i = 1, #flat, 2 do
-    local k, v = flat[i], flat[i + 1]
-    local kind = KIND[k]
-    if kind == 'f' then
-      if not (#v < 300 and find(v, '^-?[1-9]%d*%.%d+$')) then v = json_float(v) end
-      if v == nil then return nil end
-      n = n + 1; parts[n] = '"' .. k .. '":' .. v .. ','
-    elseif kind == 'i' then
-      if v ~= '0' and not (#v <= 15 and find(v, '^-?[1-9]%d*$')) then return nil end
-      n = n + 1; parts[n] = '"' .. k .. '":' .. v .. ','
-    elseif kind == 'j' then
-      if v == '' then return nil end
-      n = n + 1; parts[n] = '"' .. k .. '":' .. v .. ','
-    elseif k == 'doc' then doc = v
-    elseif kind ~= 'hidden' then strings[k] = v; nstrings = nstrings + 1 end
-  end
-  parts[n + 1] = '"history":['; parts[n + 2] = concat(lists.history, ','); parts[n + 3] = '],"replies":['
-  parts[n + 4] = concat(lists.replies, ','); parts[n + 5] = '],"notes":['; parts[n + 6] = concat(lists.notes, ',')
-  parts[n + 7] = ']'; n = n + 7
-  if nstrings > 0 then parts[n + 1] = ','; parts[n + 2] = sub(cjson.encode(strings), 2, -2); n = n + 2 end
-  parts[n + 1] = '}'
-  if byte(doc, 1) ~= 123 or byte(doc, -1) ~= 125 or find(doc, '"created_at"', 1, true) then return nil end
-  if find(doc, '^{%s*}$') then parts[1] = '{' else parts[1] = sub(doc, 1, -2) .. ',' end
-  return concat(parts)
-end
-"""
-_AGENT_JSON_LUA = _AGENT_JSON_LUA.replace("{KINDS}", _lua_table(
-    [(n, "f") for n in FLOAT_FIELDS] + [(n, "i") for n in INT_FIELDS] + [(n, "j") for n in JSON_FIELDS]
-    + [(n, "hidden") for n in HIDDEN_FROM_AGENTS]
-))
-
-_CLAIM_LUA = _AGENT_JSON_LUA + """
-local p = ARGV[1]
-local best, bestscore, bestq
-for i = 5, #ARGV do
-  local q = ARGV[i]
-  local r = redis.call('ZRANGE', p .. 'queue:' .. q, 0, 0, 'WITHSCORES')
+local best, bestscore, besti
+for i = 1, #args, 3 do
+  local r = redis.call('ZRANGE', p .. 'queue:' .. args[i], 0, 0, 'WITHSCORES')
   if r[1] then
     local sc = tonumber(r[2])
-    if best == nil or sc < bestscore then best = r[1]; bestscore = sc; bestq = q end
+    if best == nil or sc < bestscore then best = r[1]; bestscore = sc; besti = i end
   end
 end
 if best == nil then return false end
-redis.call('ZREM', p .. 'queue:' .. bestq, best)
+local q = args[besti]
+redis.call('ZREM', p .. 'queue:' .. q, best)
 local tk = p .. 'ticket:' .. best
-local now = ARGV[3]
 local enq = tonumber(redis.call('HGET', tk, 'enqueued_at') or now)
-redis.call('HSET', tk, 'status', 'claimed', 'agent', ARGV[2], 'claimed_at', now, 'updated_at', now)
+redis.call('HSET', tk, 'status', 'claimed', 'agent', agent, 'claimed_at', now, 'updated_at', now)
 redis.call('HINCRBY', tk, 'version', 1)
-redis.call('RPUSH', tk .. ':history', cjson.encode({at = tonumber(now), by = ARGV[2], action = 'claimed',
-  reason = 'claimed from queue ' .. bestq}))
-redis.call('LPUSH', p .. 'waits:' .. bestq, tostring(tonumber(now) - enq))
-redis.call('LTRIM', p .. 'waits:' .. bestq, 0, 49)
-redis.call('HINCRBY', p .. 'agent:' .. ARGV[2], 'claimed', 1)
+redis.call('RPUSH', tk .. ':history', args[besti + 1])
+redis.call('LPUSH', p .. 'waits:' .. q, tostring(tonumber(now) - enq))
+redis.call('LTRIM', p .. 'waits:' .. q, 0, 49)
+redis.call('HINCRBY', p .. 'agent:' .. agent, 'claimed', 1)
 redis.call('XADD', p .. 'events', 'MAXLEN', '~', ARGV[4], '*', 'type', 'claimed', 'ref', best, 'at', now,
-  'data', cjson.encode({agent = ARGV[2], queue = bestq}))
-local flat = redis.call('HGETALL', tk)
-local lists = {history = redis.call('LRANGE', tk .. ':history', 0, -1),
-  replies = redis.call('LRANGE', tk .. ':replies', 0, -1), notes = redis.call('LRANGE', tk .. ':notes', 0, -1)}
-local view = agent_json(flat, lists)
-if view then return best .. ' ' .. view end
-local fields = {}
-for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
-return {best, cjson.encode({fields = fields, history = lists.history, replies = lists.replies, notes = lists.notes})}
-"""
+  'data', args[besti + 2])
+local view = redis.call('HGET', tk, 'view')
+if not view then return {best} end  -- stored before the view existed: Python reads it
+local parts = {best, 0, 0, 0, view}
+for _, value in ipairs(redis.call('HMGET', tk, {AGENT_FIELDS})) do
+  if not value then return {best} end
+  parts[#parts + 1] = value
+end
+for i, name in ipairs({'history', 'replies', 'notes'}) do
+  local items = redis.call('LRANGE', tk .. ':' .. name, 0, -1)
+  parts[i + 1] = #items
+  for _, item in ipairs(items) do parts[#parts + 1] = item end
+end
+return table.concat(parts, '\\0')
+""".replace("{AGENT_FIELDS}", ", ".join(f"'{name}'" for name in AGENT_HASH_FIELDS))
 
 
 class ScriptBatcher:
@@ -286,24 +239,6 @@ class ScriptBatcher:
         return results
 
 
-@dataclass
-class Change:
-    """One atomic change of a ticket, applied by ``Store.mutate``."""
-
-    action: str  # history/event type: claimed, note, reply, escalated, resolved, reopened, released, ...
-    by: str
-    reason: str = ""
-    fields: dict[str, str | int | float] = field(default_factory=dict)
-    doc: dict[str, Any] | None = None
-    queue_remove: str | None = None
-    queue_add: tuple[str, float] | None = None
-    close_open_keys: bool = False  # ticket no longer open: drop it from customer open keys and P open
-    reopen_keys: bool = False
-    push: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (list name, JSON item)
-    counters: list[tuple[str, str, int]] = field(default_factory=list)  # (key suffix, field, increment)
-    event_data: dict[str, Any] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class ClaimedTicket:
     reference: str
@@ -361,11 +296,32 @@ class Store:
         ref = await self.redis.get(self._k("conv", conversation_id))
         return cast(str | None, ref)
 
-    async def create(self, spec: dict[str, Any], doc: dict[str, Any]) -> CreateResult:
-        """One round trip: idempotency by conversation, repeated-contact count, attach detection and the
-        new ticket (see _CREATE_LUA). ``spec["variants"]`` = [normal, repeated contact] field sets."""
-        spec = {"prefix": self.prefix, "maxlen": str(self.events_maxlen), **spec}
-        args = [fast_dumps(spec), fast_dumps(static_doc(doc))]
+    async def create(self, normal: Result, repeated: Result | None, *, client: str, client_limit: int,
+                     repeat_window: float, repeat_threshold: int, now: float) -> CreateResult:
+        """One round trip (see _CREATE_LUA): idempotency by conversation, the anonymous client's hourly
+        limit, the repeated-contact count (``repeated`` is the ticket as it is when the customer reached
+        ``repeat_threshold`` conversations in ``repeat_window`` seconds; None: the same), attach
+        detection, and the new ticket with its queue, schedule, customer keys, counters and event."""
+        ticket, event = normal
+        variants, views = [], []
+        for t, e in (normal, repeated or normal):
+            at = next_sla_check(t)
+            fields = encode_fields(t, [n for n in HASH_FIELDS if n not in ("reference", "contacts_7d",
+                                                                         "possible_duplicate_of")])
+            variants.append({"fields": fields, "score": repr(queue_score(t.priority, t.first_response_due)),
+                             "sla_next": "" if at is None else repr(at), "history": _history_entry(e, now),
+                             "event": _event_data(e)})
+            views.append(encode_view(t))
+        spec = {
+            "prefix": self.prefix, "maxlen": str(self.events_maxlen), "conv": ticket.conversation_id,
+            "secret": ticket.secret_reference, "category": ticket.category, "queue": ticket.queue,
+            "customer_keys": customer_keys(ticket.customer), "now": repr(now), "cutoff": repr(now - repeat_window),
+            "contacts_ttl": int(repeat_window) + 86400, "repeat_threshold": repeat_threshold,
+            "counters": [[key, name] for key, name, _ in _stats(ticket, ticket, event)], "variants": variants,
+            "verified": ticket.customer_verified, "client": client, "client_limit": client_limit,
+            "hour": int(now // 3600),
+        }
+        args = [fast_dumps(spec), *views]
         result = await (self._create_replicated(args) if self.replica_acks else self._create(keys=[], args=args))
         return CreateResult(str(result[0]), str(result[1]), len(result) > 2 and result[2] == "1")
 
@@ -393,21 +349,22 @@ class Store:
 
     # -- read -----------------------------------------------------------------------------------------
 
-    async def ticket(self, ref: str, *, with_lists: bool = True) -> dict[str, Any]:
+    async def ticket(self, ref: str) -> Ticket:
+        raw = await self.redis.hgetall(self._k("ticket", ref))
+        if not raw:
+            raise TicketNotFound(f"ticket {ref} does not exist")
+        return decode(raw)
+
+    async def ticket_with_lists(self, ref: str) -> tuple[Ticket, TicketLists]:
         key = self._k("ticket", ref)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(key)
-        if with_lists:
-            for name in LIST_NAMES:
-                pipe.lrange(f"{key}:{name}", 0, -1)
-        results = await pipe.execute()
-        if not results[0]:
+        for name in LIST_NAMES:
+            pipe.lrange(f"{key}:{name}", 0, -1)
+        raw, *lists = await pipe.execute()
+        if not raw:
             raise TicketNotFound(f"ticket {ref} does not exist")
-        ticket = decode_ticket(results[0])
-        if with_lists:
-            for name, raw in zip(LIST_NAMES, results[1:]):
-                ticket[name] = [json.loads(item) for item in raw]
-        return ticket
+        return decode(raw), TicketLists(*(tuple(json.loads(item) for item in items) for items in lists))
 
     async def ref_for_secret(self, secret: str) -> str:
         ref = await self.redis.get(self._k("secret", secret))
@@ -478,7 +435,7 @@ class Store:
                 try:
                     await pipe.watch(key)
                     raw = await pipe.hgetall(key)
-                    at = next_check(decode_ticket(raw), OPEN_STATUSES) if raw else None
+                    at = next_sla_check(decode(raw)) if raw else None
                     pipe.multi()
                     if at is None:
                         pipe.zrem(due_key, ref)
@@ -503,7 +460,7 @@ class Store:
             if refs:
                 due = {}
                 for ref, state in zip(refs, await self.tickets_state_raw(list(refs))):
-                    at = next_check(decode_ticket(state), OPEN_STATUSES) if state else None
+                    at = next_sla_check(decode(state)) if state else None
                     if at is not None:
                         due[ref] = at
                 if due:
@@ -513,8 +470,9 @@ class Store:
         await self.redis.set(marker, "1")
         return added
 
-    async def tickets_state(self, refs: list[str]) -> list[dict[str, Any]]:
-        return [decode_ticket(raw) for raw in await self.tickets_state_raw(refs) if raw]
+    async def tickets(self, refs: list[str]) -> list[Ticket | None]:
+        """The tickets ``refs`` (without their lists), in order; None for one that does not exist."""
+        return [decode(raw) if raw else None for raw in await self.tickets_state_raw(refs)]
 
     async def tickets_state_raw(self, refs: list[str]) -> list[dict[str, str]]:
         """The stored state hashes of ``refs``, in order ({} for a ticket that does not exist)."""
@@ -527,28 +485,35 @@ class Store:
 
     async def claim_next(self, queues: list[str], agent: str, now: float) -> ClaimedTicket | None:
         """Atomically take the best waiting ticket of ``queues`` (one script, sent in a pipeline with the
-        concurrent claims of this process); None when all are empty. The script answers "<reference> <the
-        agents' JSON of the ticket>" (see _AGENT_JSON_LUA; one string is the cheapest reply to parse), or
-        [reference, raw record] for a ticket Python has to decode."""
-        result = await self._claim([self.prefix, agent, repr(now), self.events_maxlen, *queues])
+        concurrent claims of this process); None when all are empty. The script answers the stored parts,
+        joined into the agents' JSON by ``tickets.agent_json``; a ticket stored before the view existed is
+        read and encoded in Python."""
+        packed: list[str] = []
+        for queue in queues:
+            event, data = _claim_texts(agent, queue)
+            packed += (queue, _history_entry(event, now), data)
+        result = await self._claim([self.prefix, agent, repr(now), self.events_maxlen, "\0".join(packed)])
         if not result:
             return None
         if isinstance(result, str):
-            reference, _, text = result.partition(" ")
-            return ClaimedTicket(reference, text)
-        reference, text = result
-        data = fast_loads(text)
-        ticket = decode_ticket(data["fields"])
-        for name in LIST_NAMES:
-            raw = data[name]  # Lua's cjson encodes an empty list as {}
-            ticket[name] = [fast_loads(item) for item in raw] if isinstance(raw, list) else []
-        return ClaimedTicket(reference, fast_dumps(agent_view(ticket)), from_script=False)
+            parts = result.split("\0")
+            counts = [int(n) for n in parts[1:4]]
+            values = 5 + len(AGENT_HASH_FIELDS)
+            if len(parts) == values + sum(counts):
+                h, r = values + counts[0], values + counts[0] + counts[1]
+                return ClaimedTicket(parts[0], agent_json(parts[4], parts[5:values], parts[values:h], parts[h:r],
+                                                          parts[r:]))
+            reference = parts[0]
+        else:
+            reference = result[0]
+        ticket, lists = await self.ticket_with_lists(reference)  # not as today's version stores it
+        return ClaimedTicket(reference, fast_dumps(agent_view(ticket, lists), ensure_ascii=False), from_script=False)
 
-    async def mutate(
-        self, ref: str, decide: Callable[[dict[str, Any]], Change | None], now: float, retries: int = 50
-    ) -> dict[str, Any]:
-        """Read the ticket, let ``decide`` compute a Change (or raise, or return None for no-op), and
-        apply it atomically (WATCH/MULTI, retried when another writer got there first)."""
+    async def mutate(self, ref: str, transition: Callable[[Ticket], Result | None], now: float,
+                     retries: int = 50) -> Ticket:
+        """Read the ticket, let the pure ``transition`` compute the new ticket and its event (or raise, or
+        return None for no change), and write it atomically (WATCH/MULTI, retried when another writer got
+        there first). Returns the ticket as written."""
         key = self._k("ticket", ref)
         for _ in range(retries):
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -557,69 +522,84 @@ class Store:
                     raw = await pipe.hgetall(key)
                     if not raw:
                         raise TicketNotFound(f"ticket {ref} does not exist")
-                    ticket = decode_ticket(raw)
-                    change = decide(ticket)
-                    if change is None:
+                    before = decode(raw)
+                    result = transition(before)
+                    if result is None:
                         await pipe.unwatch()
-                        return ticket
+                        return before
+                    after, event = result
+                    after = replace(after, version=before.version + 1, updated_at=now)
                     pipe.multi()
-                    self._apply(pipe, ref, ticket, change, now)
+                    self._write(pipe, before, after, event, now, rewrite="view" not in raw)
                     await pipe.execute()
+                    return after
                 except WatchError:
                     continue
-            ticket.update(change.fields)
-            if change.doc is not None:
-                ticket.update(change.doc)
-            ticket["version"] = int(ticket.get("version", 0)) + 1
-            return ticket
         raise Conflict(f"ticket {ref} is changing too fast, try again")
 
-    def _apply(self, pipe: Any, ref: str, ticket: dict[str, Any], change: Change, now: float) -> None:
+    def _write(self, pipe: Any, before: Ticket, after: Ticket, event: Event, now: float, rewrite: bool) -> None:
+        """Every Redis write of one change, derived from the ticket before and after and the event."""
+        ref = after.reference
         key = self._k("ticket", ref)
-        fields: dict[str, Any] = {k: str(v) for k, v in change.fields.items()}
-        fields["updated_at"] = repr(now)
-        if change.doc is not None:
-            fields["doc"] = json.dumps(static_doc(change.doc))
+        changed = list(HASH_FIELDS) + list(VIEW_FIELDS) if rewrite else changed_fields(before, after)
+        fields = encode_fields(after, [n for n in changed if n in HASH_FIELDS])
+        if any(n not in HASH_FIELDS for n in changed):
+            fields["view"] = encode_view(after)
+        if rewrite:  # stored before the view existed: its doc and loose state fields go
+            pipe.delete(key)
         pipe.hset(key, mapping=fields)
-        pipe.hincrby(key, "version", 1)
-        entry = {"at": now, "by": change.by, "action": change.action, "reason": change.reason}
-        pipe.rpush(f"{key}:history", json.dumps(entry))
-        for name, item in change.push:
-            pipe.rpush(f"{key}:{name}", json.dumps(item))
-        if change.queue_remove:
-            pipe.zrem(self._k("queue", change.queue_remove), ref)
-        if change.queue_add:
-            pipe.zadd(self._k("queue", change.queue_add[0]), {ref: change.queue_add[1]})
-        at = next_check({**ticket, **change.fields}, OPEN_STATUSES)  # the watcher's schedule follows every write
+        pipe.rpush(f"{key}:history", _history_entry(event, now))
+        if event.item is not None:
+            pipe.rpush(f"{key}:{ITEM_LISTS[event.kind]}", json.dumps(event.item))
+        waiting_before, waiting_after = before.status in WAITING_STATUSES, after.status in WAITING_STATUSES
+        moved = after.queue != before.queue
+        if waiting_before and (moved or not waiting_after):
+            pipe.zrem(self._k("queue", before.queue), ref)
+        if waiting_after and (moved or not waiting_before or after.priority != before.priority
+                              or after.first_response_due != before.first_response_due):
+            pipe.zadd(self._k("queue", after.queue), {ref: queue_score(after.priority, after.first_response_due)})
+        at = next_sla_check(after)  # the watcher's schedule follows every write
         if at is None:
             pipe.zrem(self._k("sla", "due"), ref)
         else:
             pipe.zadd(self._k("sla", "due"), {ref: at})
-        category = ticket.get("category", "general")
-        cks = customer_keys(cast(CreateTicketRequest, ticket))
-        if change.close_open_keys:
+        open_before, open_after = before.status in OPEN_STATUSES, after.status in OPEN_STATUSES
+        if open_before and not open_after:
             pipe.srem(self._k("open"), ref)
-            for ck in cks:  # drop the customer's pointer only while it still points at this ticket
-                pipe.eval(_DELETE_IF_EQUAL_LUA, 1, self._k("customer", ck, "open", category), ref)
-        if change.reopen_keys:
+            for ck in customer_keys(after.customer):  # drop the pointer only while it still points here
+                pipe.eval(_DELETE_IF_EQUAL_LUA, 1, self._k("customer", ck, "open", after.category), ref)
+        elif open_after and not open_before:
             pipe.sadd(self._k("open"), ref)
-            for ck in cks:  # a newer open ticket of the same customer and category keeps the pointer
-                pipe.set(self._k("customer", ck, "open", category), ref, nx=True)
-        for suffix, name, amount in change.counters:
+            for ck in customer_keys(after.customer):  # a newer open ticket of the same customer keeps it
+                pipe.set(self._k("customer", ck, "open", after.category), ref, nx=True)
+        for suffix, name, amount in _stats(before, after, event):
             pipe.hincrby(self._k(suffix), name, amount)
-        data = {"by": change.by, "reason": change.reason, **change.event_data}
-        pipe.xadd(self.events_key, {"type": change.action, "ref": ref, "at": repr(now), "data": json.dumps(data)},
+        pipe.xadd(self.events_key, {"type": event.kind, "ref": ref, "at": repr(now), "data": _event_data(event)},
                   maxlen=self.events_maxlen, approximate=True)
 
-    async def add_event(self, kind: str, ref: str, now: float, data: dict[str, Any]) -> None:
-        await self.redis.xadd(self.events_key, {"type": kind, "ref": ref, "at": repr(now), "data": json.dumps(data)},
+    async def record_event(self, ref: str, event: Event, now: float) -> None:
+        """An event about a ticket that changes nothing stored on it (a proposed KB article)."""
+        await self.redis.xadd(self.events_key, {"type": event.kind, "ref": ref, "at": repr(now),
+                                                "data": _event_data(event)},
                               maxlen=self.events_maxlen, approximate=True)
 
-    # -- stats, locks, events -------------------------------------------------------------------------
+    # -- analytics ------------------------------------------------------------------------------------
 
-    async def counters(self, suffix: str) -> dict[str, int]:
-        raw = await self.redis.hgetall(self._k(suffix))
-        return {k: int(v) for k, v in raw.items()}
+    async def stats(self) -> dict[str, dict[str, int]]:
+        """Every counter of ``STATS`` (see _stats), by its name."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name in STATS:
+            pipe.hgetall(self._k("stats", name))
+        return {name: {k: int(v) for k, v in raw.items()} for name, raw in zip(STATS, await pipe.execute())}
+
+    async def agent_counters(self, names: list[str]) -> dict[str, dict[str, int]]:
+        """Claimed, replies, resolved, rating_sum and rating_count of each agent."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(self._k("agent", name))
+        return {name: {k: int(v) for k, v in raw.items()} for name, raw in zip(names, await pipe.execute())}
+
+    # -- stats, locks, events -------------------------------------------------------------------------
 
     async def acquire_lock(self, name: str, owner: str, ttl_ms: int) -> bool:
         return bool(await self.redis.set(self._k("lock", name), owner, nx=True, px=ttl_ms))
@@ -669,25 +649,61 @@ class Store:
         return out
 
 
-def decode_ticket(raw: dict[str, str]) -> dict[str, Any]:
-    doc = dict(raw)
-    ticket: dict[str, Any] = fast_loads(doc.pop("doc", "{}"))
-    for name, value in doc.items():
-        if name in FLOAT_FIELDS:
-            ticket[name] = float(value) if value != "" else None
-        elif name in INT_FIELDS:
-            ticket[name] = int(float(value))
-        elif name in JSON_FIELDS:
-            ticket[name] = fast_loads(value)
-        else:
-            ticket[name] = value
-    return ticket
+ITEM_LISTS = {"reply": "replies", "note": "notes", "rated": "ratings"}  # where an event's item is kept
+STATS = ("created_by_category", "created_by_queue", "handoff_by_tag", "handoff_by_article", "issues",
+         "escalated_by_category", "escalated_to_queue", "escalations_by_agent", "escalated_by_tag",
+         "escalated_by_article", "resolved_by_category", "reopened_by_category", "ratings", "breaches_by_queue")
 
 
-def static_doc(doc: dict[str, Any]) -> dict[str, Any]:
-    """The part of a ticket stored as ``doc``: the state fields (``created_at`` too) and the lists are
-    stored on their own and never repeated in it (the claim script relies on this)."""
-    return {k: v for k, v in doc.items() if k not in STATE_FIELDS and k not in LIST_NAMES}
+def _stats(before: Ticket, after: Ticket, event: Event) -> list[tuple[str, str, int]]:
+    """The counters an event moves: (key suffix, field, increment). The claim script counts claims."""
+    kind = event.kind
+    out: list[tuple[str, str, int]] = []
+    if kind == "created":
+        out += [("stats:created_by_category", after.category, 1), ("stats:created_by_queue", after.queue, 1)]
+        out += [("stats:handoff_by_tag", tag.lower(), 1) for tag in after.tags]
+        out += [("stats:handoff_by_article", a["id"], 1) for a in after.articles_shown if a.get("feedback") != "helped"]
+        if after.error_code or after.product:
+            out.append(("stats:issues", f"{after.category}|{after.error_code or after.product}", 1))
+    elif kind == "escalated":
+        out += [("stats:escalated_by_category", after.category, 1), ("stats:escalated_to_queue", after.queue, 1),
+                ("stats:escalations_by_agent", event.by, 1)]
+        out += [("stats:escalated_by_tag", tag.lower(), 1) for tag in after.tags]
+        out += [("stats:escalated_by_article", a["id"], 1) for a in after.articles_shown]
+    elif kind == "resolved":
+        out += [(f"agent:{event.by}", "resolved", 1), ("stats:resolved_by_category", after.category, 1)]
+    elif kind == "reopened":
+        out.append(("stats:reopened_by_category", after.category, 1))
+    elif kind == "rated" and after.rating is not None:
+        out.append(("stats:ratings", str(after.rating), 1))
+        if after.agent:
+            out += [(f"agent:{after.agent}", "rating_sum", after.rating), (f"agent:{after.agent}", "rating_count", 1)]
+    elif kind == "reply":
+        out.append((f"agent:{event.by}", "replies", 1))
+    elif kind == "sla_breached":
+        out.append(("stats:breaches_by_queue", after.queue, 1))
+    return out
+
+
+def _history_entry(event: Event, now: float) -> str:
+    """{"at": now, "by": ..., "action": ..., "reason": ...} as JSON (the tail is the same for every claim
+    of one agent from one queue, so it is kept)."""
+    return f'{{"at":{now!r},{_entry_tail(event.by, event.kind, event.reason)}'
+
+
+@functools.lru_cache(maxsize=4096)
+def _entry_tail(by: str, kind: str, reason: str) -> str:
+    return fast_dumps({"by": by, "action": kind, "reason": reason}, ensure_ascii=False)[1:]
+
+
+@functools.lru_cache(maxsize=4096)
+def _claim_texts(agent: str, queue: str) -> tuple[Event, str]:
+    event = claim_event(agent, queue)
+    return event, _event_data(event)
+
+
+def _event_data(event: Event) -> str:
+    return fast_dumps({"by": event.by, "reason": event.reason, **event.data}, ensure_ascii=False)
 
 
 def token_hash(token: str) -> str:

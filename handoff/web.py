@@ -218,9 +218,9 @@ async def claim(request: web.Request) -> web.Response:
     return web.Response(body=b'{"ticket":%s}' % ticket, content_type="application/json", charset="utf-8")
 
 
-def agent_view(ticket: dict[str, Any] | None) -> dict[str, Any] | None:
+def agent_view(record: tuple[tickets.Ticket, tickets.TicketLists]) -> dict[str, Any]:
     """What agents see: everything but the customer's secret reference."""
-    return None if ticket is None else tickets.agent_view(ticket)
+    return tickets.agent_view(*record)
 
 
 async def list_tickets(request: web.Request) -> web.Response:

@@ -181,26 +181,23 @@ async def run_phase(name: str, urls: list[str], n: int, concurrency: int, make: 
 
 async def make_due(redis_url: str, count: int) -> list[str]:
     """Give ``count`` open tier-1 tickets a tier-1 limit that has passed (as after a quiet spell when many
-    tickets cross their limit at once), in the ticket and in the watcher's schedule."""
+    tickets cross their limit at once), through the store, which keeps the watcher's schedule."""
+    from dataclasses import replace  # noqa: PLC0415
+
     from redis.asyncio import Redis  # noqa: PLC0415
 
+    from handoff.store import Store  # noqa: PLC0415
+    from handoff.transitions import Event  # noqa: PLC0415
+
     past = time.time() - 60
-    moved: list[str] = []
     async with Redis.from_url(redis_url, decode_responses=True) as r:
-        refs = sorted(await r.smembers("bench:open"))
-        pipe = r.pipeline(transaction=False)
-        for ref in refs:
-            pipe.hget(f"bench:ticket:{ref}", "tier")
-        tiers = await pipe.execute()
-        pipe = r.pipeline(transaction=False)
-        for ref, tier in zip(refs, tiers):
-            if len(moved) >= count:
-                break
-            if tier == "1":
-                pipe.hset(f"bench:ticket:{ref}", "tier_due", repr(past))
-                pipe.zadd("bench:sla:due", {ref: past})
-                moved.append(ref)
-        await pipe.execute()
+        store = Store(r, "bench:")
+        refs = sorted(await store.open_refs())
+        moved = [t.reference for t in await store.tickets(refs) if t is not None and t.tier == 1][:count]
+        for i in range(0, len(moved), 200):
+            await asyncio.gather(*(store.mutate(ref, lambda t: (replace(t, tier_due=past),
+                                                                Event("bench_made_due", "bench")), past)
+                                   for ref in moved[i:i + 200]))
     return moved
 
 
@@ -208,14 +205,14 @@ async def report_watcher(redis_url: str, made_due: list[str]) -> None:
     """How many of the tickets made due the watcher moved up to tier 2 during the run."""
     from redis.asyncio import Redis  # noqa: PLC0415
 
+    from handoff.store import Store  # noqa: PLC0415
+
     async with Redis.from_url(redis_url, decode_responses=True) as r:
-        pipe = r.pipeline(transaction=False)
-        for ref in made_due:
-            pipe.hget(f"bench:ticket:{ref}", "tier")
-        escalated = sum(1 for tier in await pipe.execute() if tier == "2")
-        due_left = await r.zcount("bench:sla:due", "-inf", repr(time.time()))
+        store = Store(r, "bench:")
+        escalated = sum(1 for t in await store.tickets(made_due) if t is not None and t.tier == 2)
+        due_left = len(await store.due_refs(time.time(), 1_000_000))
         print(f"SLA watcher: {escalated} of the {len(made_due)} tickets made due escalated to tier 2; still due "
-              f"at the end: {due_left}; open tickets now: {await r.scard('bench:open')}", flush=True)
+              f"at the end: {due_left}; open tickets now: {len(await store.open_refs())}", flush=True)
 
 
 def wait_health(url: str, timeout: float = 30.0) -> None:

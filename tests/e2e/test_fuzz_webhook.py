@@ -257,7 +257,7 @@ def test_payloads_the_bot_never_offered_do_nothing(stack: Stack, webhook: tuple[
         status, _ = handoff_get(stack, f"/api/v1/tickets/by-conversation/{urllib.parse.quote(who)}")
         assert status == 404, who
     status, ticket = handoff_get(stack, f"/api/v1/agent/tickets/{ref}", token=agent_token(stack))
-    assert status == 200 and ticket["status"] == "resolved" and "rating" not in ticket, ticket
+    assert status == 200 and ticket["status"] == "resolved" and ticket["rating"] is None, ticket
     assert [h["action"] for h in ticket["history"]][-1] == "resolved", ticket["history"]
 
 

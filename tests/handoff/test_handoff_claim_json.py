@@ -1,5 +1,6 @@
-"""The claim script writes the agents' JSON of a ticket itself: it must read back exactly like the decoded
-record (``Store.ticket`` -> ``decode_ticket`` + lists, minus the secret reference), types included."""
+"""The claim's reply is joined from the stored parts (view, hash fields, lists) without decoding them: it
+must read back exactly like the decoded ticket's agent view, types included; and the claim script must do
+what the pure ``transitions.claim`` does."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from aiohttp.test_utils import TestClient
 from handoff_helpers import AGENT2, FakeClock, agent_headers, bot_headers, payload
 
 from handoff import keys as appkeys
+from dataclasses import replace
+
 from handoff.store import Store
-from handoff.tickets import agent_view
+from handoff.tickets import FIELD_NAMES, HASH_FIELDS, agent_view
+from handoff import transitions
 
 
 def canonical(value: Any) -> str:
@@ -34,7 +38,7 @@ async def claim_over_http(client: TestClient, token: str | None = None) -> dict[
 
 
 async def decoded(store: Store, ref: str) -> dict[str, Any]:
-    return agent_view(await store.ticket(ref))
+    return agent_view(*await store.ticket_with_lists(ref))
 
 
 RICH = payload(
@@ -82,38 +86,56 @@ async def test_claimed_json_reads_like_the_decoded_ticket(client: TestClient, cl
     assert "secret_reference" not in ticket
 
 
-async def test_the_script_writes_fresh_tickets_and_hands_unusual_values_to_python(client: TestClient) -> None:
+async def test_the_claim_script_does_what_the_transition_does(client: TestClient, clock: FakeClock) -> None:
+    store = client.app[appkeys.STORE]
+    ref = await create(client, payload("as-pure", customer={}))
+    before = await store.ticket(ref)
+    clock.advance(42.5)
+    claimed = await store.claim_next([before.queue], "alice", clock())
+    assert claimed is not None and claimed.reference == ref
+    assert claimed.from_script  # the fast path: joined from the stored parts, nothing decoded
+    after, lists = await store.ticket_with_lists(ref)
+    assert canonical(json.loads(claimed.agent_json)) == canonical(agent_view(after, lists))
+    expected, event = transitions.claim(before, "alice", clock())
+    assert after == replace(expected, version=before.version + 1, updated_at=clock())
+    assert lists.history[-1] == {"at": clock(), "by": event.by, "action": event.kind, "reason": event.reason}
+    stream = (await store.events(1))[0]
+    assert stream["type"] == "claimed" and stream["ref"] == ref and stream["queue"] == before.queue
+
+
+async def test_a_ticket_stored_before_the_view_is_claimed_and_rewritten(client: TestClient) -> None:
+    """A ticket written by an older version (a ``doc`` JSON with the static fields, every state field as
+    text) is claimed through Python, reads the same, and its next change stores it in today's form."""
     store = client.app[appkeys.STORE]
     redis = store.redis
-    queues = ["tech-support"]
-
-    async def claim_direct(ref: str, from_script: bool) -> None:
-        claimed = await store.claim_next(queues, "alice", 1_764_000_100.5)
-        assert claimed is not None and claimed.reference == ref
-        assert claimed.from_script is from_script
-        assert canonical(json.loads(claimed.agent_json)) == canonical(await decoded(store, ref))
-
-    ref = await create(client, payload("fresh", customer={}))
-    await claim_direct(ref, True)
-
-    # numbers in every form the script copies: integer text in a float field, exponents, empty = null,
-    # and a field no version of the service writes (decoded as a string)
-    ref = await create(client, payload("odd-numbers", customer={}))
-    await redis.hset(store._k("ticket", ref), mapping={
-        "first_response_at": "1764000000", "resolved_at": "1.5e+9", "warn_at": "0.5E3", "tier_due": "",
-        "rating": "4", "warned": "-2", "x_extra": 'text "quoted" \u00fc \\ /'})
-    await claim_direct(ref, True)
-
-    # values only Python reads the same way: an integer field as float text, a float with an
-    # underscore or leading zeros, an integer too long for a double, a doc that repeats created_at
-    for i, fields in enumerate([{"warned": "1.0"}, {"warn_at": "1_764_000_000"}, {"warn_at": "007.5"},
-                                {"rating": "12345678901234567"}]):
-        ref = await create(client, payload(f"python-{i}", customer={}))
-        await redis.hset(store._k("ticket", ref), mapping=fields)
-        await claim_direct(ref, False)
-    ref = await create(client, payload("legacy-doc", customer={}))
+    ref = await create(client, payload("legacy", customer={}))
+    ticket = await store.ticket(ref)
     key = store._k("ticket", ref)
-    doc = json.loads(await redis.hget(key, "doc"))
-    assert "created_at" not in doc  # stored on its own since the claim script writes JSON
-    await redis.hset(key, "doc", json.dumps({**doc, "created_at": float(await redis.hget(key, "created_at"))}))
-    await claim_direct(ref, False)
+    state = ("status", "queue", "tier", "priority", "agent", "version", "updated_at", "enqueued_at",
+             "tier_entered_at", "first_response_due", "resolution_due", "warn_at", "tier_due", "warned", "breached",
+             "routing_rule", "priority_reasons", "reference", "secret_reference", "contacts_7d", "customer_verified")
+    doc = {n: getattr(ticket, n) for n in FIELD_NAMES if n not in state and n not in HASH_FIELDS
+           and n not in ("created_at", "claimed_at", "first_response_at", "resolved_at", "rating", "reopened",
+                         "resolution")}
+    legacy = {"doc": json.dumps(doc), "created_at": repr(ticket.created_at),
+              "tier_due": "" if ticket.tier_due is None else repr(ticket.tier_due),
+              "warned": "0", "breached": "0", "tier": str(ticket.tier), "priority_reasons": json.dumps(
+                  list(ticket.priority_reasons))}
+    for name in state:
+        if name not in legacy:
+            value = getattr(ticket, name)
+            legacy[name] = repr(value) if isinstance(value, float) else str(int(value)) if isinstance(
+                value, bool) else str(value)
+    await redis.delete(key)
+    await redis.hset(key, mapping=legacy)
+    assert await store.ticket(ref) == ticket
+    claimed = await store.claim_next([ticket.queue], "alice", 1_764_000_100.5)
+    assert claimed is not None and claimed.reference == ref and claimed.from_script is False
+    assert canonical(json.loads(claimed.agent_json)) == canonical(await decoded(store, ref))
+    resp = await client.post(f"/api/v1/agent/tickets/{ref}/notes", json={"text": "n"}, headers=agent_headers())
+    assert resp.status == 200
+    stored = await redis.hgetall(key)
+    assert "view" in stored and "doc" not in stored and "tier_entered_at" not in stored
+    again = await store.ticket(ref)
+    assert again == replace(ticket, status="claimed", agent="alice", claimed_at=1_764_000_100.5,
+                            version=again.version, updated_at=again.updated_at)

@@ -6,7 +6,7 @@ import pytest
 from handoff_helpers import payload
 
 from handoff.masking import iban_ok, luhn_ok, mask_text
-from handoff.tickets import build_doc
+from handoff.tickets import told
 from handoff.validation import validate_create
 
 
@@ -41,7 +41,7 @@ def test_checksums() -> None:
 
 def test_summary_mentions_the_essentials() -> None:
     request = validate_create(payload(language="de", frustrated=True))
-    doc = build_doc(request, 1.0)
+    doc = told(request, 1.0)
     summary = doc["summary"]
     for part in ("Ada Lovelace", "verified", "German", "technical / Streamly app", "error code E42",
                  "tech-playback-errors (did not help)", "restarted the app", "frustrated", "Reply in German"):

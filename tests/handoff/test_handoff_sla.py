@@ -164,12 +164,12 @@ async def test_watcher_escalates_warns_and_breaches(client: TestClient, clock: F
     assert await service.sweep_sla() == {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0}
     clock.advance(2 * 60)  # 21 minutes at tier 1
     assert (await service.sweep_sla())["escalated"] == 1
-    ticket = await service.view(ref)
-    assert ticket["queue"] == "tech-support" and ticket["tier"] == 2 and ticket["status"] == "escalated"
-    assert ticket["history"][-1]["by"] == "sla-watcher"
+    ticket, lists = await service.view(ref)
+    assert ticket.queue == "tech-support" and ticket.tier == 2 and ticket.status == "escalated"
+    assert lists.history[-1]["by"] == "sla-watcher"
     clock.advance(28 * 60)  # 16:49, 80 % of the first-response time used
     assert (await service.sweep_sla())["warned"] == 1
-    assert (await service.view(ref))["priority"] == "P2"
+    assert (await service.store.ticket(ref)).priority == "P2"
     assert (await service.sweep_sla())["warned"] == 0  # only once
     clock.advance(12 * 60)  # 17:01
     assert (await service.sweep_sla())["breached"] == 1
@@ -201,11 +201,11 @@ async def test_background_watcher_runs_in_the_app(make_client: Any, settings: An
     created = await (await client.post("/api/v1/tickets", json=body, headers=bot_headers())).json()
     clock.advance(25 * 60)
     for _ in range(100):
-        ticket = await client.app[appkeys.SERVICE].view(created["reference"])
-        if ticket["queue"] != "tier1-general":
+        ticket = await client.app[appkeys.STORE].ticket(created["reference"])
+        if ticket.queue != "tier1-general":
             break
         await asyncio.sleep(0.05)
-    assert ticket["queue"] == "tech-support"
+    assert ticket.queue == "tech-support"
 
 
 async def test_tier2_limit_alert_and_expected_wait_from_history(client: TestClient, clock: FakeClock) -> None:
