@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from handoff.tickets import decode as decode_ticket
 from stack import redis_node
 from stack.cluster import Cluster, backend_status, server_stats
 from rasa_ext.lock_store import AtomicRedisLockStore
@@ -79,10 +80,10 @@ def references_by_conversation(c: Cluster, prefix: str) -> dict[str, list[str]]:
     for key in client.scan_iter(f"{key_prefix}ticket:T-*", count=1000):
         if key.count(":") != key_prefix.count(":") + 1:
             continue  # :history, :replies, :notes
-        doc = client.hget(key, "doc")
-        if not doc:
+        raw = client.hgetall(key)
+        if not raw:
             continue
-        for channel in json.loads(doc).get("channels", [])[:1]:
+        for channel in decode_ticket(raw).channels[:1]:  # the store's own codec, not its layout
             if channel["conversation_id"].startswith(prefix):
                 found.setdefault(channel["conversation_id"], []).append(key.rsplit(":", 1)[1])
     return found
