@@ -19,7 +19,7 @@ from handoff.matrix_source import MatrixSource
 from handoff.routing import route
 from handoff.settings import Settings
 from handoff.store import ClaimedTicket, Store
-from handoff.tickets import Ticket, TicketLists, console_row, routing_facts, status_view
+from handoff.tickets import Ticket, TicketLists, console_row, routing_facts, status_view, verified_customer_key
 from handoff.transitions import SYSTEM, Event
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class TicketService:
         return sorted(rows, key=lambda r: (str(r["priority"]), float(r["first_response_due"] or 0)))
 
     async def customer_tickets(self, customer_id: str) -> list[TicketStatusView]:
-        refs = await self.store.customer_refs(f"id:{customer_id}")
+        refs = await self.store.customer_refs(verified_customer_key(customer_id))
         return [await self.status_view(ref) for ref in refs]
 
     async def rate(self, ref: str, rating: int, comment: str) -> dict[str, Any]:

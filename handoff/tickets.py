@@ -255,11 +255,16 @@ def reference_for(number: int) -> str:
     return f"T-{number:06d}"
 
 
+def verified_customer_key(customer_id: str) -> str:
+    """The identity of a signed-in customer (the only one that may join or list their tickets)."""
+    return f"id:{customer_id}"
+
+
 def customer_keys(customer: Mapping[str, Any]) -> list[str]:
     """Identities under which a customer's tickets are found: verified id and/or e-mail."""
     keys = []
     if customer.get("id") and customer.get("verified"):
-        keys.append(f"id:{customer['id']}")
+        keys.append(verified_customer_key(str(customer["id"])))
     if customer.get("email"):
         keys.append(f"email:{str(customer['email']).strip().lower()}")
     return keys
