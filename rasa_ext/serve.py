@@ -8,9 +8,15 @@ import os
 import sys
 
 
+def run_argv(arguments: list[str], token: str) -> list[str]:
+    """``rasa run`` with ``arguments`` and the token as one argument ``--auth-token=...``: a token that
+    starts with "-" (``token_urlsafe`` gives one in 64) would otherwise be read by argparse as an option,
+    and Rasa would not start."""
+    return ["rasa", "run", *arguments, *([f"--auth-token={token}"] if token else [])]
+
+
 def main() -> None:
-    token = os.environ.get("RASA_TOKEN", "")
-    sys.argv = ["rasa", "run", *sys.argv[1:], *(["--auth-token", token] if token else [])]
+    sys.argv = run_argv(sys.argv[1:], os.environ.get("RASA_TOKEN", ""))
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
