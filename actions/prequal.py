@@ -26,6 +26,7 @@ from actions.texts import (
     NOTHING_TRIED_WORDS, SKIP_WORDS, SKIPPED, URGENCIES, URGENCY_WORDS, category_label, is_one_of, label,
     match_choice, taxonomy,
 )
+from bot.conversation_keys import SAID_SLOT
 from bot.dialogue import assess_severity, devices_in, fields_named, is_question, steps_tried_in
 from bot.entities import normalise
 
@@ -42,9 +43,12 @@ def short_mode(tracker: Tracker) -> bool:
 
 
 def customer_texts(tracker: Tracker) -> list[str]:
-    """Everything the customer typed in this conversation (button payloads left out)."""
-    return [str(e.get("text")) for e in tracker.events if e.get("event") == "user" and e.get("text")
-            and not str(e.get("text")).startswith("/")]
+    """Everything the customer typed in this session (button payloads left out): what the tracker store
+    kept from before the loaded tail (``customer_said``), then the tail's messages."""
+    earlier = tracker.get_slot(SAID_SLOT)
+    texts = [str(t) for t in (earlier if isinstance(earlier, list) else [])]
+    texts += [str(e.get("text")) for e in tracker.events if e.get("event") == "user" and e.get("text")]
+    return [t for t in texts if not t.startswith("/")]
 
 
 def statements(tracker: Tracker) -> str:

@@ -6,9 +6,16 @@ the action server reads the full transcript from it).
                                   first event), texts (customer and bot messages stored), checkpoints
                                   (JSON list of [index, texts before it, time]) and cp:{index} (the
                                   conversation's state at that index: slots and active form, as JSON)
+
+A checkpoint's slots include ``SAID_SLOT``: what the customer typed in the session before it (the latest
+``SAID_LIMIT`` messages). A tracker loaded from a checkpoint has it, so what the customer said before the
+loaded tail still counts (the action server reads it with the tail's messages).
 """
 
 from __future__ import annotations
+
+SAID_SLOT = "customer_said"
+SAID_LIMIT = 40
 
 
 def events_key(prefix: str, sender_id: str) -> str:

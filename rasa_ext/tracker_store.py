@@ -39,16 +39,20 @@ from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
-    ActionExecuted, ActionExecutionRejected, ActiveLoop, BotUttered, Event, LoopInterrupted, SlotSet, UserUttered,
+    ActionExecuted, ActionExecutionRejected, ActiveLoop, BotUttered, Event, LoopInterrupted, SessionStarted, SlotSet,
+    UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.conversation_keys import events_key, meta_key
+from bot.conversation_keys import SAID_LIMIT, SAID_SLOT, events_key, meta_key
 
 logger = logging.getLogger(__name__)
 
-MIN_TAIL = 60  # events loaded in full before the latest turn (recent turns for policies and actions)
-CHECKPOINT_EVERY = 40  # events between two stored states
+# events loaded in full before the latest turn (recent turns for the policies and actions): 40 to 60, about
+# four to six turns. The policies' work grows with it (they featurize every turn loaded); with 60 to 100 the
+# 200th message took 1.57 times as long as the first ones (docs/benchmarks.md, issue 14)
+MIN_TAIL = 40
+CHECKPOINT_EVERY = 20  # events between two stored states
 KEEP_CHECKPOINTS = 8  # states kept per conversation (the older ones are never needed again)
 _LOADED = "_frontdoor_loaded"  # on a tracker this store built: (len(tracker.events) then, events stored then)
 
@@ -77,6 +81,8 @@ class BoundedRedisTrackerStore(TrackerStore):
         self.min_tail = int(min_tail)
         self.checkpoint_every = max(1, int(checkpoint_every))
         super().__init__(domain, event_broker, **kwargs)
+        # what the customer said before a checkpoint goes into it, when the domain has the slot for it
+        self.said_slot = SAID_SLOT if any(slot.name == SAID_SLOT for slot in domain.slots) else None
 
     # -- reading ----------------------------------------------------------------------------------
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
@@ -187,7 +193,7 @@ class BoundedRedisTrackerStore(TrackerStore):
         last = checkpoints[-1][0] if checkpoints else 0
         if new and n - last >= self.checkpoint_every:
             at = float(new[-1].timestamp)
-            fields[f"cp:{n}"] = json.dumps(_state_of(tracker), ensure_ascii=False)
+            fields[f"cp:{n}"] = json.dumps(_state_of(tracker, self.said_slot), ensure_ascii=False)
             checkpoints.append((n, texts, at))
             drop = [f"cp:{index}" for index, _t, _a in checkpoints[:-KEEP_CHECKPOINTS]]
             checkpoints = checkpoints[-KEEP_CHECKPOINTS:]
@@ -214,12 +220,33 @@ def _checkpoints(meta: Dict[str, str]) -> List[Tuple[int, int, float]]:
     return [(int(i), int(t), float(a)) for i, t, a in json.loads(meta.get("checkpoints") or "[]")]
 
 
-def _state_of(tracker: DialogueStateTracker) -> Dict[str, Any]:
-    """What a checkpoint keeps: every slot that differs from its initial value, and the active form."""
+def _state_of(tracker: DialogueStateTracker, said_slot: Optional[str] = None) -> Dict[str, Any]:
+    """What a checkpoint keeps: every slot that differs from its initial value, the active form, and (in
+    ``said_slot``) what the customer typed in the session so far."""
     slots = {name: slot.value for name, slot in tracker.slots.items() if slot.value != slot.initial_value}
+    if said_slot is not None:
+        said = said_in_session(tracker.events, said_slot)
+        slots.pop(said_slot, None)
+        if said:
+            slots[said_slot] = said
     loop = tracker.active_loop
     return {"slots": slots, "active_loop": tracker.active_loop_name,
             "interrupted": bool(loop and loop.is_interrupted), "rejected": bool(loop and loop.rejected)}
+
+
+def said_in_session(events: Iterable[Event], said_slot: str) -> List[str]:
+    """The customer's typed messages of the latest session (button payloads left out), the latest
+    ``SAID_LIMIT``: those a checkpoint carried in (``said_slot``), then those of the events."""
+    said: List[str] = []
+    for event in events:
+        if isinstance(event, SlotSet) and event.key == said_slot:
+            said = [str(text) for text in event.value] if isinstance(event.value, list) else []
+        elif isinstance(event, SessionStarted) or (
+                isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME):
+            said = []
+        elif isinstance(event, UserUttered) and event.text and not event.text.startswith("/"):
+            said.append(event.text)
+    return said[-SAID_LIMIT:]
 
 
 def _state_events(state: Dict[str, Any]) -> List[Event]:

@@ -165,3 +165,65 @@ async def test_the_tickets_transcript_reaches_back_beyond_the_loaded_tail(
     turns = await History(redis_url, store.prefix).transcript(sdk_tracker)
     assert [t["text"] for t in turns] == [text for i in range(70, 100) for text in (f"message {i}", f"answer {i}")]
     assert await History("", store.prefix).transcript(sdk_tracker) == transcript_of(sdk_tracker)  # no Redis
+
+
+DOMAIN_SAID = Domain.from_dict({
+    "intents": ["greet", "ask"],
+    "slots": {**{name: {"type": "text", "mappings": [{"type": "custom"}]} for name in ("language", "description")},
+              "count": {"type": "float", "mappings": [{"type": "custom"}]},
+              "customer_said": {"type": "any", "influence_conversation": False, "mappings": [{"type": "custom"}]}},
+    "forms": {"problem_form": {"required_slots": ["description"]}},
+    "responses": {"utter_ok": [{"text": "ok"}]},
+})
+
+
+@pytest.fixture
+def said_store(redis_url: str) -> BoundedRedisTrackerStore:
+    address = RedisAddress.parse(redis_url)
+    return BoundedRedisTrackerStore(DOMAIN_SAID, host=address.host, port=address.port, db=address.db,
+                                    password=address.password, key_prefix=f"t{uuid.uuid4().hex[:8]}",
+                                    record_exp=3600, min_tail=30, checkpoint_every=20)
+
+
+async def test_what_the_customer_said_before_the_tail_comes_with_it(said_store: BoundedRedisTrackerStore) -> None:
+    """The tail holds the last few turns; every earlier message of the session is in ``customer_said``, so
+    the actions see all the customer typed (never ask again), bounded by SAID_LIMIT."""
+    from bot.conversation_keys import SAID_LIMIT
+
+    await talk(said_store, "said", range(30))
+    loaded = await said_store.retrieve("said")
+    assert loaded is not None
+    tail = [e.text for e in loaded.events if isinstance(e, UserUttered)]
+    earlier = loaded.get_slot("customer_said")
+    assert tail and earlier and tail[0] != "message 0"
+    assert earlier + tail == [f"message {i}" for i in range(30)]  # each once, in order
+    await talk(said_store, "said", range(30, 90))
+    loaded = await said_store.retrieve("said")
+    combined = loaded.get_slot("customer_said") + [e.text for e in loaded.events if isinstance(e, UserUttered)]
+    assert len(loaded.get_slot("customer_said")) == SAID_LIMIT
+    assert combined[-10:] == [f"message {i}" for i in range(80, 90)]
+    assert combined == [f"message {i}" for i in range(90 - len(combined), 90)]
+
+
+async def test_a_new_session_starts_with_nothing_said(said_store: BoundedRedisTrackerStore) -> None:
+    await talk(said_store, "fresh", range(30))
+    tracker = await said_store.retrieve("fresh")
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+        tracker.update(event)
+    await said_store.save(tracker)
+    await talk(said_store, "fresh", range(100, 130))
+    loaded = await said_store.retrieve("fresh")
+    combined = (loaded.get_slot("customer_said") or []) + [e.text for e in loaded.events
+                                                           if isinstance(e, UserUttered)]
+    assert combined == [f"message {i}" for i in range(100, 130)]
+
+
+def test_the_actions_read_what_was_said_before_the_tail() -> None:
+    from rasa_sdk import Tracker
+
+    from actions.prequal import customer_texts
+
+    tracker = Tracker("c", {"customer_said": ["my whole team is affected", "/feedback_not_helped"]},
+                      {"text": "still broken"}, [{"event": "user", "text": "still broken"},
+                                                 {"event": "user", "text": "/affirm"}], False, None, None, "")
+    assert customer_texts(tracker) == ["my whole team is affected", "still broken"]
