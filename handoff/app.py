@@ -18,6 +18,8 @@ from handoff.console import setup_console
 from handoff.errors import MatrixError
 from handoff.matrix_source import MatrixSource
 from bot.rasa_client import RasaNotifier
+from handoff.incident_service import IncidentService
+from handoff.incident_store import IncidentStore
 from handoff.service import TicketService
 from handoff.store import Store
 from handoff.web import error_middleware, setup_routes
@@ -78,6 +80,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.SERVICE] = TicketService(
             store, app[appkeys.MATRIX], settings, app[appkeys.CLOCK], notifier
         )
+        app[appkeys.INCIDENTS] = IncidentService(IncidentStore(redis, settings.key_prefix), store, app[appkeys.MATRIX],
+                                                 app[appkeys.CLOCK], notifier)
         retry: asyncio.Task[None] | None = None
         if settings.bootstrap_tokens and not await _register_bootstrap_tokens(app):
             retry = asyncio.create_task(_retry_bootstrap_tokens(app))  # Redis not up yet: keep trying
@@ -104,6 +108,7 @@ async def _retry_bootstrap_tokens(app: web.Application) -> None:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
+    from handoff.incident_service import run_incident_detector, run_incident_notifier  # noqa: PLC0415
     from handoff.watcher import run_matrix_poller, run_sla_watcher  # noqa: PLC0415
     from handoff.webhooks import run_webhook_dispatcher  # noqa: PLC0415
 
@@ -117,6 +122,13 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         tasks.append(
             asyncio.create_task(run_webhook_dispatcher(app[appkeys.STORE], app[appkeys.HTTP], settings))
         )
+    if settings.incident_detection:
+        store = app[appkeys.STORE]
+        tasks.append(asyncio.create_task(run_incident_detector(
+            app[appkeys.INCIDENTS], [store.events_key, store.signals_key], settings.instance_id)))
+    if settings.incident_notify_interval > 0:
+        tasks.append(asyncio.create_task(run_incident_notifier(app[appkeys.INCIDENTS],
+                                                               settings.incident_notify_interval)))
     yield
     await stop_tasks(tasks)
 

@@ -14,15 +14,27 @@ class HandoffError(Exception):
         self.detail = detail
 
 
-class InvalidTicket(HandoffError):
-    """The request body does not match the contract (missing field, wrong type, bad enum value...)."""
+class InvalidRequest(HandoffError):
+    """The request does not match the contract (missing field, wrong type, bad enum value...)."""
 
     code = "invalid_request"
 
 
-class TicketNotFound(HandoffError):
+class InvalidTicket(InvalidRequest):
+    """A ticket request that does not match the contract."""
+
+
+class NotFound(HandoffError):
     status = 404
     code = "not_found"
+
+
+class TicketNotFound(NotFound):
+    pass
+
+
+class IncidentNotFound(NotFound):
+    pass
 
 
 class Conflict(HandoffError):

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from aiohttp import ClientSession, web
 
 from handoff.auth import AgentTokens
+from handoff.incident_service import IncidentService
 from handoff.matrix_source import MatrixSource
 from handoff.service import TicketService
 from handoff.settings import Settings
 from handoff.store import Store
 
-__all__ = ["AGENTS", "CLOCK", "HTTP", "MATRIX", "SERVICE", "SETTINGS", "STORE", "Settings"]
+__all__ = ["AGENTS", "CLOCK", "HTTP", "INCIDENTS", "MATRIX", "SERVICE", "SETTINGS", "STORE", "Settings"]
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
@@ -24,3 +25,4 @@ HTTP = web.AppKey("http", ClientSession)
 MATRIX: web.AppKey[MatrixSource] = web.AppKey("matrix")
 SERVICE: web.AppKey[TicketService] = web.AppKey("service")
 AGENTS = web.AppKey("agents", AgentTokens)
+INCIDENTS = web.AppKey("incidents", IncidentService)

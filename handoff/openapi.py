@@ -149,6 +149,7 @@ def openapi_document() -> dict[str, Any]:
             "Reload the escalation matrix (a bad file is refused, the last good one stays)", security=lead,
             ok=_resp("reloaded"), extra=forbidden, tags=("lead",))},
     }
+    paths.update(_incident_paths(bot, agent, lead, conflict, forbidden))
     # the agents' web console (handoff/console): static files; the page then uses the agent API above
     paths["/agent"] = {"get": {"summary": "Agents' web console (HTML page)", "tags": ["console"],
                                "responses": {"200": {"description": "the page",
@@ -198,4 +199,57 @@ def openapi_document() -> dict[str, Any]:
                                "description": "agent or lead token (python -m handoff token create)"},
             },
         },
+    }
+
+
+def _incident_paths(bot: str, agent: str, lead: str, conflict: dict[str, Any],
+                    forbidden: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Incidents (handoff/incident_web.py): the bodies are the definitions the routes validate with."""
+    from handoff.incident_web import LINK, MERGE, RENAME  # noqa: PLC0415 (it imports handoff.web)
+
+    incident = {"type": "object", "description": "An incident (handoff/incidents.py): id, title, status, keys, "
+                "category, product, error_code, article, first_reports, reports, ...", "additionalProperties": True}
+    missing = {"404": _resp("unknown incident", _ERROR)}
+    message = {"oneOf": [_S, _obj({lang: _S for lang in ("de", "en", "da")})]}
+    return {
+        "/api/v1/bot/incidents": {"get": _op(
+            "Open incidents with their keys (the bot matches a customer's problem against them)", security=bot,
+            ok=_resp("open incidents", _obj({"incidents": {"type": "array", "items": _obj({
+                "id": _S, "title": _S, "status": _S, "keys": {"type": "array", "items": _S}})}})), tags=("bot",))},
+        "/api/v1/bot/incidents/{id}": {"get": _op(
+            "What a linked customer may be told: title and status", security=bot, params=("id",),
+            ok=_resp("incident", _obj({"id": _S, "title": _S, "status": _S,
+                                       "resolved_at": {"type": "number", "nullable": True}})),
+            extra=missing, tags=("bot",))},
+        "/api/v1/bot/incidents/{id}/conversations": {"post": _op(
+            "Link a customer's conversation to a known problem (told when it is fixed)", security=bot,
+            params=("id",), body=openapi_of(LINK), ok=_resp("linked", _obj({"id": _S, "title": _S, "status": _S})),
+            extra={**conflict, **missing}, tags=("bot",))},
+        "/api/v1/bot/incidents/{id}/conversations/{conversation_id}": {"delete": _op(
+            "The customer says it is another problem: unlink", security=bot, params=("id", "conversation_id"),
+            ok=_resp("unlinked", _obj({"unlinked": {"type": "boolean"}})), extra=missing, tags=("bot",))},
+        "/api/v1/agent/incidents": {"get": {**_op(
+            "Incidents, newest first (query: status=open|all|confirmed|resolved|merged)", security=agent,
+            ok=_resp("incidents", _obj({"incidents": {"type": "array", "items": incident}})), tags=("agent",)),
+            "parameters": [{"name": "status", "in": "query", "required": False, "schema": _S}]}},
+        "/api/v1/agent/incidents/{id}": {"get": _op(
+            "One incident with its child tickets and linked conversations by language", security=agent,
+            params=("id",), ok=_resp("incident", incident), extra=missing, tags=("agent",))},
+        "/api/v1/lead/incidents/{id}/confirm": {"post": _op(
+            "Confirm an incident (lead)", security=lead, params=("id",), ok=_resp("incident", incident),
+            extra={**conflict, **forbidden, **missing}, tags=("lead",))},
+        "/api/v1/lead/incidents/{id}/rename": {"post": _op(
+            "Rename an incident (lead)", security=lead, params=("id",), body=openapi_of(RENAME),
+            ok=_resp("incident", incident), extra={**conflict, **forbidden, **missing}, tags=("lead",))},
+        "/api/v1/lead/incidents/{id}/merge": {"post": _op(
+            "Merge this incident into another (lead)", security=lead, params=("id",), body=openapi_of(MERGE),
+            ok=_resp("the incident merged into", incident), extra={**conflict, **forbidden, **missing},
+            tags=("lead",))},
+        "/api/v1/lead/incidents/{id}/resolve": {"post": _op(
+            "Resolve (lead): every linked conversation is told in its language, the child tickets are resolved",
+            security=lead, params=("id",),
+            body=_obj({"message": message, "resolve_tickets": {"type": "boolean"}}),
+            ok=_resp("resolved", _obj({"incident": incident, "conversations_to_tell": {"type": "integer"},
+                                       "tickets_resolved": {"type": "array", "items": _S}})),
+            extra={**conflict, **forbidden, **missing}, tags=("lead",))},
     }

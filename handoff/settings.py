@@ -57,6 +57,8 @@ class Settings:
     default_wait_minutes: int = 10  # expected wait per queue position when the queue has no history
     instance_id: str = "handoff"
     tickets_per_client_hour: int = 10  # new tickets one anonymous client may open per hour; 0 = no limit
+    incident_detection: bool = True  # the incident detector reads new tickets and unanswered conversations
+    incident_notify_interval: float = 2.0  # seconds between rounds telling customers an incident is fixed
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -85,6 +87,9 @@ class Settings:
             ),
             instance_id=env.get("HANDOFF_INSTANCE_ID", "handoff"),
             tickets_per_client_hour=_int(env, "HANDOFF_TICKETS_PER_CLIENT_HOUR", 10),
+            incident_detection=env.get("HANDOFF_INCIDENT_DETECTION", "1").strip().lower() not in ("0", "false", "no",
+                                                                                                 "off"),
+            incident_notify_interval=_float(env, "HANDOFF_INCIDENT_NOTIFY_INTERVAL", 2.0),
         )
 
 

@@ -271,6 +271,11 @@ class Store:
     def events_key(self) -> str:
         return self._k("events")
 
+    @property
+    def signals_key(self) -> str:
+        """The bot's conversation signals (answered, not answered, votes): a stream apart from the events."""
+        return self._k("signals")
+
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
@@ -613,26 +618,30 @@ class Store:
         if await self.redis.get(key) == owner:
             await self.redis.delete(key)
 
-    async def ensure_group(self, group: str) -> None:
+    async def ensure_group(self, group: str, stream: str | None = None) -> None:
+        """The consumer group ``group`` on ``stream`` (default: the events stream), from now on."""
         try:
-            await self.redis.xgroup_create(self.events_key, group, id="$", mkstream=True)
+            await self.redis.xgroup_create(stream or self.events_key, group, id="$", mkstream=True)
         except Exception as exc:  # BUSYGROUP: the group exists already
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def read_group(self, group: str, consumer: str, count: int, block_ms: int) -> list[tuple[str, dict[str, str]]]:
-        reclaimed = await self.redis.xautoclaim(self.events_key, group, consumer, min_idle_time=60_000,
+    async def read_group(self, group: str, consumer: str, count: int, block_ms: int,
+                         stream: str | None = None) -> list[tuple[str, dict[str, str]]]:
+        """Entries of ``stream`` for this consumer: first those another consumer took and did not
+        acknowledge within a minute (it died), then new ones."""
+        key = stream or self.events_key
+        reclaimed = await self.redis.xautoclaim(key, group, consumer, min_idle_time=60_000,
                                                 start_id="0-0", count=count)
         entries = list(reclaimed[1]) if reclaimed and len(reclaimed) > 1 else []
         if not entries:
-            result = await self.redis.xreadgroup(group, consumer, {self.events_key: ">"}, count=count,
-                                                 block=block_ms)
+            result = await self.redis.xreadgroup(group, consumer, {key: ">"}, count=count, block=block_ms)
             for _stream, items in result or []:
                 entries.extend(items)
         return [(str(i), dict(f)) for i, f in entries if f]
 
-    async def ack(self, group: str, entry_id: str) -> None:
-        await self.redis.xack(self.events_key, group, entry_id)
+    async def ack(self, group: str, entry_id: str, stream: str | None = None) -> None:
+        await self.redis.xack(stream or self.events_key, group, entry_id)
 
     async def push_dead_letter(self, entry_id: str, url: str, fields: dict[str, str]) -> None:
         await self.redis.rpush(self._k("webhooks", "failed"), json.dumps({"id": entry_id, "url": url, **fields}))

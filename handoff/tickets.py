@@ -87,6 +87,7 @@ class Ticket:
     contacts_7d: int = 1  # conversations of this customer in the last 7 days (the create script counts)
     customer_verified: bool = False
     possible_duplicate_of: str = ""  # another open ticket of the same (unverified) contact and category
+    incident: str = ""  # the incident this ticket is a report of (parent link, handoff.incidents)
 
     @property
     def conversation_id(self) -> str:

@@ -21,6 +21,7 @@ from handoff.settings import BusinessHours
 from handoff.tickets import Ticket, masked_transcript, told
 
 SYSTEM = "sla-watcher"  # who the watcher's changes are by
+SYSTEM_INCIDENTS = "incident-detector"  # who links tickets to incidents
 BOT = "bot"
 TRANSCRIPT_LIMIT = 500  # turns kept on the ticket
 
@@ -31,7 +32,7 @@ class Event:
     rating it adds to the ticket's lists; ``data`` goes to the stream (webhooks) with ``by`` and ``reason``."""
 
     kind: str  # created, claimed, attached, customer_message, note, reply, escalated, resolved, reopened,
-    #            released, rated, sla_warning, sla_breached, tier_limit_exceeded
+    #            released, rated, sla_warning, sla_breached, tier_limit_exceeded, linked_to_incident
     by: str
     reason: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -164,6 +165,15 @@ def resolve(t: Ticket, agent: str, role: str, resolution: str, now: float) -> Re
     require_owner(t, agent, role, "resolve")
     return (replace(t, status="resolved", resolution=resolution, resolved_at=now),
             Event("resolved", agent, "resolved", {"queue": t.queue, "category": t.category}))
+
+
+def link_incident(t: Ticket, incident: str, now: float) -> Result | None:
+    """The ticket is one report of an incident (its parent); None when it already is."""
+    if t.incident == incident:
+        return None
+    return (replace(t, incident=incident),
+            Event("linked_to_incident", SYSTEM_INCIDENTS, f"part of incident {incident}",
+                  {"incident": incident, "previous": t.incident, "conversation_id": t.conversation_id}))
 
 
 def reopen(t: Ticket, agent: str, reason: str, now: float) -> Result:

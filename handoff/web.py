@@ -342,5 +342,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 
 def setup_routes(app: web.Application) -> None:
-    for method, path, handler in ROUTES:
+    from handoff import incident_web  # noqa: PLC0415 (it imports this module's helpers)
+
+    for method, path, handler in ROUTES + incident_web.ROUTES:
         app.router.add_route(method, path, handler)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class Known:
     secrets: tuple[str, ...]
     conversations: tuple[str, ...]
     customers: tuple[str, ...]
+    incidents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,24 @@ def _seed(url: str) -> Known:
     refs = list(tickets)
     return Known(refs=tuple(refs), secrets=tuple(t["secret_reference"] for t in tickets.values()),
                  conversations=tuple(f"fuzz-conv-{i}" for i in range(4)),
-                 customers=tuple(f"fuzz-cust-{i}" for i in range(4)))
+                 customers=tuple(f"fuzz-cust-{i}" for i in range(4)), incidents=_incident(url))
+
+
+def _incident(url: str) -> tuple[str, ...]:
+    """Five tickets naming the same error code: the service's detector opens an incident (in the background)."""
+    for i in range(5):
+        body = {"conversation_id": f"fuzz-burst-{i}", "channel": "rest", "language": "de",
+                "customer": {"email": f"burst{i}@example.com"}, "description": "Fehler E-9999 beim Abspielen",
+                "category": "technical", "error_code": "E-9999"}
+        resp = requests.post(f"{url}/api/v1/tickets", json=body, headers=_auth(BOT), timeout=10)
+        assert resp.status_code == 201, resp.text
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = requests.get(f"{url}/api/v1/agent/incidents", headers=_auth(AGENT), timeout=10).json()["incidents"]
+        if found:
+            return tuple(i["id"] for i in found)
+        time.sleep(0.1)
+    raise AssertionError("the detector opened no incident for five tickets with one error code")
 
 
 @pytest.fixture(scope="module")

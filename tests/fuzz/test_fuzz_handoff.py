@@ -83,7 +83,7 @@ def right_auth(method: str, path: str) -> str | None:
 
 def known_values(known: Known, name: str) -> tuple[str, ...]:
     return {"ref": known.refs, "secret": known.secrets, "conversation_id": known.conversations,
-            "customer_id": known.customers, "name": ("console.js", "console.css")}.get(name, ())
+            "customer_id": known.customers, "name": ("console.js", "console.css"), "id": known.incidents}.get(name, ())
 
 
 # -- the checks every response must pass ---------------------------------------------------------------

@@ -59,6 +59,10 @@ def settings(redis_url: str, key_prefix: str, tmp_path: Path) -> Settings:
         sla_interval=0,
         matrix_poll_interval=0,
         http_timeout=1.0,
+        # tests that create similar tickets must not see them grouped into an incident behind their back;
+        # tests/handoff/test_incidents.py turns the detector on
+        incident_detection=False,
+        incident_notify_interval=0,
     )
 
 
