@@ -21,6 +21,7 @@ from actions.respond import utter
 from actions.customer import language_of, metadata_of
 from actions.digression import Digressions
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable, UsesHandoff
+from actions.incidents import KnownProblems, keys_of_problem
 from actions.outbox import Outbox
 from actions.prequal import EMAIL, inferred_fields, statements, steps_tried_text
 from actions.texts import (
@@ -29,6 +30,7 @@ from actions.texts import (
 from bot.dialogue import assess_severity, is_question
 from bot.contract import ArticleShown, CreateTicketRequest, Customer, TicketStatusView
 from bot.conversation_keys import events_key, meta_key, transcript_from_events
+from bot.incident_keys import problem_keys
 from actions.settings import action_settings
 
 logger = logging.getLogger(__name__)
@@ -178,6 +180,12 @@ class ActionCreateTicket(HandoffAction):
         if retry and tracker.get_slot("ticket_reference"):
             return []  # created meanwhile (e.g. by the outbox drain + an earlier retry)
         request = ticket_request(tracker)
+        if not retry and not tracker.get_slot("incident"):
+            # a problem many customers have right now: no ticket of its own, the customer is told when it is
+            # fixed (one who was told already and still asks for a person gets the ticket)
+            told = await self._known_problem(dispatcher, tracker, domain, request)
+            if told is not None:
+                return told + [SlotSet("review", "done")]
         request["transcript"] = await self.history.transcript(tracker)  # type: ignore[typeddict-item]
         try:
             created = await self.client.create_ticket(request)
@@ -203,6 +211,19 @@ class ActionCreateTicket(HandoffAction):
         )
         return [SlotSet("ticket_reference", created["reference"]), SlotSet("ticket_secret", created["secret_reference"]),
                 SlotSet("ticket_pending", False), SlotSet("ticket_open", True), SlotSet("review", "done")]
+
+    async def _known_problem(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                             request: CreateTicketRequest) -> list[EventType] | None:
+        keys = {key: what for key, what in keys_of_problem(tracker, request.get("category", "")).items()}
+        for code in [request.get("error_code", "")]:
+            keys.update({k: str(code) for k in problem_keys(error_code=str(code or ""))})
+        keys.update({k: str(request.get("product", "")) for k in problem_keys(
+            category=request.get("category", ""), product=request.get("product", ""))})
+        keys.update({k: "" for k in problem_keys(articles_not_helped=[
+            a["id"] for a in request.get("articles_shown", []) if a.get("feedback") == "did_not_help"])})
+        known = KnownProblems(self.client)
+        found = await known.match(tracker, keys)
+        return await known.tell(dispatcher, tracker, domain, *found) if found else None
 
     async def _park(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
                     request: CreateTicketRequest, retry: bool, exc: Exception) -> list[EventType]:
@@ -242,6 +263,8 @@ class ActionTicketStatus(HandoffAction):
         except HandoffUnavailable:
             utter(dispatcher, tracker, domain, "utter_handoff_unavailable")
             return []
+        if not tickets and await KnownProblems(self.client).status(dispatcher, tracker, domain):
+            return []  # linked to a known problem: its status
         if not tickets and (tracker.latest_message or {}).get("intent", {}).get("name") == "ask_wait_time":
             digressions = self._digressions or Digressions(client=self.client)
             await digressions.wait(dispatcher, tracker, domain)

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
+from urllib.parse import quote
 
 import aiohttp
 
@@ -46,10 +47,12 @@ class HandoffClient:
     def from_settings(cls, settings: ActionSettings) -> HandoffClient:
         return cls(settings.handoff_url, settings.handoff_bot_token)
 
-    async def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+    async def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None,
+                       retries: int | None = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.token}"}
         last_error: Exception | None = None
-        for attempt in range(self.retries + 1):
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
             try:
                 async with aiohttp.ClientSession(timeout=self.timeout) as session:
                     async with session.request(method, self.base_url + path, json=body, headers=headers) as resp:
@@ -71,7 +74,7 @@ class HandoffClient:
                 last_error = exc
                 logger.warning("handoff %s %s failed (attempt %d): %s", method, path, attempt + 1,
                                type(exc).__name__)
-                if attempt < self.retries:
+                if attempt < retries:
                     await asyncio.sleep(0.2 * (attempt + 1))
         raise HandoffUnavailable(str(last_error), last_error.status if isinstance(last_error, HandoffUnavailable) else None)
 
@@ -120,6 +123,43 @@ class HandoffClient:
         if timestamp is not None:
             body["timestamp"] = timestamp
         await self._request("POST", f"/api/v1/tickets/by-conversation/{conversation_id}/messages", body)
+
+
+    # -- incidents: a known problem that many customers have right now -----------------------------------
+
+    async def open_incidents(self) -> list[dict[str, Any]]:
+        """The open incidents with their keys (handoff.incidents.report_keys)."""
+        _status, payload = await self._request("GET", "/api/v1/bot/incidents")
+        return list(payload.get("incidents", [])) if isinstance(payload, dict) else []
+
+    async def link_incident(self, incident_id: str, conversation_id: str, language: str,
+                            reference: str = "") -> dict[str, Any]:
+        """This conversation has the known problem: it is told when the problem is fixed."""
+        body = {"conversation_id": conversation_id, "language": language}
+        if reference:
+            body["reference"] = reference
+        _status, payload = await self._request("POST", f"/api/v1/bot/incidents/{quote(incident_id, safe='')}"
+                                                       "/conversations", body)
+        return cast(dict[str, Any], payload)
+
+    async def unlink_incident(self, incident_id: str, conversation_id: str) -> None:
+        await self._request("DELETE", f"/api/v1/bot/incidents/{quote(incident_id, safe='')}/conversations/"
+                                      f"{quote(conversation_id, safe='')}")
+
+    async def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """Title and status of an incident (what a linked customer may be told); None when unknown."""
+        try:
+            _status, payload = await self._request("GET", f"/api/v1/bot/incidents/{quote(incident_id, safe='')}")
+        except HandoffRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return cast(dict[str, Any], payload)
+
+    async def signals(self, signals: list[dict[str, Any]]) -> None:
+        """What the bot did with customers' problems (answered, not answered, votes): analytics, KB gaps and
+        incident detection read them. Best effort: one try."""
+        await self._request("POST", "/api/v1/bot/signals", {"signals": signals}, retries=0)
 
 
 class UsesHandoff:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -17,9 +18,12 @@ from actions.respond import render, utter
 from actions.customer import language_events, language_of
 from actions.texts import LANGUAGE_NAMES, label
 from bot.dialogue import is_question
-from bot.kb.encoder import E5Encoder, Matrix, decode_vector
+from bot.kb.encoder import E5Encoder, Matrix, decode_vector, encode_vector
 from bot.kb.search import Hit, KnowledgeBase, SearchResult
+from actions.handoff_client import HandoffClient
+from actions.incidents import KnownProblems, keys_of_problem
 from actions.settings import action_settings
+from actions.signals import Signals
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +131,18 @@ def search_in_context(kb: KnowledgeBase, text: str, lang: str, message: dict[str
     return result
 
 
+def embedder(kb: KnowledgeBase, text: str) -> Callable[[], Awaitable[str | None]]:
+    """The sentence embedding of ``text``, computed when called (in a thread, off the event loop)."""
+
+    async def embed() -> str | None:
+        if kb.encoder is None or not text:
+            return None
+        vectors = await asyncio.to_thread(kb.encoder.encode, [text])
+        return encode_vector(vectors[0])
+
+    return embed
+
+
 def article_url(hit_article: Any) -> str:
     base = action_settings().public_site_url
     return f"{base}/help/{hit_article.lang}/{hit_article.id}"
@@ -138,10 +154,14 @@ def shown_entry(hit: Hit, feedback: str = "none") -> dict[str, str]:
 
 
 class KbAction(Action, abc.ABC):
-    """Shared by the KB actions: the KB and the failure counter."""
+    """Shared by the KB actions: the KB, the failure counter, the open incidents and the signals. ``client``
+    (the handoff service's) serves both of the last two; the configured one by default."""
 
-    def __init__(self, provider: KnowledgeBaseProvider | None = None) -> None:
+    def __init__(self, provider: KnowledgeBaseProvider | None = None, client: HandoffClient | None = None) -> None:
         self.provider = provider or KnowledgeBaseProvider()
+        self.handoff = client  # None: the configured client, made on first use
+        self.known = KnownProblems(client)
+        self.signals = Signals(client)
 
     @abc.abstractmethod
     def name(self) -> str: ...
@@ -169,9 +189,13 @@ class ActionAnswerFromKb(KbAction):
         kb = await self.provider.ready()
         shown = list(tracker.get_slot("kb_articles_shown") or [])
         latest = tracker.latest_message or {}
-        chosen = tracker.get_slot("kb_article") if latest.get("intent", {}).get("name") == "choose_article" else None
-        query = tracker.get_slot("kb_query") if chosen else (latest.get("text") or "")
+        intent = latest.get("intent", {}).get("name")
+        chosen = tracker.get_slot("kb_article") if intent == "choose_article" else None
+        not_mine = intent == "incident_not_mine"  # told of a known problem, the customer says it is another
+        query = tracker.get_slot("kb_query") if chosen or not_mine else (latest.get("text") or "")
         events: list[EventType] = list(language_events(tracker))
+        if not_mine:
+            events += await self.known.not_mine(tracker)
         if chosen:
             article = kb.get(chosen, lang) or next((a for a in kb.articles() if a.id == chosen), None)
             if article is None:
@@ -181,15 +205,16 @@ class ActionAnswerFromKb(KbAction):
             return events + show_article(dispatcher, tracker, domain, hit, lang, shown)
 
         description = tracker.get_slot("description")
-        events += [SlotSet("kb_query", query),
-                   SlotSet("description", f"{description}\n{query}" if description else query)]
+        if not not_mine:
+            events += [SlotSet("kb_query", query),
+                       SlotSet("description", f"{description}\n{query}" if description else query)]
         # declined just before as that same company's matter: the customer insists it is ours
         previous = tracker.get_slot("kb_query")
         company = kb.other_company(query)
         insists = (tracker.get_slot("kb_result") == "declined" and company is not None and previous is not None
                    and (kb.other_company(previous) or "").casefold() == company.casefold())
         result = search_in_context(kb, query, lang, latest, previous, not insists)
-        complaint = latest.get("intent", {}).get("name") == "complaint"
+        complaint = intent == "complaint"
         if insists and result.out_of_scope and result.hits and result.hits[0].score >= result.threshold:
             # no second refusal for a customer who says it again: the article that fits, if one does
             return events + show_article(dispatcher, tracker, domain, result.hits[0], lang, shown)
@@ -200,7 +225,12 @@ class ActionAnswerFromKb(KbAction):
             else:
                 utter(dispatcher, tracker, domain, "utter_out_of_scope")
             utter(dispatcher, tracker, domain, "utter_what_i_can_do")
+            self.signals.send(tracker, "declined", text=query)
             return events + [SlotSet("kb_result", "declined")]
+        if not not_mine:
+            known = await self.known_problem(dispatcher, tracker, domain, result)
+            if known is not None:
+                return events + known
         if result.ambiguous and len(result.hits) >= 2:
             first, second = result.hits[0], result.hits[1]
             buttons = [{"title": h.article.title, "payload": f'/choose_article{{"kb_article":"{h.article.id}"}}'}
@@ -208,6 +238,8 @@ class ActionAnswerFromKb(KbAction):
             buttons.append({"title": render(domain, "utter_kb_none_of_these", lang)[0],
                             "payload": "/feedback_not_helped"})
             utter(dispatcher, tracker, domain, "utter_kb_which_one", buttons=buttons)
+            self.signals.send(tracker, "kb_ambiguous", text=query, article_id=first.article.id,
+                              category=first.article.category)
             category = first.article.category if first.article.category == second.article.category else None
             return events + [SlotSet("kb_result", "ambiguous")] + (
                 [SlotSet("category", category)] if category and not tracker.get_slot("category") else [])
@@ -217,18 +249,50 @@ class ActionAnswerFromKb(KbAction):
                     and tracker.get_slot("kb_result") == "answered" and not is_question(query)):
                 # the same article again for a statement, not a question: the customer is saying it did not
                 # solve it ("restarted, still crashes"); never repeat it, take it as "did not help"
-                return events + list(await ActionKbFeedback(self.provider).run(dispatcher, tracker, domain))
+                return events + list(await ActionKbFeedback(self.provider, self.handoff).run(
+                    dispatcher, tracker, domain))
+            self.signals.send(tracker, "kb_answered", text=query, article_id=result.best.article.id,
+                              article_lang=result.best.article.lang, category=result.best.article.category)
             return events + show_article(dispatcher, tracker, domain, result.best, lang, shown)
 
         # nothing fits: a guess would waste the customer's time
+        fields = problem_fields(tracker, result)
+        self.signals.send(tracker, "kb_no_answer", text=query,
+                          embedding=latest.get("text_embedding") if latest.get("text") == query else None,
+                          category=fields["category"], product=fields["product"], error_code=fields["error_code"])
         failure, offer_human = self.failure(tracker)
         if offer_human:
             return events + failure
-        if latest.get("intent", {}).get("name") == "nlu_fallback":
+        if intent == "nlu_fallback":
             utter(dispatcher, tracker, domain, "utter_default")
             return events + failure + [SlotSet("kb_result", "unclear")]
         utter(dispatcher, tracker, domain, "utter_kb_no_answer")
         return events + failure + [SlotSet("kb_result", "none")]
+
+    async def known_problem(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                            result: SearchResult) -> list[EventType] | None:
+        """A problem many customers have right now (an open incident): say so and link the conversation."""
+        top = result.best or (result.hits[0] if result.hits else None)
+        keys = keys_of_problem(tracker, top.article.category if top else str(tracker.get_slot("category") or ""),
+                               result.best.article.id if result.best else "")
+        found = await self.known.match(tracker, keys)
+        if found is None:
+            return None
+        return await self.known.tell(dispatcher, tracker, domain, *found)
+
+
+def problem_fields(tracker: Tracker, result: SearchResult | None = None) -> dict[str, str]:
+    """Category, product and error code of the customer's problem as far as the conversation knows them
+    (for the signals: the incident detector counts unanswered problems by them)."""
+    top = result.hits[0] if result is not None and result.hits else None
+    codes = [str(e.get("value")) for e in (tracker.latest_message or {}).get("entities", [])
+             if e.get("entity") == "error_code"]
+    products = [str(e.get("value")) for e in (tracker.latest_message or {}).get("entities", [])
+                if e.get("entity") == "product"]
+    return {"category": str(tracker.get_slot("category") or (top.article.category if top else "") or ""),
+            "product": products[0] if products else str(tracker.get_slot("product") or ""),
+            "error_code": codes[0] if codes else str(tracker.get_slot("error_code") or "")}
+
 
 def show_article(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], hit: Hit, lang: str,
                  shown: list[dict[str, str]]) -> list[EventType]:
@@ -264,12 +328,17 @@ class ActionKbFeedback(KbAction):
             for entry in shown:
                 if entry.get("id") == article_id:
                     entry["feedback"] = "helped" if helped else "did_not_help"
+            kb = await self.provider.ready()
             try:
                 article_lang = next((e.get("lang", lang) for e in shown if e.get("id") == article_id), lang)
-                (await self.provider.ready()).record_feedback(query, article_lang, article_id, helped,
-                                                             voter=tracker.sender_id)
+                kb.record_feedback(query, article_lang, article_id, helped, voter=tracker.sender_id)
             except Exception:  # feedback is best effort; the customer's conversation goes on
                 logger.warning("could not record KB feedback for %s", article_id, exc_info=True)
+            fields = problem_fields(tracker)
+            category = next((e.get("category", "") for e in shown if e.get("id") == article_id), "")
+            self.signals.send(tracker, "kb_feedback", text=query, helped=helped, article_id=article_id,
+                              embed=None if helped else embedder(kb, query), category=category or fields["category"],
+                              product=fields["product"], error_code=fields["error_code"])
         events: list[EventType] = [SlotSet("kb_articles_shown", shown)]
         text = str((tracker.latest_message or {}).get("text") or "")
         description = tracker.get_slot("description")
@@ -279,6 +348,12 @@ class ActionKbFeedback(KbAction):
         if helped:
             utter(dispatcher, tracker, domain, "utter_glad_it_helped")
             return events + [SlotSet("failed_answers", 0.0), SlotSet("kb_result", "answered")]
+        if article_id:  # the usual fix does not work: a known problem right now?
+            category = next((e.get("category", "") for e in shown if e.get("id") == article_id), "")
+            found = await self.known.match(tracker, keys_of_problem(tracker, category, str(article_id)))
+            told = await self.known.tell(dispatcher, tracker, domain, *found) if found else None
+            if told is not None:
+                return events + told
         failure, offer_human = self.failure(tracker)
         if offer_human:
             return events + failure

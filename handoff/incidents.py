@@ -3,7 +3,8 @@ reports are a burst, what an incident looks like and what leads can do to it. ``
 keeps them in Redis, ``handoff.incident_service`` runs the detector and the notifications.
 
 **Reports.** A ticket, and a bot conversation that ended without an answer (nothing fitted, or the article
-did not help), are reports. A report counts under each of its keys:
+did not help), are reports. A report counts under each of its keys (``bot.incident_keys``, which the bot
+matches customers with):
 
 - ``error:{CODE}`` — the error code the customer named (E-1001): an error code names one problem;
 - ``product:{category}:{product}`` — the category and the product together (billing problems with the
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.contract import LANGUAGES
+from bot.incident_keys import problem_keys
 from handoff.errors import Conflict, InvalidRequest
 
 WINDOW = 30 * 60.0  # seconds: the sliding window of a burst
@@ -52,21 +54,7 @@ OPEN_STATES = ("open", "confirmed")
 STATES = ("open", "confirmed", "resolved", "merged")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip()).casefold()
-
-
-def report_keys(*, category: str = "", product: str = "", error_code: str = "",
-                articles_not_helped: Iterable[str] = ()) -> tuple[str, ...]:
-    """The keys a report (or a customer's problem being matched) counts under, see the module docstring."""
-    keys: list[str] = []
-    code = re.sub(r"\s+", "", error_code).upper()
-    if code:
-        keys.append(f"error:{code}")
-    if category and product:
-        keys.append(f"product:{_slug(category)}:{_slug(product)}")
-    keys += [f"article:{article.strip()}" for article in articles_not_helped if article and article.strip()]
-    return tuple(dict.fromkeys(keys))
+report_keys = problem_keys  # the keys a report counts under (bot/incident_keys.py: shared with the bot)
 
 
 def poisson_tail(n: int, lam: float) -> float:

@@ -2,7 +2,7 @@
 
 When the `agent_active` slot is set, every customer message is forwarded to the ticket
 (`action_forward_to_agent`) instead of being answered; messages from the handoff service
-(`agent_message`, `ticket_resolved`) are left to the rules. Higher priority than RulePolicy.
+(`agent_message`, `ticket_resolved`, `incident_resolved`) are left to the rules. Higher priority than RulePolicy.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 FORWARD = "action_forward_to_agent"
-PASS_THROUGH_INTENTS = frozenset({"agent_message", "ticket_resolved", "EXTERNAL_retry_ticket", "rate",
-                                  "session_greet"})
+PASS_THROUGH_INTENTS = frozenset({"agent_message", "ticket_resolved", "incident_resolved", "EXTERNAL_retry_ticket",
+                                  "rate", "session_greet"})
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=False)

@@ -39,14 +39,16 @@ from bot.dialogue import asks_to_do_it, says_not_helped
 
 KB_ACTIONS = ("action_answer_from_kb", "action_kb_feedback")
 AFTER_KB = {"answered": ACTION_LISTEN_NAME, "ambiguous": ACTION_LISTEN_NAME, "unclear": ACTION_LISTEN_NAME,
-            "declined": ACTION_LISTEN_NAME, "none": "problem_form", "offer_human": "utter_offer_human"}
+            "declined": ACTION_LISTEN_NAME, "none": "problem_form", "offer_human": "utter_offer_human",
+            "incident": ACTION_LISTEN_NAME}
 LISTEN_AFTER = frozenset({"action_ticket_status", "action_correct_summary",
                           "action_ticket_followup", "action_create_ticket"})
 SUMMARY_SHOWN = frozenset({"action_review_ticket", "action_correct_summary"})
 ARTICLE_SHOWN = frozenset({"action_answer_from_kb", "action_ticket_followup"})
 TYPED_FEEDBACK = frozenset({"affirm", "thanks", "deny", "complaint"})
 # messages the handoff service and the website send: their rules decide
-SYSTEM_INTENTS = frozenset({"agent_message", "ticket_resolved", "EXTERNAL_retry_ticket", "session_greet", "rate"})
+SYSTEM_INTENTS = frozenset({"agent_message", "ticket_resolved", "incident_resolved", "EXTERNAL_retry_ticket",
+                            "session_greet", "rate"})
 SUMMARY_ANSWERS = frozenset({"affirm", "correct_field", "cancel", "request_human", "complaint"})
 TICKET_FOLLOWUPS = frozenset({"describe_problem", "nlu_fallback", "complaint", "request_human",
                               "feedback_not_helped", "chitchat"})

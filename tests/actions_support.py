@@ -25,11 +25,36 @@ def tracker(slots: dict[str, Any] | None = None, text: str = "", intent: str = "
 
 
 class FakeHandoff:
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, incidents: list[dict[str, Any]] | None = None) -> None:
         self.fail = fail
         self.created: list[CreateTicketRequest] = []
         self.asked_customer: list[str] = []
         self.asked_secret: list[str] = []
+        self.incidents = list(incidents or [])  # open incidents: {"id", "title", "status", "keys"}
+        self.linked: list[tuple[str, str, str, str]] = []  # (incident, conversation, language, reference)
+        self.unlinked: list[tuple[str, str]] = []
+        self.sent_signals: list[dict[str, Any]] = []
+
+    async def open_incidents(self) -> list[dict[str, Any]]:
+        if self.fail:
+            raise HandoffUnavailable("down")
+        return [i for i in self.incidents if i.get("status") in ("open", "confirmed")]
+
+    async def link_incident(self, incident_id: str, conversation_id: str, language: str,
+                            reference: str = "") -> dict[str, Any]:
+        self.linked.append((incident_id, conversation_id, language, reference))
+        return next(i for i in self.incidents if i["id"] == incident_id)
+
+    async def unlink_incident(self, incident_id: str, conversation_id: str) -> None:
+        self.unlinked.append((incident_id, conversation_id))
+
+    async def incident(self, incident_id: str) -> dict[str, Any] | None:
+        return next((i for i in self.incidents if i["id"] == incident_id), None)
+
+    async def signals(self, signals: list[dict[str, Any]]) -> None:
+        if self.fail:
+            raise HandoffUnavailable("down")
+        self.sent_signals.extend(signals)
 
     async def create_ticket(self, request: CreateTicketRequest) -> TicketCreated:
         if self.fail:

@@ -18,12 +18,11 @@ from stack.supervisor import Stack
 from stack.training import model_path
 
 
-@pytest.fixture(scope="session")
-def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def start_stack(redis_url: str, var: Path, extra: dict[str, str] | None = None) -> Stack:
+    """The whole stack on free ports, under its own key prefixes, with ``extra`` in its environment."""
     model = model_path(ROOT, ROOT / "models")
     if not model.exists():
         pytest.fail(f"no trained model for the current inputs ({model.name}); run `make test` or `frontdoor train`")
-    var = tmp_path_factory.mktemp("var")
     run_id = uuid.uuid4().hex[:8]
     env = {
         "REDIS_URL": redis_url,
@@ -45,7 +44,7 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     running = Stack(settings, model=model, extra_env={"RASA_KEY_PREFIX": f"e2e{run_id}",
                                                       "ACTIONS_KEY_PREFIX": f"e2e{run_id}-actions:",
                                                       "KB_DRAFTS_DIR": str(drafts),
-                                                      "FRONTDOOR_TICKET_RETRY_SECONDS": "2"})
+                                                      "FRONTDOOR_TICKET_RETRY_SECONDS": "2", **(extra or {})})
     try:
         running.start(timeout=300)
     except Exception:
@@ -53,6 +52,14 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         for log in sorted(Path(settings.log_dir).glob("*.log")):
             print(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
         raise
+    return running
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # the suites have many customers with the same problems within minutes: the incident detector would
+    # (rightly) group them; tests/e2e/test_incidents.py runs a stack of its own with it
+    running = start_stack(redis_url, tmp_path_factory.mktemp("var"), {"HANDOFF_INCIDENT_DETECTION": "0"})
     yield running
     running.stop()
 

@@ -24,7 +24,7 @@ def kb() -> KnowledgeBase:
 
 async def test_a_clear_question_is_answered_with_a_link_and_buttons(kb: KnowledgeBase) -> None:
     dispatcher = CollectingDispatcher()
-    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb)).run(
+    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb), FakeHandoff()).run(
         dispatcher, tracker({"language": "en"}, text="how do I reset my password"), DOMAIN)
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert slots["kb_result"] == "answered" and slots["kb_article"] == "account-password-reset"
@@ -35,7 +35,7 @@ async def test_a_clear_question_is_answered_with_a_link_and_buttons(kb: Knowledg
 
 
 async def test_nothing_fits_twice_in_a_row_offers_a_human(kb: KnowledgeBase) -> None:
-    action, dispatcher = ActionAnswerFromKb(KnowledgeBaseProvider(kb)), CollectingDispatcher()
+    action, dispatcher = ActionAnswerFromKb(KnowledgeBaseProvider(kb), FakeHandoff()), CollectingDispatcher()
     first = await action.run(dispatcher, tracker({"language": "en"},
                                                  text="the stick makes a buzzing noise when it gets warm"), DOMAIN)
     assert {e["name"]: e["value"] for e in first if e.get("event") == "slot"}["kb_result"] == "none"
@@ -48,7 +48,7 @@ async def test_nothing_fits_twice_in_a_row_offers_a_human(kb: KnowledgeBase) -> 
 
 async def test_another_companys_question_is_declined_without_the_form(kb: KnowledgeBase) -> None:
     dispatcher = CollectingDispatcher()
-    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb)).run(
+    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb), FakeHandoff()).run(
         dispatcher, tracker({"language": "en"}, text="how do I cook rice in a pressure cooker"), DOMAIN)
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert slots["kb_result"] == "declined" and "failed_answers" not in slots
@@ -61,19 +61,19 @@ async def test_did_not_help_is_recorded_and_lowers_the_article(kb: KnowledgeBase
     shown = [{"id": before.article.id, "lang": "en", "title": before.article.title, "feedback": "none"}]
     state = {"language": "en", "kb_article": before.article.id, "kb_query": query, "kb_articles_shown": shown}
     for _ in range(3):  # the same conversation three times counts once, and one vote moves nothing
-        await ActionKbFeedback(KnowledgeBaseProvider(kb)).run(
+        await ActionKbFeedback(KnowledgeBaseProvider(kb), FakeHandoff()).run(
             CollectingDispatcher(), tracker(state, intent="feedback_not_helped"), DOMAIN)
     assert kb.search(query, "en").hits[0].score == before.score
     assert kb.feedback_store is not None and kb.feedback_store.summary("en")[before.article.id].count == 1
     for i in range(6):  # six more conversations agree: the article comes lower
-        await ActionKbFeedback(KnowledgeBaseProvider(kb)).run(
+        await ActionKbFeedback(KnowledgeBaseProvider(kb), FakeHandoff()).run(
             CollectingDispatcher(), tracker(state, intent="feedback_not_helped", sender=f"conv-{i + 2}"), DOMAIN)
     after = next((h for h in kb.search(query, "en", k=5).hits if h.article.id == before.article.id), None)
     assert after is None or after.score < before.score
 
 
 async def test_another_companys_matter_is_declined_by_name_until_the_customer_insists(kb: KnowledgeBase) -> None:
-    action = ActionAnswerFromKb(KnowledgeBaseProvider(kb))
+    action = ActionAnswerFromKb(KnowledgeBaseProvider(kb), FakeHandoff())
     first_text = "how do I cancel my Disney+ subscription"
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker({"language": "en"}, text=first_text), DOMAIN)

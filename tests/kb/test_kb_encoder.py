@@ -152,7 +152,9 @@ async def test_the_bot_says_in_the_customers_language_that_the_article_is_in_ano
     text = "Mein Fernseher zeigt den Fehler 2002 und die App startet nicht"
     latest = {"text": text, "intent": {"name": "describe_problem", "confidence": 1.0}, "entities": []}
     dispatcher = CollectingDispatcher()
-    await ActionAnswerFromKb(KnowledgeBaseProvider(shared_kb)).run(
+    from tests.actions_support import FakeHandoff
+
+    await ActionAnswerFromKb(KnowledgeBaseProvider(shared_kb), FakeHandoff()).run(
         dispatcher, Tracker("conv-x", {"language": "de"}, latest, [], False, None, {}, "action_listen"), domain)
     said = [m.get("text") or "" for m in dispatcher.messages]
     assert said[0].startswith("(Diesen Artikel gibt es noch nicht auf Deutsch"), said
