@@ -145,6 +145,14 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/lead/analytics": {"get": _op(
             "Escalation rate by category/article/tag, agents escalating most, recurring issues (lead)",
             security=lead, ok=_resp("analytics"), extra=forbidden, tags=("lead",))},
+        "/api/v1/lead/kb-gaps": {"get": {**_op(
+            "KB gaps (lead): questions the bot could not answer or whose answer did not help, grouped by meaning, "
+            "largest first, with the tickets they became and the drafts proposed (query: since=30d)",
+            security=lead, ok=_resp("gaps", _obj({"since": {"type": "number"}, "until": {"type": "number"},
+                                                   "questions": {"type": "integer"},
+                                                   "gaps": {"type": "array", "items": {"type": "object"}}})),
+            extra={**forbidden, "400": _resp("a bad period", _ERROR)}, tags=("lead",)),
+            "parameters": [{"name": "since", "in": "query", "required": False, "schema": _S}]}},
         "/api/v1/lead/matrix/reload": {"post": _op(
             "Reload the escalation matrix (a bad file is refused, the last good one stays)", security=lead,
             ok=_resp("reloaded"), extra=forbidden, tags=("lead",))},

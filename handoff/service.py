@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.contract import SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
 from bot.rasa_client import RasaNotifier
-from handoff import sla, transitions
+from handoff import gaps, sla, transitions
 from handoff.errors import InvalidTicket, RateLimited, TicketNotFound
 from handoff.kbdraft import draft_issues, write_draft
 from handoff.matrix_source import MatrixSource
@@ -219,7 +219,9 @@ class TicketService:
             draft = str(path)
             issues = draft_issues(path, self.matrix.matrix.taxonomy)
             await self.store.record_event(ref, Event("kb_draft_proposed", agent, "article proposed",
-                                                     {"path": draft}), now)
+                                                     {"path": draft, "title": proposal["title"],
+                                                      "lang": proposal["lang"], "category": proposal["category"]}),
+                                          now)
         handed_back = [await self.notifier.trigger(channel["conversation_id"], "ticket_resolved", {"reference": ref})
                        for channel in ticket.channels]
         logger.info("ticket %s resolved by %s", ref, agent)
@@ -270,6 +272,9 @@ class TicketService:
                                  for k, n in sorted(stats["issues"].items(), key=lambda kv: -kv[1]) if n >= 2][:20],
             "ratings": stats["ratings"],
         }
+
+    async def kb_gaps(self, period: float) -> dict[str, Any]:
+        return await gaps.report(self.store, self.clock(), period)
 
     # -- SLA watcher ----------------------------------------------------------------------------------
 

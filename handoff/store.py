@@ -647,6 +647,18 @@ class Store:
         await self.redis.rpush(self._k("webhooks", "failed"), json.dumps({"id": entry_id, "url": url, **fields}))
         await self.redis.ltrim(self._k("webhooks", "failed"), -1000, -1)
 
+    async def stream_since(self, stream: str, since: float, count: int = 100_000) -> list[tuple[str, dict[str, str]]]:
+        """Entries of ``stream`` added since ``since`` (unix seconds; stream ids are milliseconds), oldest first."""
+        raw = await self.redis.xrange(stream, min=f"{int(since * 1000)}-0", max="+", count=count)
+        return [(str(i), dict(f)) for i, f in raw]
+
+    async def conversation_refs(self, conversations: list[str]) -> dict[str, str]:
+        """The ticket each conversation became (those that became one)."""
+        if not conversations:
+            return {}
+        refs = await self.redis.mget([self._k("conv", c) for c in conversations])
+        return {c: str(r) for c, r in zip(conversations, refs) if r}
+
     async def events(self, count: int = 1000) -> list[dict[str, Any]]:
         raw = await self.redis.xrevrange(self.events_key, count=count)
         out = []

@@ -22,6 +22,7 @@ from handoff import tickets
 from handoff.errors import Forbidden, HandoffError, InvalidTicket, MatrixError, Unauthorized
 from handoff.kbdraft import validate_proposal
 from handoff.openapi import openapi_document
+from handoff.periods import parse_period
 from handoff.validation import is_timestamp, strict_json_loads, validate_create, validate_text
 
 logger = logging.getLogger(__name__)
@@ -303,6 +304,12 @@ async def analytics(request: web.Request) -> web.Response:
     return web.json_response(await request.app[appkeys.SERVICE].analytics())
 
 
+async def kb_gaps(request: web.Request) -> web.Response:
+    await require_agent(request, "lead")
+    period = parse_period(request.query.get("since", "30d"))
+    return web.json_response(await request.app[appkeys.SERVICE].kb_gaps(period))
+
+
 async def reload_matrix(request: web.Request) -> web.Response:
     await require_agent(request, "lead")
     source = request.app[appkeys.MATRIX]
@@ -337,6 +344,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/agent/tickets/{ref}/release", release),
     ("GET", "/api/v1/lead/agents", agent_stats),
     ("GET", "/api/v1/lead/analytics", analytics),
+    ("GET", "/api/v1/lead/kb-gaps", kb_gaps),
     ("POST", "/api/v1/lead/matrix/reload", reload_matrix),
 ]
 

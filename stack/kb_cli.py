@@ -21,7 +21,7 @@ DEFAULT_CASES = Path("tests/kb_cases")
 
 def register(subparsers: Any) -> None:
     """Add the ``kb`` command and its subcommands to the ``frontdoor`` parser."""
-    kb = subparsers.add_parser("kb", help="knowledge base: check, search, eval")
+    kb = subparsers.add_parser("kb", help="knowledge base: check, search, eval, feedback, gaps")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
 
     check = kb_sub.add_parser("check", help="validate every article; exit code 1 on errors")
@@ -65,6 +65,15 @@ def register(subparsers: Any) -> None:
     fb.add_argument("--redis-url", default=None, help="default: REDIS_URL, else the embedded server's")
     fb.add_argument("--prefix", default=None, help="key prefix (default: ACTIONS_KEY_PREFIX or fd-actions:)")
     fb.set_defaults(func=lambda args: cmd_feedback(args))
+
+    gp = kb_sub.add_parser("gaps", help="what customers asked that the knowledge base could not answer (or whose "
+                                        "answer did not help), grouped by meaning, largest groups first")
+    gp.add_argument("--since", default="30d", help="period: 24h, 7d, 30d ... (default 30d)")
+    gp.add_argument("--top", type=int, default=15, help="groups to print (default 15)")
+    gp.add_argument("--json", action="store_true", help="print everything as JSON")
+    gp.add_argument("--redis-url", default=None, help="default: REDIS_URL, else the embedded server's")
+    gp.add_argument("--prefix", default=None, help="the handoff service's key prefix (default: HANDOFF_KEY_PREFIX)")
+    gp.set_defaults(func=lambda args: cmd_gaps(args))
 
 
 def _quiet_spacy() -> None:
@@ -194,6 +203,66 @@ def cmd_feedback(args: argparse.Namespace, out: TextIO | None = None, store: Any
     except Exception as exc:  # Redis down or unreachable: say so, with the reason
         print(f"cannot read the feedback: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_gaps(args: argparse.Namespace, out: TextIO | None = None, now: float | None = None) -> int:
+    """The KB gaps of a period, read with the handoff service's own code (``handoff.gaps``) from Redis."""
+    import asyncio
+    import time
+
+    from handoff.errors import InvalidRequest
+    from handoff.periods import parse_period
+    from stack.settings import Settings
+
+    out = out or sys.stdout
+    try:
+        period = parse_period(args.since)
+    except InvalidRequest as exc:
+        print(f"--since: {exc.detail}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env(os.environ).with_secrets()
+    url = args.redis_url or settings.effective_redis_url
+    prefix = args.prefix or settings.key_prefix
+
+    async def read() -> dict[str, Any]:
+        from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
+
+        from handoff.gaps import report
+        from handoff.store import Store
+
+        async with Redis.from_url(url, decode_responses=True, socket_timeout=10) as redis:
+            return await report(Store(redis, prefix), time.time() if now is None else now, period)
+
+    try:
+        found = asyncio.run(read())
+    except Exception as exc:  # Redis down or unreachable: say so, with the reason
+        print(f"cannot read the questions: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(found, out, ensure_ascii=False, indent=2)
+        print(file=out)
+        return 0
+    print(f"{found['questions']} unanswered or unhelped questions from {found['conversations']} conversations "
+          f"in the last {args.since}; {len(found['gaps'])} groups, largest first", file=out)
+    for rank, gap in enumerate(found["gaps"][:args.top], 1):
+        langs = ", ".join(f"{lang} {n}" for lang, n in gap["languages"].items())
+        print(f"\n{rank}. {gap['conversations']} conversations ({langs}): {gap['not_answered']} not answered, "
+              f"{gap['not_helped']} not helped", file=out)
+        for example in gap["examples"]:
+            print(f"     \u201c{example}\u201d", file=out)
+        if gap["articles_not_helped"]:
+            print("   articles shown that did not help: " + ", ".join(
+                f"{a} ({n})" for a, n in gap["articles_not_helped"].items()), file=out)
+        if gap["tickets"]:
+            print(f"   became tickets: {', '.join(gap['tickets'][:10])}" + (" ..." if len(gap["tickets"]) > 10 else ""),
+                  file=out)
+        for draft in gap["drafts"]:
+            print(f"   draft proposed ({draft['reference']}): {draft['title']} -> {draft['path']}", file=out)
+    if found["other_drafts"]:
+        print("\ndrafts proposed for tickets of no group above:", file=out)
+        for draft in found["other_drafts"]:
+            print(f"   {draft['reference']}: {draft['title']} -> {draft['path']}", file=out)
     return 0
 
 
