@@ -22,7 +22,7 @@ from bot.incident_keys import problem_keys
 
 logger = logging.getLogger(__name__)
 
-CACHE_SECONDS = 10.0  # how long the list of open incidents is reused (one request per action server)
+CACHE_SECONDS = 2.0  # how long the list of open incidents is reused (one request per action server)
 
 
 def latest_entities(tracker: Tracker, name: str) -> list[str]:

@@ -228,6 +228,20 @@ class IncidentService:
                 "conversations_by_language": by_language, "tickets": tickets,
                 "notifications_pending": await self.incidents.pending_notifications()}
 
+    async def declare(self, lead: str, title: str, *, category: str = "", product: str = "", error_code: str = "",
+                      article: str = "") -> Incident:
+        """A lead declares an incident (an outage monitoring saw first): the bot tells matching customers
+        from now on, and the detector's reports join it."""
+        now = self.clock()
+        fields = {"category": category, "product": product, "error_code": error_code, "article": article}
+        incidents.declared("I-0", title, lead, now, **fields)  # refused before a number is taken
+        incident = await self.incidents.declare(incidents.report_keys(
+            category=category, product=product, error_code=error_code, articles_not_helped=[article] if article else []),
+            lambda incident_id: incidents.declared(incident_id, title, lead, now, **fields), now)
+        await self._event(incident.id, "incident_opened", lead, "declared by a lead",
+                          {"title": incident.title, "keys": list(incident.keys), "reports": 0}, now)
+        return incident
+
     async def confirm(self, incident_id: str, lead: str) -> Incident:
         now = self.clock()
         incident = await self.incidents.mutate(incident_id, lambda i: incidents.confirm(i, lead, now))

@@ -121,6 +121,22 @@ class IncidentStore:
         return [KeyState(str(item[1]), str(item[2]), 0, 0) if item[0] == "open"
                 else KeyState(str(item[1]), None, int(item[2]), int(item[3])) for item in raw]
 
+    async def declare(self, keys: tuple[str, ...], make: Callable[[str], Incident], now: float) -> Incident:
+        """A lead's incident for ``keys``; Conflict when one of them has an open incident already."""
+        for key in keys:
+            existing = await self.open_key(key)
+            if existing is not None:
+                raise Conflict(f"incident {existing} is open for {key}: merge into it or resolve it first")
+        incident = make(f"I-{int(await self.redis.incr(self._k('seq', 'incident'))):06d}")
+        await self.put(incident)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(self._k("incidents"), {incident.id: now})
+        pipe.sadd(self._k("incidents:open"), incident.id)
+        for key in keys:
+            pipe.set(self._k("inc", "open", key), incident.id, nx=True)
+        await pipe.execute()
+        return incident
+
     async def open_incident(self, key: str, now: float) -> tuple[str, bool, list[str]]:
         """(id, opened by this call, the window's conversations it starts with)."""
         raw = await self._open(keys=[], args=[self.prefix, key, repr(now), repr(now - incidents.WINDOW)])

@@ -18,6 +18,8 @@ LINK = Obj({"conversation_id": Str(required=True), "language": Str(required=True
             "reference": Str()})
 RENAME = Obj({"title": Str(required=True, max_len=120)})
 MERGE = Obj({"into": Str(required=True)})
+DECLARE = Obj({"title": Str(required=True, max_len=120), "category": Str(), "product": Str(), "error_code": Str(),
+               "article": Str()})
 
 
 def _message(body: dict[str, Any]) -> dict[str, str]:
@@ -76,6 +78,16 @@ async def incident_detail(request: web.Request) -> web.Response:
     return web.json_response(await request.app[appkeys.INCIDENTS].detail(request.match_info["id"]))
 
 
+async def declare(request: web.Request) -> web.Response:
+    lead = await require_agent(request, "lead")
+    body = await json_body(request)
+    validate(DECLARE, body)
+    incident = await request.app[appkeys.INCIDENTS].declare(
+        lead["name"], body["title"], category=str(body.get("category") or ""), product=str(body.get("product") or ""),
+        error_code=str(body.get("error_code") or ""), article=str(body.get("article") or ""))
+    return web.json_response(incident.to_json(), status=201)
+
+
 async def confirm(request: web.Request) -> web.Response:
     lead = await require_agent(request, "lead")
     incident = await request.app[appkeys.INCIDENTS].confirm(request.match_info["id"], lead["name"])
@@ -116,6 +128,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", "/api/v1/bot/incidents/{id}/conversations/{conversation_id}", bot_unlink),
     ("GET", "/api/v1/agent/incidents", list_incidents),
     ("GET", "/api/v1/agent/incidents/{id}", incident_detail),
+    ("POST", "/api/v1/lead/incidents", declare),
     ("POST", "/api/v1/lead/incidents/{id}/confirm", confirm),
     ("POST", "/api/v1/lead/incidents/{id}/rename", rename),
     ("POST", "/api/v1/lead/incidents/{id}/merge", merge),

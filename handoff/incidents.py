@@ -181,6 +181,21 @@ def opened(incident_id: str, key: str, trigger: Report, first_reports: Sequence[
         first_reports=tuple(dict(r) for r in first_reports[:FIRST_REPORTS]))
 
 
+def declared(incident_id: str, title: str, lead: str, now: float, *, category: str = "", product: str = "",
+             error_code: str = "", article: str = "") -> Incident:
+    """An incident a lead declares before the reports come in (monitoring saw it first): confirmed."""
+    keys = report_keys(category=category, product=product, error_code=error_code,
+                       articles_not_helped=[article] if article else [])
+    if not keys:
+        raise InvalidRequest("an incident needs an error code, a category with a product, or an article")
+    clean = re.sub(r"\s+", " ", title).strip()
+    if not clean or len(clean) > TITLE_LIMIT:
+        raise InvalidRequest(f"title must be 1 to {TITLE_LIMIT} characters")
+    return Incident(id=incident_id, title=clean, status="confirmed", keys=keys, opened_at=now, category=category,
+                    product=product, error_code=re.sub(r"\s+", "", error_code).upper(), article=article,
+                    confirmed_at=now, confirmed_by=lead)
+
+
 def confirm(incident: Incident, lead: str, now: float) -> Incident:
     _require_open(incident, "confirm")
     if incident.status == "confirmed":

@@ -213,7 +213,7 @@ def openapi_document() -> dict[str, Any]:
 def _incident_paths(bot: str, agent: str, lead: str, conflict: dict[str, Any],
                     forbidden: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Incidents (handoff/incident_web.py): the bodies are the definitions the routes validate with."""
-    from handoff.incident_web import LINK, MERGE, RENAME  # noqa: PLC0415 (it imports handoff.web)
+    from handoff.incident_web import DECLARE, LINK, MERGE, RENAME  # noqa: PLC0415 (it imports handoff.web)
 
     incident = {"type": "object", "description": "An incident (handoff/incidents.py): id, title, status, keys, "
                 "category, product, error_code, article, first_reports, reports, ...", "additionalProperties": True}
@@ -243,6 +243,11 @@ def _incident_paths(bot: str, agent: str, lead: str, conflict: dict[str, Any],
         "/api/v1/agent/incidents/{id}": {"get": _op(
             "One incident with its child tickets and linked conversations by language", security=agent,
             params=("id",), ok=_resp("incident", incident), extra=missing, tags=("agent",))},
+        "/api/v1/lead/incidents": {"post": _op(
+            "Declare an incident (lead): an outage known before the reports come in; confirmed at once. It needs "
+            "an error code, a category with a product, or an article", security=lead, body=openapi_of(DECLARE),
+            ok=_resp("not used: 201"), extra={"201": _resp("declared", incident), **conflict, **forbidden},
+            tags=("lead",))},
         "/api/v1/lead/incidents/{id}/confirm": {"post": _op(
             "Confirm an incident (lead)", security=lead, params=("id",), ok=_resp("incident", incident),
             extra={**conflict, **forbidden, **missing}, tags=("lead",))},

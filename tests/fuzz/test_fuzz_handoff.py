@@ -318,7 +318,18 @@ def test_every_field_with_every_hostile_value(method: str, path: str, live_hando
 
 
 def served_back(live_handoff: LiveHandoff, session: requests.Session, created: dict[str, Any]) -> None:
-    """The new ticket as agents and the customer see it, then resolved."""
+    """The new ticket as agents and the customer see it, then resolved; a new incident (a lead declared
+    one) as agents and the bot see it, then resolved."""
+    if "reference" not in created:
+        for path, token in (("/api/v1/agent/incidents/{id}", AUTH["agent"]), ("/api/v1/bot/incidents/{id}", AUTH["bot"])):
+            response, elapsed = send(session, "GET", live_handoff.url + url_for(path, {"id": created["id"]}),
+                                     headers={"Authorization": str(token)})
+            assert response.status_code == 200, response.text
+            check_response(schema[path]["GET"].Case(path_parameters={"id": created["id"]}), response, elapsed)
+        resolved = session.post(f"{live_handoff.url}/api/v1/lead/incidents/{created['id']}/resolve", json={},
+                                headers={"Authorization": str(AUTH["lead"])}, timeout=30)
+        assert resolved.status_code == 200, resolved.text  # its keys free again for the next declaration
+        return
     for method, path, params, token in (
             ("GET", "/api/v1/agent/tickets/{ref}", {"ref": created["reference"]}, AUTH["agent"]),
             ("GET", "/api/v1/status/{secret}", {"secret": created["secret_reference"]}, None)):

@@ -295,3 +295,24 @@ async def test_the_notifier_sends_each_once_across_instances(make_client: Callab
     sent = await service(one).send_due_notifications() + await service(two).send_due_notifications()
     assert sent == 5 and len(rasa.calls) == 5
     assert json.dumps(rasa.calls).count("incident_resolved") == 5
+
+
+async def test_a_lead_declares_an_incident_before_the_reports_come_in(app_client: TestClient, clock: FakeClock) -> None:
+    lead = agent_headers(LEAD)
+    resp = await app_client.post("/api/v1/lead/incidents", headers=lead, json={
+        "title": "Payments down at our provider", "category": "billing", "product": "Premium plan"})
+    declared = await resp.json()
+    assert resp.status == 201 and declared["status"] == "confirmed" and declared["keys"] == [
+        "product:billing:premium plan"]
+    listed = (await (await app_client.get("/api/v1/bot/incidents", headers=bot_headers())).json())["incidents"]
+    assert [i["id"] for i in listed] == [declared["id"]]
+    again = await app_client.post("/api/v1/lead/incidents", headers=lead, json={
+        "title": "Same", "category": "billing", "product": "premium  PLAN"})
+    assert again.status == 409 and declared["id"] in (await again.json())["detail"]
+    nothing = await app_client.post("/api/v1/lead/incidents", headers=lead, json={"title": "Vague", "category": "billing"})
+    assert nothing.status == 400
+    agent = await app_client.post("/api/v1/lead/incidents", headers=agent_headers(), json={"title": "x", "error_code": "E-1"})
+    assert agent.status == 403
+    joined = await service(app_client).report(Report(conversation_id="pay-1", at=clock(), language="de",
+                                                     category="billing", product="Premium plan", source="bot"))
+    assert joined == declared["id"]
