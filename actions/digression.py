@@ -21,7 +21,7 @@ from actions.kb import KnowledgeBaseProvider, article_url, message_vector, show_
 from actions.respond import utter
 from actions.texts import queue_label
 from bot.dialogue import is_question
-from bot.kb.search import Hit
+from bot.kb.search import Hit, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +80,21 @@ class Digressions(UsesHandoff):
         shown = [s for s in tracker.get_slot("kb_articles_shown") or [] if s.get("id") != hit.article.id]
         return [SlotSet("kb_articles_shown", [*shown, shown_entry(hit)][-10:])]
 
-    async def other_topic(self, tracker: Tracker) -> Hit | None:
-        """The article that clearly answers the latest message, when it is about something else than the
-        open ticket (another category, not an article shown before); None otherwise."""
+    async def latest_search(self, tracker: Tracker) -> SearchResult | None:
+        """The knowledge base's answer to the latest message (None for no text)."""
         text = latest_text(tracker)
         if not text:
             return None
         kb = await self.provider.ready()
-        result = kb.search(text, language_of(tracker), k=3, vector=message_vector(kb, tracker.latest_message or {}, text))
+        return kb.search(text, language_of(tracker), k=3, vector=message_vector(kb, tracker.latest_message or {}, text))
+
+    async def other_topic(self, tracker: Tracker, result: SearchResult | None = None) -> Hit | None:
+        """The article that clearly answers the latest message, when it is about something else than the
+        open ticket (another category, not an article shown before); None otherwise. ``result``: the
+        search of the latest message, when the caller has it."""
+        result = result or await self.latest_search(tracker)
+        if result is None:
+            return None
         hit = result.best
         shown = {s.get("id") for s in tracker.get_slot("kb_articles_shown") or []}
         if hit is None or result.ambiguous or hit.article.id in shown:

@@ -11,6 +11,7 @@ import abc
 import datetime as dt
 import json
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -21,7 +22,7 @@ from actions.respond import utter
 from actions.customer import language_of, metadata_of
 from actions.digression import Digressions
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable, UsesHandoff
-from actions.incidents import KnownProblems, keys_of_problem
+from actions.incidents import KnownProblems, keys_of_problem, problem_categories
 from actions.outbox import Outbox
 from actions.prequal import EMAIL, inferred_fields, statements, steps_tried_text
 from actions.texts import (
@@ -35,7 +36,9 @@ from actions.settings import action_settings
 
 logger = logging.getLogger(__name__)
 
-AGENT_FALLBACK_NAME = "Streamly"  # shown when a message from our team carries no agent name
+AGENT_FALLBACK_NAME = "Streamly"
+# a status question that names a ticket (the word, or a reference) asks about the ticket, not a known problem
+NAMES_A_TICKET = re.compile(r"(?i)\b(?:ticket\w*|sag(?:en|snummer)?|anliegen|anfrage|request|case)\b|\bT-\d{6}\b")  # shown when a message from our team carries no agent name
 
 
 def customer_of(tracker: Tracker) -> Customer:
@@ -258,6 +261,10 @@ class ActionTicketStatus(HandoffAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
+        text = str((tracker.latest_message or {}).get("text") or "")
+        if (tracker.get_slot("kb_result") == "incident" and not NAMES_A_TICKET.search(text)
+                and await KnownProblems(self.client).status(dispatcher, tracker, domain)):
+            return []  # just told of a known problem: "is it working again?" is about that problem
         try:
             tickets = await self._tickets(tracker)
         except HandoffUnavailable:
@@ -351,8 +358,15 @@ class ActionTicketFollowup(HandoffAction):
         latest = tracker.latest_message or {}
         intent = str((latest.get("intent") or {}).get("name"))
         digressions = self._digressions or Digressions(client=self.client)
-        if intent in ("describe_problem", "nlu_fallback"):
-            hit = await digressions.other_topic(tracker)
+        if intent in ("describe_problem", "nlu_fallback", "complaint"):
+            result = await digressions.latest_search(tracker)
+            # a problem many customers have right now: said so, whatever the open ticket is about
+            known = KnownProblems(self.client)
+            found = await known.match(tracker, keys_of_problem(tracker, problem_categories(result)))
+            told = await known.tell(dispatcher, tracker, domain, *found) if found else None
+            if told is not None:
+                return told
+            hit = await digressions.other_topic(tracker, result) if intent != "complaint" else None
             if hit is not None:
                 return await digressions.show_answer(dispatcher, tracker, domain, hit)
         if is_question(str(latest.get("text") or "")):  # "where am I in the queue?" asks, it adds nothing

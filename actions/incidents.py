@@ -19,6 +19,7 @@ from actions.customer import language_of
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable, UsesHandoff
 from actions.respond import utter
 from bot.incident_keys import problem_keys
+from bot.kb.search import SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +31,28 @@ def latest_entities(tracker: Tracker, name: str) -> list[str]:
             if e.get("entity") == name and e.get("value")]
 
 
-def keys_of_problem(tracker: Tracker, category: str = "", article: str = "") -> dict[str, str]:
+def problem_categories(result: SearchResult | None, fallback: str = "") -> list[str]:
+    """The categories the customer's problem may be in: the answer's, when the knowledge base found one
+    with confidence; else those of its nearest articles (a Stick that "plays nothing any more" may be a
+    delivery or a playback problem: the incident's product decides), else ``fallback``."""
+    if result is not None and result.best is not None:
+        return [result.best.article.category]
+    found = list(dict.fromkeys(h.article.category for h in (result.hits[:3] if result is not None else [])))
+    return found or ([fallback] if fallback else [])
+
+
+def keys_of_problem(tracker: Tracker, categories: list[str] | str = "", article: str = "") -> dict[str, str]:
     """The incident keys of what the customer describes now, each with the words it stands for: the error
-    codes and products named in this message (else the ones the conversation knows), with the category and
+    codes and products named in this message (else the ones the conversation knows), with the categories and
     the article the KB found for it."""
     codes = latest_entities(tracker, "error_code") or [str(tracker.get_slot("error_code") or "")]
     products = latest_entities(tracker, "product") or [str(tracker.get_slot("product") or "")]
     keys: dict[str, str] = {}
     for code in codes:
         keys.update({key: code.strip().upper() for key in problem_keys(error_code=code)})
-    for product in products:
-        keys.update({key: product for key in problem_keys(category=category, product=product)})
+    for category in [categories] if isinstance(categories, str) else categories:
+        for product in products:
+            keys.update({key: product for key in problem_keys(category=category, product=product)})
     if article:
         keys.update({key: "" for key in problem_keys(articles_not_helped=[article])})
     return keys
@@ -96,7 +108,7 @@ class KnownProblems(UsesHandoff):
         if tracker.get_slot("incident") == incident.get("id"):  # told already: where it stands
             utter(dispatcher, tracker, domain, "utter_incident_still_open", incident_what=what)
             return [SlotSet("kb_result", "incident")]
-        reference = str(tracker.get_slot("ticket_reference") or "") if tracker.get_slot("ticket_open") else ""
+        reference = self.ticket_about(tracker, incident)
         try:
             await self.client.link_incident(str(incident["id"]), tracker.sender_id, language_of(tracker), reference)
         except (HandoffUnavailable, HandoffRejected) as exc:
@@ -106,6 +118,19 @@ class KnownProblems(UsesHandoff):
         utter(dispatcher, tracker, domain, "utter_incident_known", incident_what=what)
         return [SlotSet("incident", str(incident["id"])), SlotSet("incident_what", what),
                 SlotSet("kb_result", "incident")]
+
+    @staticmethod
+    def ticket_about(tracker: Tracker, incident: dict[str, Any]) -> str:
+        """The conversation's open ticket, when it is about the incident's problem (it becomes the
+        incident's child, resolved with it); an open ticket about something else stays out of it."""
+        if not tracker.get_slot("ticket_open") or not tracker.get_slot("ticket_reference"):
+            return ""
+        shown = tracker.get_slot("kb_articles_shown") or []
+        keys = problem_keys(category=str(tracker.get_slot("category") or ""),
+                            product=str(tracker.get_slot("product") or ""),
+                            error_code=str(tracker.get_slot("error_code") or ""),
+                            articles_not_helped=[str(a.get("id")) for a in shown if a.get("feedback") == "did_not_help"])
+        return str(tracker.get_slot("ticket_reference")) if set(keys) & set(incident.get("keys", [])) else ""
 
     async def not_mine(self, tracker: Tracker) -> list[EventType]:
         """The customer says the known problem is not theirs: unlink, and never match it again here."""

@@ -17,11 +17,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.respond import render, utter
 from actions.customer import language_events, language_of
 from actions.texts import LANGUAGE_NAMES, label
-from bot.dialogue import is_question
+from bot.dialogue import is_question, says_other_problem
 from bot.kb.encoder import E5Encoder, Matrix, decode_vector, encode_vector
 from bot.kb.search import Hit, KnowledgeBase, SearchResult
 from actions.handoff_client import HandoffClient
-from actions.incidents import KnownProblems, keys_of_problem
+from actions.incidents import KnownProblems, keys_of_problem, problem_categories
 from actions.settings import action_settings
 from actions.signals import Signals
 
@@ -191,11 +191,18 @@ class ActionAnswerFromKb(KbAction):
         latest = tracker.latest_message or {}
         intent = latest.get("intent", {}).get("name")
         chosen = tracker.get_slot("kb_article") if intent == "choose_article" else None
-        not_mine = intent == "incident_not_mine"  # told of a known problem, the customer says it is another
-        query = tracker.get_slot("kb_query") if chosen or not_mine else (latest.get("text") or "")
+        text = str(latest.get("text") or "")
+        # told of a known problem, the customer says it is another one: the button (then the question asked
+        # before is searched again) or typed (then what they typed, if it says more than "something else")
+        typed_other = bool(tracker.get_slot("incident")) and not text.startswith("/") and says_other_problem(text)
+        not_mine = intent == "incident_not_mine" or typed_other
+        query = tracker.get_slot("kb_query") if chosen or (not_mine and not typed_other) else text
         events: list[EventType] = list(language_events(tracker))
         if not_mine:
             events += await self.known.not_mine(tracker)
+            if typed_other and len(text.split()) <= 6:
+                utter(dispatcher, tracker, domain, "utter_incident_describe_other")
+                return events + [SlotSet("kb_result", "unclear")]
         if chosen:
             article = kb.get(chosen, lang) or next((a for a in kb.articles() if a.id == chosen), None)
             if article is None:
@@ -205,7 +212,7 @@ class ActionAnswerFromKb(KbAction):
             return events + show_article(dispatcher, tracker, domain, hit, lang, shown)
 
         description = tracker.get_slot("description")
-        if not not_mine:
+        if not not_mine or typed_other:
             events += [SlotSet("kb_query", query),
                        SlotSet("description", f"{description}\n{query}" if description else query)]
         # declined just before as that same company's matter: the customer insists it is ours
@@ -272,8 +279,7 @@ class ActionAnswerFromKb(KbAction):
     async def known_problem(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
                             result: SearchResult) -> list[EventType] | None:
         """A problem many customers have right now (an open incident): say so and link the conversation."""
-        top = result.best or (result.hits[0] if result.hits else None)
-        keys = keys_of_problem(tracker, top.article.category if top else str(tracker.get_slot("category") or ""),
+        keys = keys_of_problem(tracker, problem_categories(result, str(tracker.get_slot("category") or "")),
                                result.best.article.id if result.best else "")
         found = await self.known.match(tracker, keys)
         if found is None:

@@ -79,6 +79,27 @@ def says_not_helped(text: str) -> bool:
     return bool(_STILL.search(text)) and not is_question(text)
 
 
+# told of a known problem, the customer says theirs is another one (typed instead of the button)
+_OTHER_PROBLEM = _any(r"""
+\b(?:my|the|our)\s+(?:problem|issue)\s+(?:is|'?s)\s+(?:a\s+|an\s+|something\s+)?(?:different|another|other|else)\b
+\b(?:different|another|other|separate)\s+(?:problem|issue|thing|error)\b|\bsomething\s+(?:else|different)\b
+\b(?:that'?s|that\s+is|it'?s|it\s+is)\s+not\s+(?:my\s+(?:problem|issue)|it|the\s+(?:problem|issue))\b
+\bnot\s+(?:my|the\s+same)\s+(?:problem|issue)\b|\bunrelated\b
+\b(?:mein|unser)\s+problem\s+ist\s+(?:ein\s+)?(?:anderes|ein\s+anderes|was\s+anderes|etwas\s+anderes)\b
+\b(?:ein|eine)\s+(?:anderes|andere)\s+(?:problem|sache|fehler|thema)\b|\b(?:was|etwas)\s+(?:ganz\s+)?anderes\b
+\b(?:das|es)\s+ist\s+(?:es\s+)?nicht\s+(?:mein|das)\s+problem\b|\bnicht\s+(?:mein|dasselbe|das\s+gleiche)\s+problem\b
+\bmit\s+problem\s+er\s+(?:et\s+)?(?:andet|anden)\b
+\b(?:et|en)\s+(?:andet|anden)\s+(?:problem|fejl|sag|ting)\b|\bnoget\s+(?:helt\s+)?andet\b
+\bdet\s+er\s+ikke\s+(?:mit|det)\s+problem\b|\bikke\s+(?:mit|det\s+samme)\s+problem\b
+""")
+
+
+def says_other_problem(text: str) -> bool:
+    """Does ``text``, typed right after the bot told of a known problem, say the customer's problem is
+    another one? "my problem is a different one", "das ist was anderes", "mit problem er et andet"."""
+    return bool(_OTHER_PROBLEM.search(text))
+
+
 # "can't you just do it for me?": the customer wants the change made, not the instructions
 _DO_IT = _any(r"""
 \b(?:can|could|would|will)\s*(?:n'?t|not)?\s+you\s+(?:\w+\s+){0,2}(?:do|change|switch|cancel|fix|sort|handle|process|set|make|update)\s+(?:it|that|this|them)\b

@@ -16,6 +16,8 @@ the rules, below the agent handover) decides those:
   already"); "can't you just do it for me?" asks for a person -> ``action_start_handoff``, the form;
 - "how long will it take?" before any ticket -> ``action_ticket_status`` (the promise the request would
   get now);
+- told of a known problem (an incident), "my problem is a different one" typed instead of the button ->
+  ``action_answer_from_kb`` (which unlinks and helps with the problem as described);
 - after the knowledge-base actions, the next step follows from ``kb_result`` whatever the intent was.
 Inside the form the form's own validation reads digressions (actions/digression.py).
 """
@@ -35,7 +37,7 @@ from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.dialogue import asks_to_do_it, says_not_helped
+from bot.dialogue import asks_to_do_it, says_not_helped, says_other_problem
 
 KB_ACTIONS = ("action_answer_from_kb", "action_kb_feedback")
 AFTER_KB = {"answered": ACTION_LISTEN_NAME, "ambiguous": ACTION_LISTEN_NAME, "unclear": ACTION_LISTEN_NAME,
@@ -83,6 +85,9 @@ def decide(intent: str, text: str, entities: List[Dict[str, Any]], slots: Dict[s
             return "action_start_handoff"
         if says_not_helped(text):
             return "action_kb_feedback"
+    if slots.get("incident") and typed and says_other_problem(text):
+        # told of a known problem, the customer says theirs is another one: unlinked, and helped as usual
+        return "action_answer_from_kb"
     if slots.get("ticket_open") and slots.get("ticket_reference"):
         if intent in ("ask_wait_time", "ticket_status"):
             return "action_ticket_status"

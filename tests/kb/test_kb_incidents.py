@@ -182,3 +182,57 @@ async def test_the_question_of_a_did_not_help_is_embedded_for_the_kb_gaps(dense:
     vector = decode_vector(await embedder(SimpleNamespace(encoder=dense["encoder"]), "I was charged twice")(), 384)
     assert vector is not None and abs(float((vector ** 2).sum()) - 1.0) < 0.01
     assert await embedder(SimpleNamespace(encoder=None), "x")() is None
+
+
+async def test_typed_another_problem_unlinks_and_searches_what_they_typed(kb: KnowledgeBase) -> None:
+    client, dispatcher = FakeHandoff(incidents=[STICK_DOWN]), CollectingDispatcher()
+    state = {"language": "en", "incident": "I-000007", "incident_what": "Streamly Stick", "kb_result": "incident",
+             "kb_query": "my stick is acting up", "product": "Streamly Stick"}
+    text = "no, my problem is a different one: the remote of the stick does not pair anymore, the light blinks"
+    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb), client).run(
+        dispatcher, tracker(state, text=text, intent="describe_problem"), DOMAIN)
+    slots = slots_of(events)
+    assert client.unlinked == [("I-000007", "conv-1")] and slots["incident_declined"] == "I-000007"
+    assert slots["kb_result"] == "answered" and "/help/en/tech-stick-remote" in texts(dispatcher)
+    short = CollectingDispatcher()  # "something else" and nothing more: asked what it is
+    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb), FakeHandoff(incidents=[STICK_DOWN])).run(
+        short, tracker({**state}, text="nope, something else", intent="deny"), DOMAIN)
+    assert slots_of(events)["kb_result"] == "unclear" and "describe" in texts(short)
+
+
+async def test_a_known_problem_after_an_unrelated_ticket_is_told_and_the_ticket_stays_out(kb: KnowledgeBase) -> None:
+    from actions.handoff import ActionTicketFollowup
+
+    client, dispatcher = FakeHandoff(incidents=[STICK_DOWN]), CollectingDispatcher()
+    state = {"language": "de", "ticket_open": True, "ticket_reference": "T-000002", "category": "billing",
+             "kb_result": "answered"}
+    text = "achso und noch was ganz anderes, mein Stick zeigt seit heute Mittag nur noch den Fehler E-2002"
+    code = [{"entity": "error_code", "value": "E-2002"}]
+    events = await ActionTicketFollowup(client).run(dispatcher, tracker(state, text=text, entities=code), DOMAIN)
+    assert slots_of(events).get("incident") == "I-000007" and "bekanntes Problem" in texts(dispatcher)
+    assert client.linked == [("I-000007", "conv-1", "de", "")]  # the billing ticket is not its child
+    # a ticket about the same problem joins the incident
+    same = {**state, "category": "technical", "error_code": "E-2002"}
+    linked = FakeHandoff(incidents=[STICK_DOWN])
+    await ActionTicketFollowup(linked).run(CollectingDispatcher(), tracker(same, text=text, entities=code), DOMAIN)
+    assert linked.linked == [("I-000007", "conv-1", "de", "T-000002")]
+
+
+async def test_right_after_the_known_problem_is_it_working_again_is_about_it() -> None:
+    client = FakeHandoff(incidents=[dict(STICK_DOWN)])
+    state = {"language": "de", "incident": "I-000007", "incident_what": "Streamly Stick", "kb_result": "incident",
+             "ticket_open": True, "ticket_reference": "T-000001", "customer_verified": False}
+    dispatcher = CollectingDispatcher()
+    await ActionTicketStatus(client).run(dispatcher, tracker(state, text="und, läuft das jetzt wieder??",
+                                                             intent="ticket_status"), DOMAIN)
+    assert "Streamly Stick" in texts(dispatcher) and "T-000001" not in texts(dispatcher)
+
+    class WithTicket(FakeHandoff):
+        async def ticket_for_conversation(self, conversation_id: str) -> Any:
+            return {"reference": "T-000001", "status": "queued", "queue": "billing", "priority": "P3",
+                    "queue_position": 1, "expected_wait_minutes": 30, "agent_replies": [], "updated_at": 0.0}
+
+    ticket = CollectingDispatcher()  # the ticket named: its status
+    await ActionTicketStatus(WithTicket(incidents=[dict(STICK_DOWN)])).run(
+        ticket, tracker(state, text="und wie ist der Stand meines Tickets?", intent="ticket_status"), DOMAIN)
+    assert "T-000001" in texts(ticket) and "arbeitet noch" not in texts(ticket)

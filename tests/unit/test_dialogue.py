@@ -16,6 +16,7 @@ from bot.dialogue import (
     fields_named,
     is_question,
     says_not_helped,
+    says_other_problem,
     steps_tried_in,
 )
 from bot.entities import EntityFinder
@@ -45,6 +46,26 @@ def test_questions(text: str, question: bool) -> None:
 ])
 def test_did_not_help_in_words(text: str, not_helped: bool) -> None:
     assert says_not_helped(text) is not_helped
+
+
+@pytest.mark.parametrize(("text", "other"), [
+    ("hmm no i dont think thats it, my problem is a different one, the remote is dead", True),
+    ("no, it's something else", True), ("that's not my problem at all", True), ("Nein, das ist was anderes", True),
+    ("Mein Problem ist ein anderes: die Fernbedienung", True), ("nicht mein Problem, ich will kündigen", True),
+    ("nej, mit problem er et andet", True), ("det er noget helt andet", True),
+    ("the stick still shows E-2002", False), ("is it fixed yet?", False), ("ist es behoben?", False),
+    ("andere Frage: wie kündige ich?", False), ("er det løst nu?", False), ("my other tv works fine", False),
+])
+def test_another_problem_in_words(text: str, other: bool) -> None:
+    assert says_other_problem(text) is other
+
+
+def test_told_of_a_known_problem_another_one_typed_goes_to_the_search() -> None:
+    slots = {"incident": "I-000001", "kb_result": "incident"}
+    assert decide("deny", "no, my problem is a different one", [], slots, "action_listen", None,
+                  "action_answer_from_kb") == "action_answer_from_kb"
+    assert decide("ticket_status", "is it fixed?", [], slots, "action_listen", None, "action_answer_from_kb") is None
+    assert decide("deny", "no, my problem is a different one", [], {}, "action_listen", None, "") is None
 
 
 @pytest.mark.parametrize(("text", "do_it"), [
