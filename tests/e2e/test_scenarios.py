@@ -15,6 +15,9 @@ Scenario file
         description: one line
         actors:                              # optional; default: one anonymous actor `customer`
           anna: {email: anna.k@example.com}  # `email`: her contact address when the form asks for it
+        known_problem:                       # optional: a lead declared this incident before the chat
+          title: Streamly Stick plays nothing  # (POST /api/v1/lead/incidents: error_code, or category +
+          error_code: E-2002                   # product, or article); it is resolved when the scenario ends
           jonas: {login: {id: c-1, name: Jonas, email: j@example.com, tier: vip}}   # signed in
           kim: {page_language: none}         # no page language in the metadata (default: the file's)
         turns: [...]
@@ -41,6 +44,9 @@ of the bot's answer, ``capture:`` stores values for ``${name}`` in later turns a
   conversation yet, and otherwise agrees (the summary, an offer) with ``confirm``. The step ends
   when the conversation has a ticket, or at the summary with ``stop_at_summary``. A scenario answer asked
   again right away fails (``form_accepts_answer``): the answer was refused or dropped.
+- ``fix_known_problem: {message: {de: ..., en: ..., da: ...}}`` -- the lead resolves the scenario's
+  ``known_problem`` (each linked conversation is told, in its language, with the message of its language);
+  "the reply" of this step is what the actor's conversation received since (waited for, up to 30 s).
 - ``skip_field: {field: f, attempts: [...], word: skip}`` -- the form asks ``f``; unless the bot already
   offers skipping it (see ``offers_skip``), the customer gives the unusable ``attempts`` one by one until
   it does, then types ``word`` (default: skip / überspringen / spring over). Fails when the bot never
@@ -79,6 +85,8 @@ the actor's ticket at the handoff service, both read after the step:
   inviting the customer to type the skip word.
 - ``ticket_exists`` / ``no_ticket`` -- the actor's conversation has / has no ticket.
 - ``slot: {field: value}`` -- the form field holds that value (case-insensitive; ``re:`` = regex).
+- ``told_known_problem`` -- the conversation is linked to the scenario's ``known_problem`` (the bot told
+  the customer it is known; Rasa's ``incident`` slot holds its id); ``not_told_known_problem`` -- it is not.
 
 ``then_never_asks: [fields]`` on a turn: from the next turn on, the form never asks these fields in that
 actor's conversation (details given inside the form, whatever was asked when they were given).
@@ -156,8 +164,9 @@ CLASSES = {
     "language": "every line in the customer's language; a switch is followed, links included",
     "typed_feedback": "typed 'did not help' works like the button; 'do it for me' gets a person",
     "basics": "paraphrased problems get the right article, the form asks only what is missing, right queue",
+    "known_problem": "a problem many customers have right now: told at once, linked, told again when fixed",
 }
-TURN_KEYS = {"say", "press", "fill_form", "skip_field"}
+TURN_KEYS = {"say", "press", "fill_form", "skip_field", "fix_known_problem"}
 TURN_OPTIONS = {"actor", "lang", "expect", "capture", "optional", "then_never_asks"}
 TURN_CHECKS = {
     "article",
@@ -180,7 +189,10 @@ TURN_CHECKS = {
     "no_ticket",
     "slot",
     "no_status",
+    "told_known_problem",
+    "not_told_known_problem",
 }
+SCENARIO_KEYS = {"id", "class", "description", "turns", "checks", "actors", "known_problem"}
 WHOLE_CHECKS = {"never_asks", "not_contains", "ticket", "no_ticket", "same_wait", "language_everywhere"}
 TICKET_KEYS = {
     "actor",
@@ -498,6 +510,8 @@ class Runner:
             self.actors[name] = Actor(name, f"scn-{scenario['id']}-{name}-{run}", metadata, email, language)
         self.default_actor = next(iter(self.actors))
         self.ticket_error = ""
+        self.incident = ""  # the scenario's known problem, once declared
+        self.incident_open = False
 
     # -- reading state ---------------------------------------------------------------------------------
     def state(self, actor: Actor) -> State:
@@ -619,6 +633,56 @@ class Runner:
 
     # -- turns -------------------------------------------------------------------------------------------
     def run(self) -> None:
+        problem = self.scenario.get("known_problem")
+        if problem:
+            self.declare(problem)
+        try:
+            self.run_turns()
+        finally:
+            if problem and self.incident_open:
+                self.fix(None)
+
+    # the action server looks the open incidents up at most every CACHE_SECONDS (actions/incidents.py)
+    INCIDENT_CACHE = 2.5
+
+    def declare(self, problem: dict[str, Any]) -> None:
+        status, body = http_json(f"{self.handoff}/api/v1/lead/incidents", dict(problem), token=self.lead_token)
+        if status != 201:
+            raise AssertionError(f"declaring the known problem failed: {status} {body}")
+        self.incident = str(body["id"])
+        self.incident_open = True
+        time.sleep(self.INCIDENT_CACHE)
+
+    def fix(self, message: dict[str, str] | None) -> None:
+        status, body = http_json(f"{self.handoff}/api/v1/lead/incidents/{self.incident}/resolve",
+                                 {"message": message or {}}, token=self.lead_token)
+        if status != 200:
+            raise AssertionError(f"resolving the known problem failed: {status} {body}")
+        self.incident_open = False
+        time.sleep(self.INCIDENT_CACHE)
+
+    def fixed(self, actor: Actor, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """The lead resolves the known problem; the actor's bot messages that arrive after it."""
+        seen = len(self.bot_events(actor))
+        self.fix(spec.get("message"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            events = self.bot_events(actor)
+            if len(events) > seen:
+                time.sleep(0.5)  # the rest of the same delivery
+                return [{"text": e.get("text") or "", "buttons": (e.get("data") or {}).get("buttons") or []}
+                        for e in self.bot_events(actor)[seen:]]
+            time.sleep(0.3)
+        self.fail("fix_known_problem", actor, "nothing reached the conversation within 30 s of the fix")
+        return []
+
+    def bot_events(self, actor: Actor) -> list[dict[str, Any]]:
+        status, tracker = http_json(f"{self.rasa}/conversations/{actor.sender}/tracker?token={self.rasa_token}")
+        if status != 200 or not isinstance(tracker, dict):
+            return []
+        return [e for e in tracker.get("events") or [] if e.get("event") == "bot"]
+
+    def run_turns(self) -> None:
         for turn in self.scenario["turns"]:
             actor = self.actors[turn.get("actor", self.default_actor)]
             if turn.get("lang"):
@@ -635,6 +699,9 @@ class Runner:
                 replies = self.fill_form(actor, turn["fill_form"] or {})
             elif "skip_field" in turn:
                 replies = self.skip_field(actor, turn["skip_field"])
+            elif "fix_known_problem" in turn:
+                replies = self.fixed(actor, turn["fix_known_problem"] or {})
+                actor.last_replies = replies
             for check in turn.get("expect") or []:
                 replies = self.check_turn(actor, check, replies, before)
             if self.checks.get("language_everywhere"):
@@ -929,6 +996,11 @@ class Runner:
             for key, value in arg.items():
                 if not self._value_matches(state.slots.get(key), self.sub(value)):
                     self.fail("slot", actor, f"field {key} is {state.slots.get(key)!r}, expected {value!r}")
+        elif name in ("told_known_problem", "not_told_known_problem"):
+            linked = bool(self.incident) and state.slots.get("incident") == self.incident
+            if linked != (name == "told_known_problem"):
+                self.fail(name, actor, f"the conversation is {'not ' if not linked else ''}linked to the known "
+                                       f"problem {self.incident or '(none declared)'}")
         return replies
 
     @staticmethod
@@ -1097,10 +1169,16 @@ def _validate(scenario: dict[str, Any], lang: str, where: str) -> None:
     for key in ("id", "class", "description", "turns"):
         need(key in scenario, f"missing {key}")
     need(
-        set(scenario) <= {"id", "class", "description", "turns", "checks", "actors"},
-        f"unknown keys {set(scenario) - {'id', 'class', 'description', 'turns', 'checks', 'actors'}}",
+        set(scenario) <= SCENARIO_KEYS,
+        f"unknown keys {set(scenario) - SCENARIO_KEYS}",
     )
     need(scenario["class"] in CLASSES, f"unknown class {scenario['class']!r}")
+    problem = scenario.get("known_problem")
+    need(problem is None or (isinstance(problem, dict) and "title" in problem
+                             and set(problem) <= {"title", "error_code", "category", "product", "article"}),
+         "known_problem: {title, error_code | category + product | article}")
+    need(problem is not None or not any("fix_known_problem" in t for t in scenario["turns"]),
+         "fix_known_problem without a known_problem")
     need(scenario["id"].startswith((f"{lang}-", f"holdout-{lang}-")), "ids start with the language")
     actors = list((scenario.get("actors") or {"customer": {}}).keys())
     for i, turn in enumerate(scenario["turns"]):
