@@ -16,7 +16,8 @@ Definitions (also served with the figures, ``DEFINITIONS``):
   article and day (the last one counts).
 - escalation rate: escalations (``escalated`` events, by agents and by the SLA watcher) in the period over
   tickets created in the period, for all tickets and per category, tag and article (the articles shown
-  that did not help); per agent: the agent's escalations over the tickets the agent claimed in the period.
+  that did not help); per agent: the agent's escalations over the agent's claims in the period (a ticket
+  claimed twice counts twice; the SLA watcher's escalations are in the total, not an agent's).
 - SLA first response met: per queue, tickets whose first-response deadline was decided in the period (the
   first agent reply, or the SLA watcher's breach, whichever came first) and met (the first reply at or
   before the deadline) over all decided.
@@ -59,7 +60,7 @@ DEFINITIONS = {
                   "pending = answered less than 24 h ago without a ticket yet (in neither number)",
     "helped_votes": "'helped' votes over all votes (one per conversation, article and day: the last one)",
     "escalation": "escalations (by agents and the SLA watcher) in the period over tickets created in the period; "
-                  "per agent: the agent's escalations over the tickets the agent claimed in the period",
+                  "per agent: the agent's escalations over the agent's claims in the period",
     "sla_first_response": "first responses decided in the period (the first agent reply or the SLA breach, "
                           "whichever came first) that met the deadline, over all decided",
     "csat": "ratings of 4 or 5 over all ratings given in the period; average of all ratings",
@@ -408,7 +409,7 @@ def summary_lines(f: Mapping[str, Any], top: int = 5) -> list[str]:
         f"{e['by_watcher']} by the SLA watcher",
     ]
     for name, unit in (("by_category", "new tickets"), ("by_tag", "new tickets"), ("by_article", "new tickets"),
-                       ("by_agent", "claimed tickets")):
+                       ("by_agent", "claims")):
         rows = f["escalation"][name]["rows"][:top]
         if rows:
             lines.append(f"  {name.replace('_', ' ')}: " + "; ".join(

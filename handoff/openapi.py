@@ -210,9 +210,10 @@ def openapi_document() -> dict[str, Any]:
     paths["/agent/"] = {"get": {"summary": "Redirect to /agent", "tags": ["console"],
                                 "responses": {"302": {"description": "to /agent"}}}}
     paths["/agent/static/{name}"] = {"get": {
-        "summary": "Console script and stylesheet", "tags": ["console"],
+        "summary": "Console scripts and stylesheets (console.js, console.css, analytics.js, analytics.css, and "
+                   "chart.umd.js: Chart.js, vendored at install)", "tags": ["console"],
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "console.js or console.css"},
+        "responses": {"200": {"description": "the file"},
                       "404": _resp("no such file", _ERROR)}}}
     turn = openapi_of(TRANSCRIPT_TURN)
     schemas = {
