@@ -121,7 +121,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(run_matrix_poller(app[appkeys.MATRIX], settings.matrix_poll_interval)))
     if settings.retention_interval > 0:
         tasks.append(asyncio.create_task(run_retention(app[appkeys.STORE], app[appkeys.CLOCK],
-                                                       settings.retention_interval)))
+                                                       settings.retention_interval, settings.business_hours.timezone,
+                                                       settings.instance_id)))
     if settings.webhooks:
         tasks.append(
             asyncio.create_task(run_webhook_dispatcher(app[appkeys.STORE], app[appkeys.HTTP], settings))

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ujson import loads as fast_loads
+
 from handoff.errors import InvalidTicket
 from handoff.masking import mask_text
 from handoff.schema import EMBEDDING_VALUES, SIGNALS_REQUEST, validate
@@ -94,15 +96,14 @@ def encode(signal: Signal) -> dict[str, str]:
             "data": json.dumps(dict(signal.data), ensure_ascii=False, separators=(",", ":"))}
 
 
-def decode(fields: Mapping[str, str]) -> Signal:
-    """A signal from its stream entry's fields (a missing or broken field reads as empty)."""
+def decode(kind: str, conversation_id: str, at: str, data: str) -> Signal:
+    """A signal from its stream entry's fields (a broken ``at`` or ``data`` reads as 0 or empty)."""
     try:
-        data = json.loads(fields.get("data") or "{}")
+        parsed = fast_loads(data)
     except ValueError:
-        data = {}
+        parsed = {}
     try:
-        at = float(fields.get("at") or 0.0)
+        when = float(at)
     except ValueError:
-        at = 0.0
-    return Signal(fields.get("type", ""), fields.get("conv", ""), at, data if isinstance(data, dict) else {})
-
+        when = 0.0
+    return Signal(kind, conversation_id, when, parsed if isinstance(parsed, dict) else {})

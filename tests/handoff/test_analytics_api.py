@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import re
@@ -367,3 +368,33 @@ async def test_an_empty_history_gives_zeros_not_errors(client: TestClient) -> No
     assert data["period"]["since"] == "7d"
     assert data["history_from"] == {"events": None, "signals": None}
     assert data["deflection"]["total"]["rate"] is None and data["csat"]["total"]["average"] is None
+
+
+async def test_the_background_upkeep_trims_and_caches_complete_days(settings: Settings, redis_url: str,
+                                                                    clock: FakeClock) -> None:
+    """handoff.watcher.run_retention: hourly, old signals go and the complete past days get tallied."""
+    from handoff.signals import Signal
+    from handoff.watcher import run_retention
+
+    async with aioredis.from_url(redis_url, decode_responses=True) as r:
+        store = Store(r, settings.key_prefix)
+        old = [Signal("kb_answered", f"old-{i}", clock.now - 95 * DAY, {"language": "en"}) for i in range(300)]
+        await store.append_signals(old, clock.now - 95 * DAY)
+        await store.append_signals([Signal("kb_answered", "c1", clock.now - 3 * DAY, {"language": "en"})],
+                                   clock.now - 3 * DAY)
+        await store.record_event("T-1", Event("created", "bot", "", {"conversation_id": "c2"}), clock.now - 3 * DAY)
+        task = asyncio.create_task(run_retention(store, clock, 0.05, "UTC", first_delay=0))
+        try:
+            for _ in range(200):
+                if await r.exists(f"{settings.key_prefix}analytics:v1:UTC:2025-11-21"):
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        day = json.loads(await r.get(f"{settings.key_prefix}analytics:v1:UTC:2025-11-21"))
+        assert day["deflection"] == {"answered": 1, "deflected": 1} and day["created"] == {"all": 1}
+        assert not await r.exists(f"{settings.key_prefix}analytics:v1:UTC:2025-11-23")  # not complete yet
+        assert await r.xlen(store.signals_key) < 150
+        assert not await r.exists(f"{settings.key_prefix}lock:analytics")
