@@ -333,7 +333,8 @@
 
   function csat(state) {
     var f = state.f, c = state.data.csat, tot = c.total;
-    var avg = tot.average === null ? f.t("none") : tot.average.toLocaleString(f.locale, { minimumFractionDigits: 2 });
+    function average(a) { return a === null ? f.t("none") : a.toLocaleString(f.locale, { minimumFractionDigits: 2 }); }
+    var avg = average(tot.average);
     var node = section(state, "csat", f.t("csat"), f.t("csatDef"),
                        f.t("csatTotal", { of: f.ofText(tot, "u_ratings"), avg: avg }));
     var cols = pair(node);
@@ -355,7 +356,7 @@
     });
     var head = [state.bucketHead, f.t("positive"), f.t("ratings"), f.t("rate"), f.t("average")];
     function row(label, s) {
-      return [label, f.num(s.numerator), f.num(s.denominator), f.pct(s.rate), s.average === null ? f.t("none") : String(s.average)];
+      return [label, f.num(s.numerator), f.num(s.denominator), f.pct(s.rate), average(s.average)];
     }
     cols[1].appendChild(table(f.t("csat"), head, c.series.map(function (s, i) { return row(state.labels[i], s); }),
                               row(f.t("total"), tot)));

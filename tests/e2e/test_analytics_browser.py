@@ -212,6 +212,7 @@ def test_a_lead_sees_the_analytics_with_the_right_figures(handoff: Handoff, brow
         rows = page.locator("[data-figure=escalation] table.figures tbody tr")
         assert rows.all_inner_texts() == ["technical\t2\t3\t66,7 %", "billing\t0\t2\t0 %"]
         assert page.locator("[data-figure=deflection] tfoot tr").inner_text() == "Gesamt\t6\t4\t2\t0\t66,7 %"
+        assert page.locator("[data-figure=csat] tfoot tr").inner_text() == "Gesamt\t2\t3\t66,7 %\t3,33"
         page.screenshot(path=str(SCREENSHOTS / "agent-console-analytics.png"), full_page=True)
 
         # by agent: the agent's escalations over the agent's claims; the SLA watcher is not an agent
