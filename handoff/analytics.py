@@ -220,7 +220,10 @@ class Accumulator:
         return self._tallies[i] if at < end or (at == end and end >= self.now) else None
 
     def _day(self, at: float) -> int:
-        return datetime.fromtimestamp(at, self.tz).toordinal()
+        try:
+            return datetime.fromtimestamp(at, self.tz).toordinal()
+        except (OverflowError, OSError, ValueError):  # not a time (the stream was written by hand)
+            return 0
 
     def add_events(self, events: Iterable[StoredEvent]) -> None:
         for e in events:

@@ -57,11 +57,11 @@ from handoff import signals as signal_codec
 from handoff.analytics import StoredEvent, Tally, tally_from_json
 from handoff.errors import Conflict, StoreUnavailable, TicketNotFound
 from handoff.sla import queue_score
+from handoff.signals import Signal
 from handoff.tickets import (
     AGENT_HASH_FIELDS, HASH_FIELDS, LIST_NAMES, VIEW_FIELDS, Ticket, TicketLists, agent_json, agent_view,
     changed_fields, customer_keys, decode, encode_fields, encode_view,
 )
-from handoff.signals import Signal
 from handoff.transitions import Event, Result, claim_event, next_sla_check
 
 _CREATE_LUA = """
@@ -322,7 +322,7 @@ class CreateResult:
 
 
 RETENTION_DAYS = 90.0  # the event and signal streams keep this many days (analytics read up to 90 days)
-EVENTS_MAXLEN = 2_000_000  # a cap: 90 days of 2,000 tickets a day (about 7 events each) fit under it
+EVENTS_MAXLEN = 2_000_000  # a cap: 90 days of 2,000 tickets a day (5-10 events each) fit under it
 SIGNALS_MAXLEN = 2_000_000
 READ_BATCH = 1000  # stream entries per read: the script holds Redis a few ms for each
 ANALYTICS_DAY_TTL = 100 * 86400  # a cached day tally outlives the streams' retention

@@ -167,3 +167,16 @@ async def test_events_are_kept_90_days_by_their_time(settings: Settings, redis_u
         assert await store.trim_streams(time.time() + 89 * 86400) == 0
         removed = await store.trim_streams(time.time() + 91 * 86400)
         assert removed >= 200 and await r.xlen(store.events_key) == 300 - removed
+
+
+def test_the_retention_settings_default_to_the_stores_and_are_read_from_the_environment() -> None:
+    from handoff.store import EVENTS_MAXLEN, RETENTION_DAYS, SIGNALS_MAXLEN
+
+    base = {"REDIS_URL": "redis://x", "HANDOFF_BOT_TOKEN": "t"}
+    defaults = Settings.from_env(base)
+    assert (defaults.events_maxlen, defaults.signals_maxlen, defaults.retention_days) == (
+        EVENTS_MAXLEN, SIGNALS_MAXLEN, RETENTION_DAYS)
+    assert Settings(redis_url="r", bot_token="t").events_maxlen == EVENTS_MAXLEN
+    custom = Settings.from_env({**base, "HANDOFF_EVENTS_MAXLEN": "5000", "HANDOFF_SIGNALS_MAXLEN": "7000",
+                                "HANDOFF_RETENTION_DAYS": "30"})
+    assert (custom.events_maxlen, custom.signals_maxlen, custom.retention_days) == (5000, 7000, 30.0)
