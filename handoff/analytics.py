@@ -22,8 +22,8 @@ Definitions (also served with the figures, ``DEFINITIONS``):
   first agent reply, or the SLA watcher's breach, whichever came first) and met (the first reply at or
   before the deadline) over all decided.
 - CSAT: ratings 4-5 over all ratings given in the period, and the average rating.
-- incidents: ``incident_opened`` / ``incident_resolved`` events, and conversations linked to an incident
-  (``incident_linked`` events).
+- incidents: ``incident_opened`` / ``incident_resolved`` events, conversations linked to an incident
+  (``incident_linked`` events: reported, or told by the bot) and unlinked again (``incident_unlinked``).
 Events written before these figures existed lack some fields: they count under the key ``(unknown)``;
 a reply without the ``first_response`` mark is not counted for the SLA.
 """
@@ -39,7 +39,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handoff.errors import InvalidTicket
+from handoff.errors import InvalidRequest
 from handoff.schema import SIGNAL_TYPES
 from handoff.signals import Signal
 
@@ -52,7 +52,7 @@ CACHE_VERSION = "v1"  # part of the cache key: a change of the definitions or th
 UNKNOWN = "(unknown)"  # the key of events written before a field existed
 WATCHER = "sla-watcher"  # handoff.transitions.SYSTEM: who the SLA watcher's changes are by
 TOP_SERIES = 5  # keys of a dimension that get an over-time series
-INCIDENT_TYPES = ("incident_opened", "incident_resolved", "incident_linked")
+INCIDENT_TYPES = ("incident_opened", "incident_resolved", "incident_linked", "incident_unlinked")
 
 DEFINITIONS = {
     "deflection": "conversations answered by the KB (once per conversation and day) with no ticket for that "
@@ -65,7 +65,7 @@ DEFINITIONS = {
                           "whichever came first) that met the deadline, over all decided",
     "csat": "ratings of 4 or 5 over all ratings given in the period; average of all ratings",
     "incidents": "incident_opened and incident_resolved events; conversations linked to an incident "
-                 "(incident_linked events)",
+                 "(incident_linked events) and unlinked again (incident_unlinked events)",
 }
 
 Tally = dict[str, dict[str, int]]  # family -> key -> count; JSON as it is (the day cache)
@@ -105,27 +105,28 @@ class Period:
 
 # -- periods ------------------------------------------------------------------------------------------------
 
-_SINCE = re.compile(r"^([1-9][0-9]{0,2})([hd])$")
+_SINCE = re.compile(r"^([1-9][0-9]{0,2})([hdw])$")
 
 
 def zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidTicket(f"unknown time zone {timezone!r}") from None
+        raise InvalidRequest(f"unknown time zone {timezone!r}") from None
 
 
 def parse_period(since: str, now: float, timezone: str) -> Period:
-    """``Nd``: today and the N-1 local days before it, by day; ``Nh``: the last N hours, by local clock hour
-    (the first bucket starts at now - N h). A bad value raises InvalidTicket with the reason."""
+    """``Nd``: today and the N-1 local days before it, by day (``Nw``: 7N days); ``Nh``: the last N hours, by
+    local clock hour (the first bucket starts at now - N h). A bad value raises InvalidRequest with the reason."""
     match = _SINCE.match(since)
-    limits = {"d": MAX_DAYS, "h": MAX_HOURS}
+    limits = {"d": MAX_DAYS, "w": MAX_DAYS // 7, "h": MAX_HOURS}
     if not match or int(match.group(1)) > limits[match.group(2)]:
-        raise InvalidTicket(f"'since' must be a number of hours or days like 24h, 7d or 30d (at most "
-                            f"{MAX_HOURS}h or {MAX_DAYS}d), got {since[:20]!r}")
+        raise InvalidRequest(f"'since' must be a number of hours, days or weeks like 24h, 7d or 30d (at most "
+                             f"{MAX_HOURS}h, {MAX_DAYS}d or {MAX_DAYS // 7}w), got {since[:20]!r}")
     n, unit = int(match.group(1)), match.group(2)
     tz = zone(timezone)
-    if unit == "d":
+    if unit in "dw":
+        n *= 7 if unit == "w" else 1
         today = datetime.fromtimestamp(now, tz).date()
         days = [today - timedelta(days=n - 1 - i) for i in range(n)]
         starts = [day_start(d, tz) for d in days]
@@ -422,5 +423,6 @@ def summary_lines(f: Mapping[str, Any], top: int = 5) -> list[str]:
         lines.append(f"  {r['key']}: {_of(r, 'decided')}")
     average = "n/a" if c["average"] is None else f"{c['average']:.2f}"
     lines.append(f"CSAT: {_of(c, 'ratings')} are 4-5; average {average}")
-    lines.append(f"incidents: {i['opened']} opened, {i['resolved']} resolved, {i['linked']} conversations linked")
+    lines.append(f"incidents: {i['opened']} opened, {i['resolved']} resolved, {i['linked']} conversations linked "
+                 f"({i['unlinked']} unlinked again)")
     return lines

@@ -91,8 +91,8 @@ def openapi_document() -> dict[str, Any]:
         extra={**forbidden, "400": _resp("invalid 'since'", _ERROR)}, tags=("lead",)),
         "parameters": [{"name": "since", "in": "query", "required": False,
                         "description": "the period: 24h (by hour), 7d or 30d (by day; today and the days before); "
-                                       "any 1-72h or 1-90d; default 7d",
-                        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,2}[hd]$"}}]}}
+                                       "any 1-72h, 1-90d or 1-12w; default 7d",
+                        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,2}[hdw]$"}}]}}
     paths: dict[str, dict[str, Any]] = {
         "/health": {"get": _op("Liveness and Redis reachability", security=None,
                                ok=_resp("ok", _obj({"status": _S})), tags=("ops",))},

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 async def period_figures(store: Store, since: str, now: float, timezone: str) -> dict[str, Any]:
     """The figures of the period ``since`` (``24h``, ``7d``, ``30d`` ...) ending ``now``; a bad value raises
-    InvalidTicket with the reason."""
+    InvalidRequest with the reason."""
     period = analytics.parse_period(since, now, timezone)
     namespace = f"{analytics.CACHE_VERSION}:{timezone}"
     cached = (await store.analytics_days(namespace, [b.key for b in period.buckets])

@@ -26,7 +26,7 @@ from typing import Any
 
 from ujson import loads as fast_loads
 
-from handoff.errors import InvalidTicket
+from handoff.errors import InvalidRequest
 from handoff.masking import mask_text
 from handoff.schema import EMBEDDING_VALUES, SIGNALS_REQUEST, validate
 
@@ -47,7 +47,7 @@ class Signal:
 def parse_signals(body: Any, now: float) -> list[Signal]:
     """The signals of a request body, validated against ``schema.SIGNALS_REQUEST`` and the rules the schema
     cannot say (``helped`` exactly for kb_feedback, ``at`` at most an hour ahead, the embedding's length);
-    raises InvalidTicket naming the signal's index and field."""
+    raises InvalidRequest naming the signal's index and field."""
     validate(SIGNALS_REQUEST, body)
     return [_signal(item, f"signals[{i}]", now) for i, item in enumerate(body["signals"])]
 
@@ -55,14 +55,14 @@ def parse_signals(body: Any, now: float) -> list[Signal]:
 def _signal(item: Mapping[str, Any], where: str, now: float) -> Signal:
     kind = item["type"]
     if kind == "kb_feedback" and "helped" not in item:
-        raise InvalidTicket(f"'{where}.helped' is required for kb_feedback (true or false)")
+        raise InvalidRequest(f"'{where}.helped' is required for kb_feedback (true or false)")
     if kind != "kb_feedback" and "helped" in item:
-        raise InvalidTicket(f"'{where}.helped' is only for kb_feedback signals")
+        raise InvalidRequest(f"'{where}.helped' is only for kb_feedback signals")
     at = float(item.get("at", now))
     if at < 0:
-        raise InvalidTicket(f"'{where}.at' must not be before 1970")
+        raise InvalidRequest(f"'{where}.at' must not be before 1970")
     if at > now + FUTURE_TOLERANCE:
-        raise InvalidTicket(f"'{where}.at' is more than {FUTURE_TOLERANCE / 3600:.0f} h in the future")
+        raise InvalidRequest(f"'{where}.at' is more than {FUTURE_TOLERANCE / 3600:.0f} h in the future")
     if "embedding" in item:
         _check_embedding(item["embedding"], f"{where}.embedding")
     data: dict[str, Any] = {"language": item["language"]}
@@ -80,12 +80,12 @@ def _check_embedding(text: str, name: str) -> None:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidTicket(f"'{name}' is not base64") from None
+        raise InvalidRequest(f"'{name}' is not base64") from None
     if len(raw) != 2 * EMBEDDING_VALUES:
-        raise InvalidTicket(f"'{name}' must hold {EMBEDDING_VALUES} float16 values ({2 * EMBEDDING_VALUES} bytes), "
+        raise InvalidRequest(f"'{name}' must hold {EMBEDDING_VALUES} float16 values ({2 * EMBEDDING_VALUES} bytes), "
                             f"got {len(raw)} bytes")
     if not all(math.isfinite(v) for v in _FLOAT16.unpack(raw)):
-        raise InvalidTicket(f"'{name}' holds a value that is not a finite number")
+        raise InvalidRequest(f"'{name}' holds a value that is not a finite number")
 
 
 # -- the stream codec ------------------------------------------------------------------------------------

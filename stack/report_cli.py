@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
     """Add the ``report`` command to the ``frontdoor`` parser."""
     report = subparsers.add_parser("report", help="analytics of a period as one self-contained HTML file and a "
                                                   "text summary (reads Redis; no running service needed)")
-    report.add_argument("--since", default="7d", help="the period: 24h, 7d, 30d (any 1-72h or 1-90d; default 7d)")
+    report.add_argument("--since", default="7d", help="the period: 24h, 7d, 30d (any 1-72h, 1-90d or 1-12w; default 7d)")
     report.add_argument("--out", type=Path, default=None,
                         help="the HTML file to write (default: frontdoor-report-<since>.html here)")
     report.add_argument("--lang", choices=("en", "de"), default="en", help="language of the HTML report")

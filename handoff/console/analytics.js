@@ -24,7 +24,7 @@
       csatDef: "Ratings of 4 or 5 over all ratings given in the period; the average of all ratings.",
       csatAverage: "Average rating over time",
       incidents: "Incidents",
-      incidentsDef: "Incidents opened and resolved, and conversations linked to an incident.",
+      incidentsDef: "Incidents opened and resolved, conversations linked to an incident (reported or told by the bot) and unlinked again.",
       by_category: "by category", by_tag: "by tag", by_article: "by KB article (shown, did not help)",
       by_agent: "by agent", by_queue: "by queue", dimension: "Breakdown",
       total: "Total", bucket_day: "Day", bucket_hour: "Hour", key: "Name", rate: "Rate",
@@ -32,7 +32,7 @@
       helped: "Helped", notHelped: "Did not help", votes: "Votes", escalations: "Escalations",
       newTickets: "New tickets", claimedTickets: "Claims", met: "Met", decided: "Decided",
       late: "Missed", ratings: "Ratings", positive: "4–5", average: "Average", opened: "Opened", resolved: "Resolved",
-      linked: "Conversations linked", rating: "Rating",
+      linked: "Conversations linked", unlinked: "Unlinked again", rating: "Rating",
       kb_answered: "KB answered", kb_ambiguous: "Two close answers", kb_no_answer: "No answer", kb_feedback: "Votes",
       declined: "Declined",
       of: "{n} of {d} {unit} ({pct})",
@@ -40,7 +40,7 @@
       deflectionTotal: "{of} got no ticket within 24 h; {pending} more still within 24 h.",
       escalationTotal: "{n} escalations of {d} new tickets ({pct}); {w} of them by the SLA watcher.",
       csatTotal: "{of} were 4 or 5; average {avg}.",
-      incidentsTotal: "{o} opened, {r} resolved, {l} conversations linked.",
+      incidentsTotal: "{o} opened, {r} resolved, {l} conversations linked ({u} unlinked again).",
       period: "{from} – {to} ({tz})",
       historyFrom: "The stored history starts {date}: figures before it are incomplete.",
       noCharts: "Charts are not available (Chart.js is missing: run make install); the tables show every figure.",
@@ -64,7 +64,7 @@
       csatDef: "Bewertungen mit 4 oder 5 von allen im Zeitraum abgegebenen Bewertungen; der Durchschnitt aller Bewertungen.",
       csatAverage: "Durchschnittliche Bewertung im Verlauf",
       incidents: "Störungen",
-      incidentsDef: "Eröffnete und behobene Störungen und mit einer Störung verknüpfte Gespräche.",
+      incidentsDef: "Eröffnete und behobene Störungen, mit einer Störung verknüpfte Gespräche (gemeldet oder vom Bot informiert) und wieder gelöste Verknüpfungen.",
       by_category: "nach Kategorie", by_tag: "nach Tag", by_article: "nach KB-Artikel (gezeigt, half nicht)",
       by_agent: "nach Agent", by_queue: "nach Queue", dimension: "Aufschlüsselung",
       total: "Gesamt", bucket_day: "Tag", bucket_hour: "Stunde", key: "Name", rate: "Quote",
@@ -72,7 +72,7 @@
       helped: "Hat geholfen", notHelped: "Hat nicht geholfen", votes: "Stimmen", escalations: "Eskalationen",
       newTickets: "Neue Tickets", claimedTickets: "Übernahmen", met: "Eingehalten", decided: "Entschieden",
       late: "Verfehlt", ratings: "Bewertungen", positive: "4–5", average: "Durchschnitt", opened: "Eröffnet",
-      resolved: "Behoben", linked: "Verknüpfte Gespräche", rating: "Bewertung",
+      resolved: "Behoben", linked: "Verknüpfte Gespräche", unlinked: "Wieder gelöst", rating: "Bewertung",
       kb_answered: "KB-Antwort", kb_ambiguous: "Zwei ähnliche Antworten", kb_no_answer: "Keine Antwort",
       kb_feedback: "Stimmen", declined: "Abgelehnt",
       of: "{n} von {d} {unit} ({pct})",
@@ -80,7 +80,7 @@
       deflectionTotal: "{of} bekamen kein Ticket innerhalb von 24 Std.; {pending} weitere sind noch innerhalb von 24 Std.",
       escalationTotal: "{n} Eskalationen bei {d} neuen Tickets ({pct}); davon {w} durch den SLA-Wächter.",
       csatTotal: "{of} waren 4 oder 5; Durchschnitt {avg}.",
-      incidentsTotal: "{o} eröffnet, {r} behoben, {l} Gespräche verknüpft.",
+      incidentsTotal: "{o} eröffnet, {r} behoben, {l} Gespräche verknüpft ({u} wieder gelöst).",
       period: "{from} – {to} ({tz})",
       historyFrom: "Die gespeicherte Historie beginnt am {date}: Zahlen davor sind unvollständig.",
       noCharts: "Diagramme sind nicht verfügbar (Chart.js fehlt: make install ausführen); die Tabellen zeigen alle Zahlen.",
@@ -365,13 +365,14 @@
   function incidents(state) {
     var f = state.f, inc = state.data.incidents, tot = inc.total;
     var node = section(state, "incidents", f.t("incidents"), f.t("incidentsDef"),
-                       f.t("incidentsTotal", { o: f.num(tot.opened), r: f.num(tot.resolved), l: f.num(tot.linked) }));
+                       f.t("incidentsTotal", { o: f.num(tot.opened), r: f.num(tot.resolved), l: f.num(tot.linked),
+                                               u: f.num(tot.unlinked) }));
     var cols = pair(node);
-    var kinds = ["opened", "resolved", "linked"];
+    var kinds = ["opened", "resolved", "linked", "unlinked"];
     chart(state, cols[0], f.t("incidents"), {
       type: "bar",
       data: { labels: state.labels, datasets: kinds.map(function (k, i) {
-        return { label: f.t(k), data: inc.series.map(function (s) { return s[k]; }), backgroundColor: [COLORS[2], COLORS[1], COLORS[3]][i] };
+        return { label: f.t(k), data: inc.series.map(function (s) { return s[k]; }), backgroundColor: [COLORS[2], COLORS[1], COLORS[3], GREY][i] };
       }) },
       options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
     });

@@ -88,7 +88,7 @@ def in_thread(call: Callable[[], T]) -> T:
 async def seed(redis_url: str, prefix: str, now: float) -> None:
     """Three days ago: 6 conversations answered by the KB (2 of them ticketed), 3 votes, 4 tickets (2
     escalated, one by the SLA watcher), claims, first responses (2 of 3 in time), 3 ratings; yesterday an
-    incident with 3 linked conversations and unanswered questions. The events are written as the service
+    incident with 3 linked conversations (one unlinked again) and unanswered questions. The events are written as the service
     writes them, with their time in the past (the signals go through the API below)."""
     from redis.asyncio import Redis
 
@@ -126,6 +126,7 @@ async def seed(redis_url: str, prefix: str, now: float) -> None:
             ("T-900004", Event("rated", "customer", "", {"rating": 1}), then),
             ("INC-1", Event("incident_opened", "ops", "", {}), yesterday),
             *(("INC-1", Event("incident_linked", "ops", "", {"conversation_id": f"n{i}"}), yesterday) for i in range(3)),
+            ("INC-1", Event("incident_unlinked", "bot", "", {"conversation_id": "n2"}), yesterday),
             ("INC-1", Event("incident_resolved", "ops", "", {}), yesterday),
         ]
         for ref, event, at in events:
@@ -196,13 +197,14 @@ def test_a_lead_sees_the_analytics_with_the_right_figures(handoff: Handoff, brow
             "escalation": "2 Eskalationen bei 5 neuen Tickets (40 %); davon 1 durch den SLA-Wächter.",
             "sla_first_response": "3 von 4 fälligen ersten Antworten (75 %)",
             "csat": "2 von 3 Bewertungen (66,7 %) waren 4 oder 5; Durchschnitt 3,33.",
-            "incidents": "1 eröffnet, 1 behoben, 3 Gespräche verknüpft.",
+            "incidents": "1 eröffnet, 1 behoben, 3 Gespräche verknüpft (1 wieder gelöst).",
         }
         # the charts hold the same numbers, in the right day (three days ago = the 4th of 7 days)
         deflected, ticketed, pending = chart_data(page, "deflection")
         assert (deflected, ticketed, pending) == ([0, 0, 0, 4, 0, 0, 0], [0, 0, 0, 2, 0, 0, 0], [0] * 7)
         assert chart_data(page, "helped_votes") == [[0, 0, 0, 2, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0]]
-        assert chart_data(page, "incidents") == [[0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 3, 0]]
+        assert chart_data(page, "incidents") == [[0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 3, 0],
+                                                 [0, 0, 0, 0, 0, 1, 0]]
         assert chart_data(page, "csat") == [[1, 0, 0, 1, 1]]
         by_category = chart_data(page, "escalation", 1)
         assert by_category == [[66.7, 0]]  # technical 2 of 3, billing 0 of 2 (most new tickets first)

@@ -272,7 +272,8 @@ def compare(api: dict[str, Any], want: dict[str, Any]) -> None:
                                                   sum(d for _, d in want["sla"].values()))
     c = api["csat"]["total"]
     assert (c["numerator"], c["denominator"], c["average"]) == want["csat"]
-    assert api["incidents"]["total"] == {k: want["incidents"].get(k, 0) for k in ("opened", "resolved", "linked")}
+    assert api["incidents"]["total"] == {k: want["incidents"].get(k, 0)
+                                         for k in ("opened", "resolved", "linked", "unlinked")}
 
 
 async def test_the_figures_equal_counts_from_the_raw_streams(client: TestClient, settings: Settings,
@@ -297,7 +298,7 @@ async def test_the_figures_equal_counts_from_the_raw_streams(client: TestClient,
         assert got_rows(week["sla_first_response"]["by_queue"]) == {
             "tech-support": (2, 4), "billing": (2, 2), "tier1-general": (0, 1)}
         assert week["csat"]["total"] == {"numerator": 2, "denominator": 4, "rate": 0.5, "average": 3.5}
-        assert week["incidents"]["total"] == {"opened": 1, "resolved": 1, "linked": 2}
+        assert week["incidents"]["total"] == {"opened": 1, "resolved": 1, "linked": 2, "unlinked": 0}
         # per day: each bucket against the raw entries of that day
         for bucket, deflection, escalation, csat in zip(week["period"]["buckets"], week["deflection"]["series"],
                                                        week["escalation"]["series"], week["csat"]["series"]):
@@ -347,15 +348,15 @@ async def test_the_figures_equal_counts_from_the_raw_streams(client: TestClient,
         assert "escalation rate: 4 escalations of 7 new tickets (57.1 %); 1 by the SLA watcher" in summary
         assert "tech-support: 2 of 4 decided (50.0 %)" in summary
         assert "CSAT: 2 of 4 ratings (50.0 %) are 4-5; average 3.50" in summary
-        assert "incidents: 1 opened, 1 resolved, 2 conversations linked" in summary
+        assert "incidents: 1 opened, 1 resolved, 2 conversations linked (0 unlinked again)" in summary
         assert t["T1"] == "T-000001"
 
 
 async def test_a_bad_period_is_a_400_with_the_reason(client: TestClient) -> None:
-    for since in ("7", "100d", "1w", "0h", "24h;drop"):
+    for since in ("7", "100d", "13w", "0h", "24h;drop"):
         resp = await client.get(f"/api/v1/lead/analytics?since={since}", headers=agent_headers(LEAD))
         assert resp.status == 400
-        assert "'since' must be a number of hours or days like 24h, 7d or 30d" in (await resp.json())["detail"]
+        assert "'since' must be a number of hours, days or weeks like 24h, 7d or 30d" in (await resp.json())["detail"]
     resp = await client.get("/api/v1/agent/analytics?since=30d", headers=agent_headers(LEAD))
     assert resp.status == 200 and len((await resp.json())["period"]["buckets"]) == 30
     for path in ("/api/v1/lead/analytics", "/api/v1/agent/analytics"):
@@ -398,3 +399,25 @@ async def test_the_background_upkeep_trims_and_caches_complete_days(settings: Se
         assert not await r.exists(f"{settings.key_prefix}analytics:v1:UTC:2025-11-23")  # not complete yet
         assert await r.xlen(store.signals_key) < 150
         assert not await r.exists(f"{settings.key_prefix}lock:analytics")
+
+
+async def test_signals_sent_to_the_endpoint_feed_the_incident_detector_and_its_events_the_figures(
+        client: TestClient, clock: FakeClock) -> None:
+    """The stored shape is the one the incident detector (and KB gaps) read: five unanswered conversations
+    about one error code, posted through POST /api/v1/bot/signals, open an incident; analytics count its
+    events."""
+    store = client.server.app[appkeys.STORE]
+    await store.ensure_group("incidents", store.signals_key)  # the detector reads from its start
+    for i in range(5):
+        body = {"signals": [{"type": "kb_no_answer", "conversation_id": f"stick-{i}", "language": "de",
+                             "text": "Der Stick zeigt E-7007", "category": "technical", "error_code": "E-7007"}]}
+        resp = await client.post("/api/v1/bot/signals", json=body, headers=bot_headers())
+        assert resp.status == 202
+        clock.advance(60)
+    while await client.server.app[appkeys.INCIDENTS].consume(store.signals_key, "test", block_ms=1):
+        pass
+    found = await (await client.get("/api/v1/agent/incidents", headers=agent_headers())).json()
+    assert [(i["error_code"], i["conversations"]) for i in found["incidents"]] == [("E-7007", 5)]
+    figures = await (await client.get("/api/v1/lead/analytics?since=24h", headers=agent_headers(LEAD))).json()
+    assert figures["incidents"]["total"] == {"opened": 1, "resolved": 0, "linked": 5, "unlinked": 0}
+    assert figures["signals"]["total"]["kb_no_answer"] == 5

@@ -12,7 +12,7 @@ from handoff.analytics import (
     DEFLECTION_WINDOW, UNKNOWN, Accumulator, Bucket, Period, StoredEvent, figures, is_final, merge, new_tally,
     parse_period, scan_start, summary_lines, tally_from_json,
 )
-from handoff.errors import InvalidTicket
+from handoff.errors import InvalidRequest
 from handoff.signals import Signal
 
 NOW = 1_764_000_000.0  # Monday 2025-11-24 16:00 UTC
@@ -40,6 +40,14 @@ def run(events: list[StoredEvent], signals: list[Signal], since: str = "7d", now
 
 # -- periods ------------------------------------------------------------------------------------------------
 
+def test_weeks_are_seven_days() -> None:
+    assert [b.key for b in parse_period("2w", NOW, "UTC").buckets] == parse_period_keys(14)
+
+
+def parse_period_keys(days: int) -> list[str]:
+    return [b.key for b in parse_period(f"{days}d", NOW, "UTC").buckets]
+
+
 def test_days_are_local_calendar_days_ending_now() -> None:
     period = parse_period("7d", NOW, "Europe/Berlin")
     assert period.unit == "day" and len(period.buckets) == 7
@@ -66,14 +74,14 @@ def test_hours_are_clock_hours_and_the_first_one_starts_exactly_24_h_ago() -> No
     assert len(parse_period("24h", NOW, "UTC").buckets) == 24  # on the hour: 24 whole hours
 
 
-@pytest.mark.parametrize("since", ["0d", "91d", "73h", "7w", "", "7d ", "-1d", "1.5d", "d", "07d", "１d", "9" * 30 + "d"])
+@pytest.mark.parametrize("since", ["0d", "91d", "73h", "13w", "7m", "", "7d ", "-1d", "1.5d", "d", "07d", "１d", "9" * 30 + "d"])
 def test_a_bad_period_is_refused_with_the_reason(since: str) -> None:
-    with pytest.raises(InvalidTicket, match="'since' must be a number of hours or days like 24h, 7d or 30d"):
+    with pytest.raises(InvalidRequest, match="'since' must be a number of hours, days or weeks like 24h, 7d or 30d"):
         parse_period(since, NOW, "UTC")
 
 
 def test_an_unknown_time_zone_is_refused() -> None:
-    with pytest.raises(InvalidTicket, match="unknown time zone"):
+    with pytest.raises(InvalidRequest, match="unknown time zone"):
         parse_period("7d", NOW, "Mars/Olympus")
 
 
@@ -137,7 +145,7 @@ def test_zero_denominators_give_no_rate() -> None:
                                         "by_agents": 0}
     assert f["sla_first_response"]["total"]["rate"] is None
     assert f["csat"]["total"] == {"numerator": 0, "denominator": 0, "rate": None, "average": None}
-    assert f["incidents"]["total"] == {"opened": 0, "resolved": 0, "linked": 0}
+    assert f["incidents"]["total"] == {"opened": 0, "resolved": 0, "linked": 0, "unlinked": 0}
     assert len(f["deflection"]["series"]) == 7
 
 
@@ -220,12 +228,13 @@ def test_csat_and_incidents() -> None:
     events = [ev("rated", A, f"T-{i}", rating=r) for i, r in enumerate((5, 4, 1, 3))]
     events += [ev("rated", A, "T-9", rating=True), ev("rated", A, "T-8", rating=7), ev("rated", A, "T-7")]
     events += [ev("incident_opened", A, "INC-1"), ev("incident_linked", A, "INC-1", conversation_id="c1"),
-               ev("incident_linked", A + H, "INC-1", conversation_id="c2"), ev("incident_resolved", A + 2 * H, "INC-1")]
+               ev("incident_linked", A + H, "INC-1", conversation_id="c2"), ev("incident_resolved", A + 2 * H, "INC-1"),
+               ev("incident_unlinked", A + H, "INC-1", conversation_id="c2")]
     f = run(events, [])
     assert f["csat"]["total"] == {"numerator": 2, "denominator": 4, "rate": 0.5, "average": 3.25}
     assert f["csat"]["distribution"] == {"1": 1, "2": 0, "3": 1, "4": 1, "5": 1}
-    assert f["incidents"]["total"] == {"opened": 1, "resolved": 1, "linked": 2}
-    assert f["incidents"]["series"][3] == {"opened": 1, "resolved": 1, "linked": 2}
+    assert f["incidents"]["total"] == {"opened": 1, "resolved": 1, "linked": 2, "unlinked": 1}
+    assert f["incidents"]["series"][3] == {"opened": 1, "resolved": 1, "linked": 2, "unlinked": 1}
 
 
 # -- buckets and additivity ---------------------------------------------------------------------------------------

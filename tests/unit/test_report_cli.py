@@ -43,10 +43,10 @@ def test_figures_cannot_end_their_script_element() -> None:
 
 
 def test_the_command_is_wired_and_says_why_it_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = build_parser().parse_args(["report", "--since", "7w", "--out", str(tmp_path / "r.html"),
+    args = build_parser().parse_args(["report", "--since", "7m", "--out", str(tmp_path / "r.html"),
                                       "--redis-url", "redis://127.0.0.1:1/0"])
     assert args.func(args) == 2
-    assert "'since' must be a number of hours or days like 24h, 7d or 30d" in capsys.readouterr().err
+    assert "'since' must be a number of hours, days or weeks like 24h, 7d or 30d" in capsys.readouterr().err
     unreachable = argparse.Namespace(since="7d", out=tmp_path / "r.html", lang="en", prefix="fd:", timezone="UTC",
                                      redis_url=f"redis://127.0.0.1:{free_port()}/0")
     assert cmd_report(unreachable) == 1
