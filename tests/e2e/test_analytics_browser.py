@@ -283,3 +283,35 @@ def test_the_report_renders_the_same_figures_offline(handoff: Handoff, browser: 
         assert ctx.blocked == [] and ctx.console_errors == [], (ctx.blocked, ctx.console_errors)
     finally:
         ctx.close()
+
+
+def test_the_queues_and_a_ticket_still_work_beside_the_analytics(handoff: Handoff, browser: Any) -> None:
+    """The console's own views with the analytics scripts loaded: a lead claims with `n`, sees the ticket,
+    goes back with Esc and on to Analytics and back; no script error, nothing from the network."""
+    from playwright.sync_api import expect
+
+    status, created = http_json(handoff.url + "/api/v1/tickets", {
+        "conversation_id": "views-1", "channel": "socketio", "language": "en", "category": "billing",
+        "description": "I was charged twice", "customer": {"email": "views@example.com"}}, token=BOT)
+    assert status == 201, created
+    ctx = OfflineContext(browser, "en-GB")
+    try:
+        page = ctx.new_page()
+        Console(page, handoff.url).sign_in(LEAD)
+        expect(page.locator(f"#ticket-rows tr[data-ref={created['reference']}]")).to_be_visible()
+        page.keyboard.press("n")
+        expect(page.locator("#view-ticket")).to_be_visible()
+        expect(page.locator("#ticket-title")).to_have_text(created["reference"])
+        expect(page.locator("#t-summary")).not_to_be_empty()
+        page.keyboard.press("Escape")
+        expect(page.locator("#view-queues")).to_be_visible()
+        expect(page.locator("#nav-queues")).to_have_attribute("aria-current", "page")
+        page.locator("#nav-analytics").click()
+        expect(page.locator("[data-figure=deflection] canvas")).to_have_count(1)
+        expect(page.locator("#nav-analytics")).to_have_attribute("aria-current", "page")
+        page.keyboard.press("Escape")
+        expect(page.locator("#view-queues")).to_be_visible()
+        expect(page.locator("#view-analytics")).to_be_hidden()
+        assert ctx.blocked == [] and ctx.console_errors == [], (ctx.blocked, ctx.console_errors)
+    finally:
+        ctx.close()
