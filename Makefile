@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 WEBCHAT_VERSION := 1.0.1
 WEBCHAT_SHA512 := 2ddd73549bd301a4ebb3
 WEBCHAT := web/vendor/rasa-webchat/index.js
+CHARTJS_VERSION := 4.5.1
+CHARTJS_SHA512 := 1888df893f5d6e61d18988ba365db2142abb924c1d929d56fe5a7627df6b5f4ca8f6d8091a7de5290013ced2236f9b55b5ebdc06d21d202356aa5ab9f84f3f3f
+CHARTJS := handoff/console/vendor/chart.umd.js
 PYTEST_ARGS ?=
 # no network at run time: Rasa's telemetry and error reports stay off
 export RASA_TELEMETRY_ENABLED := false
@@ -33,7 +36,7 @@ test: install
 	@scripts/ensure-haproxy.sh || [ -z "$$CI" ] || { echo "CI needs Debian's haproxy for the cluster tests"; exit 1; }
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-install: $(STAMP) $(WEBCHAT)
+install: $(STAMP) $(WEBCHAT) $(CHARTJS)
 
 $(STAMP): pyproject.toml constraints.txt
 	@python=$$(scripts/find-python310.sh) || exit 1; \
@@ -58,6 +61,20 @@ $(WEBCHAT):
 	  && cp $$tmp/package/LICENSE $(CURDIR)/$(dir $(WEBCHAT))LICENSE \
 	  && rm -rf $$tmp && echo "fetched rasa-webchat $(WEBCHAT_VERSION)"
 
+# The charts of the leads' analytics page and of `frontdoor report` (Chart.js, its UMD build) come from the
+# npm registry at install time the same way, checked against the whole sha512 of the package, with their
+# licence kept next to them; the console serves them itself (/agent/static/chart.umd.js), the report inlines
+# them. The source-map comment goes (nothing asks for a map that is not there).
+$(CHARTJS):
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch Chart.js (apt-get install npm)"; exit 1; }
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null 2>&1 \
+	  && echo "$$(sha512sum chart.js-$(CHARTJS_VERSION).tgz | cut -d' ' -f1)" | grep -qx $(CHARTJS_SHA512) \
+	  || { echo "could not fetch chart.js@$(CHARTJS_VERSION) (or its hash differs)"; exit 1; }; \
+	  tar xzf $$tmp/chart.js-$(CHARTJS_VERSION).tgz -C $$tmp && mkdir -p $(CURDIR)/$(dir $(CHARTJS)) \
+	  && sed '/^\/\/# sourceMappingURL=/d' $$tmp/package/dist/chart.umd.js > $(CURDIR)/$(CHARTJS) \
+	  && cp $$tmp/package/LICENSE.md $(CURDIR)/$(dir $(CHARTJS))chart.js-LICENSE.md \
+	  && rm -rf $$tmp && echo "fetched Chart.js $(CHARTJS_VERSION)"
+
 train: install
 	@$(VENV)/bin/frontdoor train
 
@@ -78,4 +95,4 @@ lint: install
 	@$(VENV)/bin/mypy --no-error-summary && echo "mypy (strict; actions/ and rasa_ext/ may subclass untyped Rasa classes): ok"
 
 clean:
-	rm -rf $(VENV) var models web/vendor
+	rm -rf $(VENV) var models web/vendor $(dir $(CHARTJS))

@@ -72,7 +72,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     )
     async with redis, ClientSession(timeout=ClientTimeout(total=settings.http_timeout)) as http:
         store = Store(redis, settings.key_prefix, events_maxlen=settings.events_maxlen,
-                      replica_acks=settings.replica_acks, replica_ack_timeout_ms=settings.replica_ack_timeout_ms)
+                      replica_acks=settings.replica_acks, replica_ack_timeout_ms=settings.replica_ack_timeout_ms,
+                      signals_maxlen=settings.signals_maxlen, retention_days=settings.retention_days)
         app[appkeys.STORE] = store
         app[appkeys.AGENTS] = AgentTokens(store)
         app[appkeys.HTTP] = http
@@ -109,7 +110,7 @@ async def _retry_bootstrap_tokens(app: web.Application) -> None:
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
     from handoff.incident_service import run_incident_detector, run_incident_notifier  # noqa: PLC0415
-    from handoff.watcher import run_matrix_poller, run_sla_watcher  # noqa: PLC0415
+    from handoff.watcher import run_matrix_poller, run_retention, run_sla_watcher  # noqa: PLC0415
     from handoff.webhooks import run_webhook_dispatcher  # noqa: PLC0415
 
     settings = app[appkeys.SETTINGS]
@@ -118,6 +119,10 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(run_sla_watcher(app[appkeys.SERVICE], settings.sla_interval)))
     if settings.matrix_poll_interval > 0:
         tasks.append(asyncio.create_task(run_matrix_poller(app[appkeys.MATRIX], settings.matrix_poll_interval)))
+    if settings.retention_interval > 0:
+        tasks.append(asyncio.create_task(run_retention(app[appkeys.STORE], app[appkeys.CLOCK],
+                                                       settings.retention_interval, settings.business_hours.timezone,
+                                                       settings.instance_id)))
     if settings.webhooks:
         tasks.append(
             asyncio.create_task(run_webhook_dispatcher(app[appkeys.STORE], app[appkeys.HTTP], settings))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handoff.schema import CREATE_REQUEST, TRANSCRIPT_TURN
+from handoff.schema import CREATE_REQUEST, SIGNALS_REQUEST, TRANSCRIPT_TURN
 from handoff.schema import openapi as openapi_of
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -18,8 +18,9 @@ def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
 
 
 def _op(summary: str, *, security: str | None, ok: dict[str, Any], body: dict[str, Any] | None = None,
-        params: tuple[str, ...] = (), extra: dict[str, Any] | None = None, tags: tuple[str, ...] = ()) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "tags": list(tags), "responses": {"200": ok}}
+        params: tuple[str, ...] = (), extra: dict[str, Any] | None = None, tags: tuple[str, ...] = (),
+        ok_status: str = "200") -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": list(tags), "responses": {ok_status: ok}}
     if security:
         op["security"] = [{security: []}]
         op["responses"]["401"] = _resp("missing or invalid token", _ERROR)
@@ -49,10 +50,49 @@ _TEXT = _obj({"text": _S}, ("text",))
 _REASON = _obj({"reason": _S}, ("reason",))
 
 
+def _analytics_schema() -> dict[str, Any]:
+    num, count = {"type": "number"}, {"type": "integer"}
+    rate = {"type": "number", "nullable": True, "description": "numerator / denominator; null when it is 0"}
+    ratio = _obj({"numerator": count, "denominator": count, "rate": rate}, ("numerator", "denominator", "rate"))
+    ratios = {"type": "array", "items": ratio}
+    dimension = _obj({"rows": {"type": "array", "items": {"allOf": [ratio, _obj({"key": _S}, ("key",))]}},
+                      "series": {"type": "object", "additionalProperties": ratios}}, ("rows", "series"))
+    counts = {"type": "object", "additionalProperties": count}
+    deflection = {"allOf": [ratio, _obj({"answered": count, "ticketed": count, "pending": count})]}
+    csat = {"allOf": [ratio, _obj({"average": {"type": "number", "nullable": True}})]}
+    return _obj({
+        "period": _obj({"since": _S, "unit": {"type": "string", "enum": ["day", "hour"]}, "start": num, "end": num,
+                        "timezone": _S, "buckets": {"type": "array", "items": _obj({"key": _S, "start": num, "end": num})}}),
+        "history_from": _obj({"events": {"type": "number", "nullable": True},
+                              "signals": {"type": "number", "nullable": True}}),
+        "definitions": {"type": "object", "additionalProperties": _S},
+        "deflection": _obj({"total": deflection, "series": {"type": "array", "items": deflection}}),
+        "helped_votes": _obj({"total": ratio, "series": ratios}),
+        "signals": _obj({"total": counts, "series": {"type": "array", "items": counts}}),
+        "escalation": _obj({"total": {"allOf": [ratio, _obj({"by_watcher": count, "by_agents": count})]},
+                            "series": ratios, "by_category": dimension, "by_tag": dimension,
+                            "by_article": dimension, "by_agent": dimension}),
+        "sla_first_response": _obj({"total": ratio, "series": ratios, "by_queue": dimension}),
+        "csat": _obj({"total": csat, "distribution": counts, "series": {"type": "array", "items": csat}}),
+        "incidents": _obj({"total": counts, "series": {"type": "array", "items": counts}}),
+    })
+
+
 def openapi_document() -> dict[str, Any]:
     bot, agent, lead = "botToken", "agentToken", "agentToken"
     conflict = {"409": _resp("the ticket's state does not allow this", _ERROR)}
     forbidden = {"403": _resp("not allowed for this agent", _ERROR)}
+    analytics = {"get": {**_op(
+        "Analytics of a period (lead): deflection, helped votes, escalation rate by category, tag, article and "
+        "agent, SLA first response met per queue, CSAT, incidents, each per bucket and in total with numerator "
+        "and denominator; and the all-time counters (by_category, by_article, by_tag, agents_escalating_most, "
+        "recurring_issues, ratings). /api/v1/agent/analytics is the same", security=lead,
+        ok=_resp("analytics", {"$ref": "#/components/schemas/Analytics"}),
+        extra={**forbidden, "400": _resp("invalid 'since'", _ERROR)}, tags=("lead",)),
+        "parameters": [{"name": "since", "in": "query", "required": False,
+                        "description": "the period: 24h (by hour), 7d or 30d (by day; today and the days before); "
+                                       "any 1-72h, 1-90d or 1-12w; default 7d",
+                        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,2}[hdw]$"}}]}}
     paths: dict[str, dict[str, Any]] = {
         "/health": {"get": _op("Liveness and Redis reachability", security=None,
                                ok=_resp("ok", _obj({"status": _S})), tags=("ops",))},
@@ -88,6 +128,12 @@ def openapi_document() -> dict[str, Any]:
             ok=_resp("tickets", _obj({"tickets": {"type": "array",
                                                  "items": {"$ref": "#/components/schemas/TicketStatusView"}}})),
             tags=("bot",))},
+        "/api/v1/bot/signals": {"post": _op(
+            "The bot's conversation signals: what it did with each customer problem (KB answered, ambiguous, "
+            "no answer, helped votes, declined), 1-100 per call; stored 90 days for analytics (the question "
+            "masked and kept to 500 characters)", security=bot,
+            body={"$ref": "#/components/schemas/SignalsRequest"}, ok_status="202",
+            ok=_resp("accepted", _obj({"accepted": {"type": "integer"}}, ("accepted",))), tags=("bot",))},
         "/api/v1/agent/me": {"get": _op("Who am I (name, role)", security=agent,
                                         ok=_resp("agent", _obj({"name": _S, "role": _S})), tags=("agent",))},
         "/api/v1/agent/queues": {"get": _op(
@@ -142,9 +188,8 @@ def openapi_document() -> dict[str, Any]:
             ok=_resp("ticket", _TICKET), extra={**conflict, **forbidden}, tags=("agent",))},
         "/api/v1/lead/agents": {"get": _op("Agents' statistics (lead)", security=lead, ok=_resp("agents"),
                                            extra=forbidden, tags=("lead",))},
-        "/api/v1/lead/analytics": {"get": _op(
-            "Escalation rate by category/article/tag, agents escalating most, recurring issues (lead)",
-            security=lead, ok=_resp("analytics"), extra=forbidden, tags=("lead",))},
+        "/api/v1/lead/analytics": analytics,
+        "/api/v1/agent/analytics": analytics,
         "/api/v1/lead/kb-gaps": {"get": {**_op(
             "KB gaps (lead): questions the bot could not answer or whose answer did not help, grouped by meaning, "
             "largest first, with the tickets they became and the drafts proposed (query: since=30d)",
@@ -165,14 +210,16 @@ def openapi_document() -> dict[str, Any]:
     paths["/agent/"] = {"get": {"summary": "Redirect to /agent", "tags": ["console"],
                                 "responses": {"302": {"description": "to /agent"}}}}
     paths["/agent/static/{name}"] = {"get": {
-        "summary": "Console script and stylesheet", "tags": ["console"],
+        "summary": "Console scripts and stylesheets (console.js, console.css, analytics.js, analytics.css, and "
+                   "chart.umd.js: Chart.js, vendored at install)", "tags": ["console"],
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "console.js or console.css"},
+        "responses": {"200": {"description": "the file"},
                       "404": _resp("no such file", _ERROR)}}}
     turn = openapi_of(TRANSCRIPT_TURN)
     schemas = {
         "Error": _obj({"error": _S, "detail": _S}, ("error", "detail")),
         "CreateTicketRequest": openapi_of(CREATE_REQUEST),  # the definition the service validates with
+        "SignalsRequest": openapi_of(SIGNALS_REQUEST),  # likewise
         "TicketCreated": _obj({
             "reference": _S, "secret_reference": _S, "queue": _S, "tier": {"type": "integer"}, "priority": _S,
             "status": _S, "first_response_due": {"type": "number"},
@@ -190,6 +237,7 @@ def openapi_document() -> dict[str, Any]:
         "Ticket": {"type": "object", "nullable": True, "description": "Full ticket record (versioned): the create "
                    "fields (masked), summary, channels, status, queue, tier, priority, agent, SLA deadlines, "
                    "history, replies, notes", "additionalProperties": True},
+        "Analytics": _analytics_schema(),
         "ArticleProposal": _obj({"title": _S, "lang": _S, "category": _S, "tags": {"type": "array", "items": _S},
                                  "questions": {"type": "array", "items": _S}, "body": _S, "escalate_to": _S},
                                 ("title", "lang", "category", "body")),

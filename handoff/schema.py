@@ -1,7 +1,8 @@
 """The create contract, defined once: ``CREATE_REQUEST`` describes every field of
 ``bot.contract.CreateTicketRequest`` (type, whether required, bounds, allowed values); the service
 validates a payload with it (``validate``) and serves it in its OpenAPI document (``openapi``). A test ties
-its field names to the TypedDict the bot writes."""
+its field names to the TypedDict the bot writes. ``SIGNALS_REQUEST`` is the bot's conversation signals
+(``POST /api/v1/bot/signals``), defined the same way."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class Arr:
     items: Spec
     max_items: int = MAX_ITEMS
     required: bool = False
+    min_items: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,30 @@ CREATE_REQUEST = Obj({
                   "is not a verified customer opens at most HANDOFF_TICKETS_PER_CLIENT_HOUR tickets an hour "
                   "(429 beyond)"),
 })
+
+
+# The bot's conversation signals: what it did with each customer problem (deflection, unanswered questions)
+SIGNAL_TYPES: tuple[str, ...] = ("kb_answered", "kb_ambiguous", "kb_no_answer", "kb_feedback", "declined")
+MAX_SIGNALS = 100  # per call
+MAX_SIGNAL_TEXT = 2000  # the question as sent; masked and kept to SIGNAL_TEXT_KEPT characters
+EMBEDDING_VALUES = 384  # the question's sentence embedding: base64 of this many float16 values
+SIGNAL = Obj({
+    "type": Str(required=True, values=SIGNAL_TYPES),
+    "conversation_id": Str(required=True),
+    "language": Str(required=True, values=LANGUAGES),
+    "at": Timestamp(),
+    "text": Str(max_len=MAX_SIGNAL_TEXT, description="the customer's question (masked and kept to 500 "
+                                                      "characters by the service)"),
+    "article_id": Str(),
+    "article_lang": Str(),
+    "category": Str(),
+    "product": Str(),
+    "error_code": Str(),
+    "helped": Bool(),
+    "embedding": Str(max_len=4 * ((EMBEDDING_VALUES * 2 + 2) // 3),
+                     description=f"base64 of {EMBEDDING_VALUES} float16 values (the question's sentence embedding)"),
+})
+SIGNALS_REQUEST = Obj({"signals": Arr(SIGNAL, max_items=MAX_SIGNALS, required=True, min_items=1)})
 
 
 def is_timestamp(value: Any) -> bool:
@@ -152,6 +178,8 @@ def check(spec: Spec, value: Any, name: str) -> None:
     elif isinstance(spec, Arr):
         if not isinstance(value, list):
             raise InvalidTicket(f"'{name}' must be a list")
+        if len(value) < spec.min_items:
+            raise InvalidTicket(f"'{name}' needs at least {spec.min_items} item(s)")
         if len(value) > spec.max_items:
             raise InvalidTicket(f"'{name}' has more than {spec.max_items} items")
         for i, item in enumerate(value):
@@ -184,7 +212,10 @@ def openapi(spec: Spec) -> dict[str, Any]:
     if isinstance(spec, Version):
         return {"type": "integer", "enum": [SCHEMA_VERSION]}
     if isinstance(spec, Arr):
-        return {"type": "array", "items": openapi(spec.items), "maxItems": spec.max_items}
+        out = {"type": "array", "items": openapi(spec.items), "maxItems": spec.max_items}
+        if spec.min_items:
+            out["minItems"] = spec.min_items
+        return out
     out = {"type": "object", "properties": {key: openapi(sub) for key, sub in spec.fields.items()}}
     required = [key for key, sub in spec.fields.items() if sub.required]
     if required:

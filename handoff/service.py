@@ -12,12 +12,13 @@ from typing import Any
 
 from bot.contract import SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
 from bot.rasa_client import RasaNotifier
-from handoff import gaps, sla, transitions
+from handoff import gaps, reporting, sla, transitions
 from handoff.errors import InvalidTicket, RateLimited, TicketNotFound
 from handoff.kbdraft import draft_issues, write_draft
 from handoff.matrix_source import MatrixSource
 from handoff.routing import route
 from handoff.settings import Settings
+from handoff.signals import Signal
 from handoff.store import ClaimedTicket, Store
 from handoff.tickets import Ticket, TicketLists, console_row, routing_facts, status_view, verified_customer_key
 from handoff.transitions import SYSTEM, Event
@@ -149,6 +150,10 @@ class TicketService:
         refs = await self.store.customer_refs(verified_customer_key(customer_id))
         return [await self.status_view(ref) for ref in refs]
 
+    async def record_signals(self, signals: list[Signal]) -> int:
+        """The bot's conversation signals (validated and masked: ``handoff.signals.parse_signals``)."""
+        return await self.store.append_signals(signals, self.clock())
+
     async def rate(self, ref: str, rating: int, comment: str) -> dict[str, Any]:
         now = self.clock()
         ticket = await self.store.mutate(ref, lambda t: transitions.rate(t, rating, comment, now), now)
@@ -253,7 +258,13 @@ class TicketService:
             })
         return out
 
-    async def analytics(self) -> dict[str, Any]:
+    async def analytics(self, since: str = "7d") -> dict[str, Any]:
+        """The figures of the period ``since`` (``handoff.reporting``; a bad value raises InvalidTicket) and,
+        as before, the all-time counters (``by_category``, ``by_article``, ``by_tag``, ...)."""
+        figures = await reporting.period_figures(self.store, since, self.clock(), self.settings.business_hours.timezone)
+        return {**await self.all_time_analytics(), **figures}
+
+    async def all_time_analytics(self) -> dict[str, Any]:
         stats = await self.store.stats()
 
         def rates(base: dict[str, int], up: dict[str, int]) -> list[dict[str, Any]]:

@@ -46,7 +46,10 @@ class Settings:
     matrix_poll_interval: float = 5.0  # seconds between checks of the matrix file; 0 disables
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     client_max_size: int = 256 * 1024
-    events_maxlen: int = 100_000
+    events_maxlen: int = 2_000_000  # a cap on the events stream (handoff.store.EVENTS_MAXLEN)
+    signals_maxlen: int = 2_000_000  # a cap on the bot's signals stream
+    retention_days: float = 90.0  # the events and signals streams keep this many days (analytics)
+    retention_interval: float = 3600.0  # seconds between trims of the streams by time; 0 disables
     # a new ticket is acknowledged only once this many replicas have it (Redis WAIT), so a failover to a
     # replica never loses a ticket the API confirmed; 0 = do not wait (a single Redis)
     replica_acks: int = 0
@@ -90,6 +93,9 @@ class Settings:
             incident_detection=env.get("HANDOFF_INCIDENT_DETECTION", "1").strip().lower() not in ("0", "false", "no",
                                                                                                  "off"),
             incident_notify_interval=_float(env, "HANDOFF_INCIDENT_NOTIFY_INTERVAL", 2.0),
+            events_maxlen=_int(env, "HANDOFF_EVENTS_MAXLEN", 2_000_000),
+            signals_maxlen=_int(env, "HANDOFF_SIGNALS_MAXLEN", 2_000_000),
+            retention_days=_float(env, "HANDOFF_RETENTION_DAYS", 90.0),
         )
 
 

@@ -17,7 +17,21 @@ Layout (``P`` = prefix):
                             (transitions.next_sla_check; kept by every write of a ticket, so a sweep reads only due ones)
   P ratelimit:tickets:{client}:{hour}  new tickets of one anonymous client in one hour (expires)
   P tokens                  hash sha256(token) -> {name, role};  P agent:{name} hash of counters
-  P stats:{kind}            hashes of counters (analytics);  P events  stream;  P lock:{name}
+  P stats:{kind}            hashes of counters (all-time analytics);  P lock:{name}
+  P events                  stream of ticket events, one entry per change: type, ref, at (unix seconds),
+                            data (JSON: the transition's Event.data with by and reason). Webhooks consume it
+                            (a consumer group); analytics read it by time. Stream ids are Redis time (ms).
+                            Kept: ``retention_days`` (90; trimmed by MINID, ``trim_streams``), at most
+                            ``events_maxlen`` entries (MAXLEN ~ on every XADD)
+  P signals                 stream of the bot's conversation signals (POST /api/v1/bot/signals), one entry
+                            per signal: type, conv (conversation id), at (the signal's time, unix seconds),
+                            data (JSON: language, text masked <= 500 chars, article_id, article_lang,
+                            category, product, error_code, helped, embedding: only the keys sent; see
+                            handoff.signals). Stream ids are the arrival time by the service's clock (ms;
+                            ``append_signals``), so ``signals_between`` reads arrival times. Kept 90 days
+                            (MINID ~ on every append) and at most ``signals_maxlen`` entries. Not on events:
+                            webhooks do not see signals
+  P analytics:{version}:{tz}:{day}  JSON tally of one complete past day (handoff.analytics; expires)
 The Lua scripts build keys from the prefix too (single Redis or Sentinel; Cluster would need hash tags).
 """
 
@@ -28,18 +42,22 @@ import functools
 import hashlib
 import json
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from ujson import dumps as fast_dumps  # the create and claim hot paths: same JSON, less CPU
+from ujson import loads as fast_loads
 
 from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 from redis.exceptions import NoScriptError, ResponseError, WatchError  # type: ignore[import-untyped, unused-ignore]
 
 from bot.contract import OPEN_STATUSES, WAITING_STATUSES
+from handoff import signals as signal_codec
+from handoff.analytics import StoredEvent, Tally, tally_from_json
 from handoff.errors import Conflict, StoreUnavailable, TicketNotFound
 from handoff.sla import queue_score
+from handoff.signals import Signal
 from handoff.tickets import (
     AGENT_HASH_FIELDS, HASH_FIELDS, LIST_NAMES, VIEW_FIELDS, Ticket, TicketLists, agent_json, agent_view,
     changed_fields, customer_keys, decode, encode_fields, encode_view,
@@ -109,6 +127,56 @@ redis.call('XADD', p .. 'events', 'MAXLEN', '~', spec.maxlen, '*', 'type', 'crea
            'at', spec.now, 'data', v.event)
 if v == spec.variants[2] then return {'created', ref, '1'} end
 return {'created', ref, '0'}
+"""
+
+# Appends signals with stream ids from the service's clock (ARGV[1], ms) rather than Redis' own, kept
+# increasing (a clock behind the last id continues after it), so the ids are arrival times in the time the
+# service and its tests live in. Trims by time (ARGV[2]: the oldest ms kept) and by length (ARGV[3]).
+# ARGV[4..]: type, conv, at, data of each signal.
+_APPEND_SIGNALS_LUA = """
+local key = KEYS[1]
+local ms, seq = tonumber(ARGV[1]), 0
+if redis.call('EXISTS', key) == 1 then
+  local info = redis.call('XINFO', 'STREAM', key)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local last = info[i + 1]
+      local dash = string.find(last, '-', 1, true)
+      local last_ms, last_seq = tonumber(string.sub(last, 1, dash - 1)), tonumber(string.sub(last, dash + 1))
+      if last_ms >= ms then ms = last_ms; seq = last_seq + 1 end
+    end
+  end
+end
+for i = 4, #ARGV, 4 do
+  redis.call('XADD', key, 'MINID', '~', ARGV[2], string.format('%.0f-%.0f', ms, seq),
+             'type', ARGV[i], 'conv', ARGV[i + 1], 'at', ARGV[i + 2], 'data', ARGV[i + 3])
+  seq = seq + 1
+end
+redis.call('XTRIM', key, 'MAXLEN', '~', ARGV[3])
+return (#ARGV - 3) / 4
+"""
+
+# One batch of a stream for analytics, read inside Redis and answered as ONE string (redis-py's pure-Python
+# reply parser costs ~10 us per element; an entry is ten of them): per entry id, type, ref (events) or conv
+# (signals), at and data joined by NUL, entries joined by \1. JSON holds neither byte (it escapes control
+# characters); the other fields have them replaced, so a stored value can never shift the fields.
+_RANGE_LUA = """
+local entries = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
+local out = {}
+for i, e in ipairs(entries) do
+  local f = e[2]
+  local kind, key, at, data
+  if f[1] == 'type' and f[5] == 'at' and f[7] == 'data' then  -- the order every writer uses
+    kind, key, at, data = f[2], f[4], f[6], f[8]
+  else
+    local m = {}
+    for j = 1, #f, 2 do m[f[j]] = f[j + 1] end
+    kind, key, at, data = m['type'] or '', m['ref'] or m['conv'] or '', m['at'] or '0', m['data'] or '{}'
+  end
+  out[i] = e[1] .. '\0' .. string.gsub(kind, '[%z\1]', '?') .. '\0' .. string.gsub(key, '[%z\1]', '?') .. '\0'
+    .. string.gsub(at, '[%z\1]', '?') .. '\0' .. data
+end
+return table.concat(out, '\1')
 """
 
 _EXTEND_IF_EQUAL_LUA = """
@@ -253,16 +321,28 @@ class CreateResult:
     repeated_contact: bool = False
 
 
+RETENTION_DAYS = 90.0  # the event and signal streams keep this many days (analytics read up to 90 days)
+EVENTS_MAXLEN = 2_000_000  # a cap: 90 days of 2,000 tickets a day (5-10 events each) fit under it
+SIGNALS_MAXLEN = 2_000_000
+READ_BATCH = 1000  # stream entries per read: the script holds Redis a few ms for each
+ANALYTICS_DAY_TTL = 100 * 86400  # a cached day tally outlives the streams' retention
+
+
 class Store:
-    def __init__(self, redis: Redis, prefix: str = "fd:", *, events_maxlen: int = 100_000,
-                 replica_acks: int = 0, replica_ack_timeout_ms: int = 1000) -> None:
+    def __init__(self, redis: Redis, prefix: str = "fd:", *, events_maxlen: int = EVENTS_MAXLEN,
+                 replica_acks: int = 0, replica_ack_timeout_ms: int = 1000, signals_maxlen: int = SIGNALS_MAXLEN,
+                 retention_days: float = RETENTION_DAYS) -> None:
         self.redis = redis
         self.prefix = prefix
         self.events_maxlen = events_maxlen
+        self.signals_maxlen = signals_maxlen
+        self.retention_days = retention_days
         self.replica_acks = replica_acks
         self.replica_ack_timeout_ms = replica_ack_timeout_ms
         self._create = redis.register_script(_CREATE_LUA)
         self._claim = ScriptBatcher(redis, _CLAIM_LUA)
+        self._append_signals = redis.register_script(_APPEND_SIGNALS_LUA)
+        self._range_script = redis.register_script(_RANGE_LUA)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -604,6 +684,86 @@ class Store:
             pipe.hgetall(self._k("agent", name))
         return {name: {k: int(v) for k, v in raw.items()} for name, raw in zip(names, await pipe.execute())}
 
+    # -- the streams by time (analytics, signals) ----------------------------------------------------------
+
+    async def append_signals(self, signals: Sequence[Signal], now: float) -> int:
+        """Append the bot's signals to the signals stream (one round trip, ids = arrival by ``now``), trimming
+        entries older than the retention and beyond ``signals_maxlen``. Returns how many were added."""
+        if not signals:
+            return 0
+        args: list[str] = [f"{now * 1000:.0f}", f"{(now - self.retention_days * 86400) * 1000:.0f}",
+                           str(self.signals_maxlen)]
+        for signal in signals:
+            fields = signal_codec.encode(signal)
+            args += (fields["type"], fields["conv"], fields["at"], fields["data"])
+        return int(await self._append_signals(keys=[self.signals_key], args=args))
+
+    async def signals_between(self, start: float, end: float) -> list[Signal]:
+        """The signals that arrived from ``start`` to ``end`` (unix seconds, both included), oldest first.
+        A signal's own ``at`` may be earlier than its arrival, or up to an hour later."""
+        out: list[Signal] = []
+        async for batch in self.signal_batches(start, end):
+            out += batch
+        return out
+
+    async def signal_batches(self, start: float, end: float | None = None) -> AsyncIterator[list[Signal]]:
+        """The signals that arrived from ``start`` (to ``end``, or the newest), in batches, oldest first."""
+        async for entries in self._range(self.signals_key, start, end):
+            yield [signal_codec.decode(kind, conv, at, data) for _, kind, conv, at, data in entries]
+
+    async def event_batches(self, start: float, end: float | None = None) -> AsyncIterator[list[StoredEvent]]:
+        """The events stored from ``start`` (to ``end``, or the newest) by their stream ids (Redis' time), in
+        batches, oldest first."""
+        async for entries in self._range(self.events_key, start, end):
+            yield [StoredEvent(kind, ref, _float(at), _json_object(data)) for _, kind, ref, at, data in entries]
+
+    async def _range(self, key: str, start: float, end: float | None) -> AsyncIterator[list[list[str]]]:
+        """Batches of (id, type, ref or conv, at, data) of the stream ``key`` by id (time in ms)."""
+        low = f"{max(0.0, start) * 1000:.0f}-0"
+        high = "+" if end is None else f"{max(0.0, end) * 1000:.0f}-18446744073709551615"
+        while True:
+            packed = await self._range_script(keys=[key], args=[low, high, READ_BATCH])
+            if not packed:
+                return
+            entries = [entry.split("\0", 4) for entry in packed.split("\1")]
+            yield entries
+            if len(entries) < READ_BATCH:
+                return
+            low = "(" + entries[-1][0]
+
+    async def history_from(self) -> dict[str, float | None]:
+        """The ``at`` of the oldest entry still kept in each stream (None: empty)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xrange(self.events_key, count=1)
+        pipe.xrange(self.signals_key, count=1)
+        events, signals = await pipe.execute()
+        return {"events": _first_at(events), "signals": _first_at(signals)}
+
+    async def trim_streams(self, now: float) -> int:
+        """Drop what is older than the retention from both streams (approximately: whole stream nodes).
+        Returns the number of entries removed."""
+        minid = f"{(now - self.retention_days * 86400) * 1000:.0f}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xtrim(self.events_key, minid=minid, approximate=True)
+        pipe.xtrim(self.signals_key, minid=minid, approximate=True)
+        return sum(int(n) for n in await pipe.execute())
+
+    async def analytics_days(self, namespace: str, days: Sequence[str]) -> dict[str, Tally]:
+        """The cached tallies of these days (``handoff.analytics``), by day; days not cached are left out."""
+        if not days:
+            return {}
+        raw = await self.redis.mget([self._k("analytics", namespace, day) for day in days])
+        return {day: tally_from_json(text) for day, text in zip(days, raw) if text}
+
+    async def save_analytics_days(self, namespace: str, tallies: dict[str, Tally]) -> None:
+        if not tallies:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for day, tally in tallies.items():
+            pipe.set(self._k("analytics", namespace, day), json.dumps(tally, separators=(",", ":")),
+                     ex=ANALYTICS_DAY_TTL)
+        await pipe.execute()
+
     # -- stats, locks, events -------------------------------------------------------------------------
 
     async def acquire_lock(self, name: str, owner: str, ttl_ms: int) -> bool:
@@ -725,6 +885,30 @@ def _claim_texts(agent: str, queue: str) -> tuple[Event, str]:
 
 def _event_data(event: Event) -> str:
     return fast_dumps({"by": event.by, "reason": event.reason, **event.data}, ensure_ascii=False)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        data = fast_loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
+def _first_at(entries: list[tuple[str, dict[str, str]]]) -> float | None:
+    if not entries:
+        return None
+    try:
+        return float(entries[0][1].get("at") or 0.0)
+    except ValueError:
+        return None
 
 
 def token_hash(token: str) -> str:

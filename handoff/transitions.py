@@ -42,6 +42,11 @@ class Event:
 Result = tuple[Ticket, Event]
 
 
+def unhelpful_articles(t: Ticket) -> list[str]:
+    """The ids of the KB articles shown to the customer that did not help (no "helped" vote)."""
+    return [a["id"] for a in t.articles_shown if a.get("feedback") != "helped"]
+
+
 # -- the bot's side -------------------------------------------------------------------------------------
 
 def create(request: CreateTicketRequest, decision: Route, *, secret: str, now: float,
@@ -68,7 +73,10 @@ def create(request: CreateTicketRequest, decision: Route, *, secret: str, now: f
         )
         event = Event("created", BOT, f"routed by rule {decision.rule} to {decision.queue} ({priority})",
                       {"queue": decision.queue, "priority": priority, "category": ticket.category,
-                       "channel": request["channel"], "rule": decision.rule})
+                       "channel": request["channel"], "rule": decision.rule, "tier": decision.tier,
+                       "tags": list(ticket.tags), "articles": unhelpful_articles(ticket),
+                       "conversation_id": request["conversation_id"],
+                       "first_response_due": due.first_response_due})
         return ticket, event
 
     normal = variant(False)
@@ -85,7 +93,7 @@ def attach(t: Ticket, request: CreateTicketRequest, now: float) -> Result | None
     return (replace(t, channels=(*t.channels, {"channel": channel, "conversation_id": conv, "attached_at": now}),
                     transcript=(*t.transcript, *masked_transcript(request))[-TRANSCRIPT_LIMIT:]),
             Event("attached", BOT, f"same customer wrote again via {channel} (conversation {conv})",
-                  {"channel": channel}))
+                  {"channel": channel, "conversation_id": conv}))
 
 
 def customer_message(t: Ticket, conversation_id: str, text: str, timestamp: float) -> Result:
@@ -102,7 +110,8 @@ def rate(t: Ticket, rating: int, comment: str, now: float) -> Result:
     if t.status not in ("resolved", "closed"):
         raise Conflict(f"ticket {t.reference} is {t.status}; it can be rated once resolved")
     return (replace(t, rating=rating, status="closed"),
-            Event("rated", "customer", f"satisfaction {rating}/5", {"rating": rating},
+            Event("rated", "customer", f"satisfaction {rating}/5",
+                  {"rating": rating, "queue": t.queue, "category": t.category, "agent": t.agent},
                   item={"rating": rating, "comment": mask_text(comment), "at": now}))
 
 
@@ -133,10 +142,14 @@ def reply(t: Ticket, agent: str, role: str, text: str, delivered: bool, now: flo
     if t.status not in ("claimed", "waiting_customer"):
         raise Conflict(f"ticket {t.reference} is {t.status}; claim it before replying")
     require_owner(t, agent, role, "reply to")
+    data: dict[str, Any] = {"delivered": delivered}
+    if not t.first_response_at:  # the first response: was its deadline met? (analytics: SLA met per queue)
+        data.update(first_response=True, due=t.first_response_due, met=now <= t.first_response_due,
+                    breached=t.breached, queue=t.queue, category=t.category)
     return (replace(t, status="waiting_customer",
                     first_response_at=t.first_response_at if t.first_response_at else now),
             Event("reply", agent, "reply to the customer" + ("" if delivered else " (not delivered to the chat)"),
-                  {"delivered": delivered},
+                  data,
                   item={"agent": agent, "text": text, "timestamp": now, "delivered": delivered,
                         "conversation_id": t.conversation_id}))
 
@@ -156,7 +169,9 @@ def escalate(t: Ticket, agent: str, role: str, to: Queue | None, reason: str, ma
 def _move(t: Ticket, target: Queue, by: str, reason: str, now: float, hours: BusinessHours) -> Result:
     return (replace(t, status="escalated", queue=target.name, tier=target.tier, agent="", enqueued_at=now,
                     tier_entered_at=now, tier_due=sla.tier_deadline(t.priority, target.tier, now, hours)),
-            Event("escalated", by, reason, {"from_queue": t.queue, "to_queue": target.name, "tier": target.tier}))
+            Event("escalated", by, reason, {"from_queue": t.queue, "to_queue": target.name, "tier": target.tier,
+                                            "from_tier": t.tier, "category": t.category, "tags": list(t.tags),
+                                            "articles": unhelpful_articles(t)}))
 
 
 def resolve(t: Ticket, agent: str, role: str, resolution: str, now: float) -> Result:
@@ -238,7 +253,8 @@ def sla_step(t: Ticket, kind: str, now: float, matrix: Matrix, hours: BusinessHo
                       f"priority {t.priority} -> {priority}", {"due": due, "priority": priority}))
     if kind == "breach":
         return (replace(t, breached=True),
-                Event("sla_breached", SYSTEM, "first response deadline passed", {"due": due, "queue": t.queue}))
+                Event("sla_breached", SYSTEM, "first response deadline passed",
+                      {"due": due, "queue": t.queue, "category": t.category}))
     if t.tier == 1:
         target = escalation_target(matrix, t.category, t.queue)
         if target.name == t.queue:

@@ -23,6 +23,7 @@ from handoff.errors import Forbidden, HandoffError, InvalidTicket, MatrixError, 
 from handoff.kbdraft import validate_proposal
 from handoff.openapi import openapi_document
 from handoff.periods import parse_period
+from handoff.signals import parse_signals
 from handoff.validation import is_timestamp, strict_json_loads, validate_create, validate_text
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,14 @@ async def rate_ticket(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+async def bot_signals(request: web.Request) -> web.Response:
+    """What the bot did with customer problems (KB answered, ambiguous, no answer, votes, declined)."""
+    require_bot(request)
+    signals = parse_signals(await json_body(request), request.app[appkeys.CLOCK]())
+    accepted = await request.app[appkeys.SERVICE].record_signals(signals)
+    return web.json_response({"accepted": accepted}, status=202)
+
+
 # -- agent side --------------------------------------------------------------------------------------
 
 
@@ -300,8 +309,10 @@ async def agent_stats(request: web.Request) -> web.Response:
 
 
 async def analytics(request: web.Request) -> web.Response:
+    """The period's figures (``?since=24h|7d|30d``, default 7d) and the all-time counters."""
     await require_agent(request, "lead")
-    return web.json_response(await request.app[appkeys.SERVICE].analytics())
+    since = request.query.get("since", "7d")
+    return web.json_response(await request.app[appkeys.SERVICE].analytics(since))
 
 
 async def kb_gaps(request: web.Request) -> web.Response:
@@ -330,6 +341,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/tickets/{ref}/rating", rate_ticket),
     ("GET", "/api/v1/status/{secret}", customer_status),
     ("GET", "/api/v1/customers/{customer_id}/tickets", customer_tickets),
+    ("POST", "/api/v1/bot/signals", bot_signals),
     ("GET", "/api/v1/agent/me", me),
     ("GET", "/api/v1/agent/queues", list_queues),
     ("GET", "/api/v1/agent/taxonomy", taxonomy),
@@ -345,6 +357,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/lead/agents", agent_stats),
     ("GET", "/api/v1/lead/analytics", analytics),
     ("GET", "/api/v1/lead/kb-gaps", kb_gaps),
+    ("GET", "/api/v1/agent/analytics", analytics),  # the same, under the name the analytics issue gives it
     ("POST", "/api/v1/lead/matrix/reload", reload_matrix),
 ]
 

@@ -1,4 +1,5 @@
-"""The `frontdoor` command: `frontdoor up` starts everything, `frontdoor kb ...` serves content editors."""
+"""The `frontdoor` command: `frontdoor up` starts everything, `frontdoor kb ...` serves content editors,
+`frontdoor report` writes the leads' analytics of a period as one HTML file."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     from stack import cluster, supervisor
-    from stack import kb_cli
+    from stack import kb_cli, report_cli
 
     supervisor.register(sub)
     cluster.register(sub)
     kb_cli.register(sub)
+    report_cli.register(sub)
     return parser
 
 

@@ -1,5 +1,7 @@
 """The agents' web console: one static page at ``/agent`` (plain HTML/CSS/JS, no build step, nothing
-loaded from the network) that talks to the agent JSON API with the agent's bearer token."""
+loaded from the network) that talks to the agent JSON API with the agent's bearer token. The leads'
+analytics view draws with Chart.js, fetched from the npm registry at install (``make install``) into
+``vendor/`` and served from here like the console's own files."""
 
 from __future__ import annotations
 
@@ -8,8 +10,14 @@ from pathlib import Path
 from aiohttp import web
 
 CONSOLE_DIR = Path(__file__).resolve().parent
-# Only these files are served (the package directory also holds Python code).
-STATIC_FILES = {"console.js": "application/javascript", "console.css": "text/css"}
+# Only these files are served (the package directory also holds Python code): name -> (path, content type)
+STATIC_FILES: dict[str, tuple[str, str]] = {
+    "console.js": ("console.js", "application/javascript"),
+    "console.css": ("console.css", "text/css"),
+    "analytics.js": ("analytics.js", "application/javascript"),
+    "analytics.css": ("analytics.css", "text/css"),
+    "chart.umd.js": ("vendor/chart.umd.js", "application/javascript"),  # Chart.js (vendor/chart.js-LICENSE.md)
+}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -29,11 +37,11 @@ async def console_page(request: web.Request) -> web.StreamResponse:
 
 
 async def console_static(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    content_type = STATIC_FILES.get(name)
-    if content_type is None:
+    known = STATIC_FILES.get(request.match_info["name"])
+    if known is None or not (CONSOLE_DIR / known[0]).is_file():  # vendor/ is empty until `make install`
         raise web.HTTPNotFound()
-    response = web.FileResponse(CONSOLE_DIR / name, headers={"X-Content-Type-Options": "nosniff",
+    path, content_type = known
+    response = web.FileResponse(CONSOLE_DIR / path, headers={"X-Content-Type-Options": "nosniff",
                                                              "Cache-Control": "no-cache"})
     response.content_type = content_type
     response.charset = "utf-8"
@@ -45,7 +53,7 @@ async def console_redirect(request: web.Request) -> web.StreamResponse:
 
 
 def setup_console(app: web.Application) -> None:
-    """``GET /agent`` (the page) and ``GET /agent/static/{console.js,console.css}``."""
+    """``GET /agent`` (the page) and ``GET /agent/static/{name}`` (the files of ``STATIC_FILES``)."""
     app.router.add_get("/agent", console_page)
     app.router.add_get("/agent/", console_redirect)
     app.router.add_get("/agent/static/{name}", console_static)

@@ -6,6 +6,8 @@
   var TOKEN_KEY = "fd_agent_token";
   var LANG_KEY = "fd_console_lang";
   var CLAIM_QUEUES_KEY = "fd_claim_queues";
+  var SINCE_KEY = "fd_analytics_since";
+  var PERIODS = ["24h", "7d", "30d"];
   var POLL_MS = 3000;
 
   var TEXT = {
@@ -55,7 +57,9 @@
       act_created: "created", act_claimed: "claimed", act_reply: "replied", act_note: "internal note",
       act_escalated: "escalated", act_resolved: "resolved", act_reopened: "reopened", act_released: "released",
       act_rated: "rated", act_attached: "conversation attached", act_customer_message: "customer wrote",
-      act_sla_warning: "SLA warning", act_sla_breached: "SLA breached", act_tier_limit_exceeded: "tier limit exceeded"
+      act_sla_warning: "SLA warning", act_sla_breached: "SLA breached", act_tier_limit_exceeded: "tier limit exceeded",
+      views: "Views", analytics: "Analytics", periodLabel: "Period", p24h: "24 h", p7d: "7 days", p30d: "30 days",
+      loading: "Loading …", analyticsLoaded: "Figures of {time}"
     },
     de: {
       skip: "Zum Inhalt springen", consoleName: "Agenten-Konsole", language: "Sprache", shortcuts: "Tastenkürzel",
@@ -103,14 +107,18 @@
       act_created: "erstellt", act_claimed: "übernommen", act_reply: "beantwortet", act_note: "interne Notiz",
       act_escalated: "eskaliert", act_resolved: "gelöst", act_reopened: "wiedereröffnet", act_released: "zurückgegeben",
       act_rated: "bewertet", act_attached: "Gespräch angehängt", act_customer_message: "Kunde schrieb",
-      act_sla_warning: "SLA-Warnung", act_sla_breached: "SLA verletzt", act_tier_limit_exceeded: "Stufenlimit überschritten"
+      act_sla_warning: "SLA-Warnung", act_sla_breached: "SLA verletzt", act_tier_limit_exceeded: "Stufenlimit überschritten",
+      views: "Ansichten", analytics: "Analysen", periodLabel: "Zeitraum", p24h: "24 Std.", p7d: "7 Tage", p30d: "30 Tage",
+      loading: "Wird geladen …", analyticsLoaded: "Zahlen von {time}"
     }
   };
 
   // -- state ---------------------------------------------------------------------------------------
   var state = {
     lang: pickLang(), token: sessionStorage.getItem(TOKEN_KEY) || "", me: null, queues: [], ticket: null,
-    view: "", pollTimer: null, polling: false, claimQueues: loadClaimQueues()
+    view: "", pollTimer: null, polling: false, claimQueues: loadClaimQueues(),
+    since: PERIODS.indexOf(sessionStorage.getItem(SINCE_KEY)) >= 0 ? sessionStorage.getItem(SINCE_KEY) : "7d",
+    analytics: null
   };
 
   function pickLang() {
@@ -163,10 +171,14 @@
     document.querySelectorAll("[data-i18n]").forEach(function (node) {
       node.textContent = t(node.getAttribute("data-i18n"));
     });
+    document.querySelectorAll("[data-i18n-label]").forEach(function (node) {
+      node.setAttribute("aria-label", t(node.getAttribute("data-i18n-label")));
+    });
     document.title = "Streamly – " + t("consoleName");
     renderWho();
     if (state.view === "queues") { renderQueues(); renderTickets(state.lastTickets || []); }
     if (state.view === "ticket" && state.ticket) { renderTicket(state.ticket); }
+    if (state.view === "analytics" && state.analytics) { renderAnalytics(); }
   }
 
   // -- time formatting -----------------------------------------------------------------------------
@@ -247,7 +259,10 @@
   function renderWho() {
     $("who").textContent = state.me ? t("signedInAs", { name: state.me.name, role: state.me.role }) : "";
     $("signout").hidden = !state.me;
+    $("views").hidden = !isLead();  // analytics are the leads'
   }
+
+  function isLead() { return !!(state.me && state.me.role === "lead"); }
 
   function signIn(token) {
     state.token = token;
@@ -263,7 +278,7 @@
 
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
-    state.token = ""; state.me = null; state.ticket = null;
+    state.token = ""; state.me = null; state.ticket = null; state.analytics = null;
     stopPolling();
     renderWho();
     show("signin");
@@ -272,12 +287,15 @@
     $("token").focus();
   }
 
-  // -- views and routing (#/ = queues, #/ticket/T-000123) ---------------------------------------------
+  // -- views and routing (#/ = queues, #/ticket/T-000123, #/analytics for leads) -----------------------------
   function show(view) {
     state.view = view;
     $("view-signin").hidden = view !== "signin";
     $("view-queues").hidden = view !== "queues";
     $("view-ticket").hidden = view !== "ticket";
+    $("view-analytics").hidden = view !== "analytics";
+    $("nav-queues").setAttribute("aria-current", view === "queues" ? "page" : "false");
+    $("nav-analytics").setAttribute("aria-current", view === "analytics" ? "page" : "false");
   }
 
   function currentRef() {
@@ -287,6 +305,14 @@
 
   function route() {
     if (!state.me) { show("signin"); return; }
+    if (location.hash === "#/analytics") {
+      if (!isLead()) { location.hash = "#/"; return; }
+      saveDraft();
+      state.ticket = null;
+      show("analytics");
+      loadAnalytics();
+      return;
+    }
     var ref = currentRef();
     if (ref) {
       var switching = !state.ticket || state.ticket.reference !== ref;
@@ -415,6 +441,40 @@
         el("td", { className: due.cls === "late" ? "bad" : "", text: due.text })
       ]));
     });
+  }
+
+  // -- analytics (leads) -------------------------------------------------------------------------------
+  function loadAnalytics() {
+    var since = state.since;
+    document.querySelectorAll(".period-switch button").forEach(function (b) {
+      b.setAttribute("aria-pressed", b.getAttribute("data-since") === since ? "true" : "false");
+    });
+    $("analytics-status").textContent = t("loading");
+    return api("GET", "/api/v1/lead/analytics?since=" + encodeURIComponent(since)).then(function (data) {
+      if (state.view !== "analytics" || state.since !== since) { return; }
+      state.analytics = data;
+      renderAnalytics();
+      hideError();
+      markLive(true);
+    }).catch(function (err) {
+      $("analytics-status").textContent = "";
+      showError(errorText(err));
+    });
+  }
+
+  function renderAnalytics() {
+    var data = state.analytics;
+    if (!window.FrontdoorAnalytics) { return; }
+    window.FrontdoorAnalytics.render($("analytics-root"), data, state.lang);
+    $("analytics-status").textContent = t("analyticsLoaded", { time: clock(data.period.end) });
+  }
+
+  function onPeriod(ev) {
+    var since = ev.currentTarget.getAttribute("data-since");
+    if (PERIODS.indexOf(since) < 0) { return; }
+    state.since = since;
+    sessionStorage.setItem(SINCE_KEY, since);
+    loadAnalytics();
   }
 
   // -- claim ---------------------------------------------------------------------------------------
@@ -873,13 +933,13 @@
     if (ev.key === "Escape") {
       if (!$("help").hidden) { toggleHelp(false); return; }
       if (typing(ev.target)) { ev.target.blur(); return; }  // first Esc leaves the field, the next one goes back
-      if (state.view === "ticket") { ev.preventDefault(); backToQueues(); }
+      if (state.view === "ticket" || state.view === "analytics") { ev.preventDefault(); backToQueues(); }
       return;
     }
     if (typing(ev.target) || ev.ctrlKey || ev.metaKey || ev.altKey || !state.me) { return; }
     if (ev.key === "?") { ev.preventDefault(); toggleHelp(); return; }
     if (ev.key === "n") { ev.preventDefault(); claimNext(); return; }
-    if (ev.key === "g") { ev.preventDefault(); poll(); return; }
+    if (ev.key === "g") { ev.preventDefault(); if (state.view === "analytics") { loadAnalytics(); } else { poll(); } return; }
     if (state.view === "ticket") {
       if (ev.key === "r" && !$("reply-text").disabled) { ev.preventDefault(); $("reply-text").focus(); return; }
       if (ev.key === "i") { ev.preventDefault(); $("note-text").focus(); }
@@ -919,6 +979,7 @@
     $("resolve-form").addEventListener("submit", onResolve);
     $("release-btn").addEventListener("click", onRelease);
     $("reopen-btn").addEventListener("click", onReopen);
+    document.querySelectorAll(".period-switch button").forEach(function (b) { b.addEventListener("click", onPeriod); });
     $("propose").addEventListener("change", function () {
       $("propose-fields").hidden = !$("propose").checked;
       if ($("propose").checked) { $("kb-title-input").focus(); }

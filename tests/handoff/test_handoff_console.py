@@ -1,4 +1,5 @@
-"""The agents' console is served by the handoff service: the page, its two static files, nothing else."""
+"""The agents' console is served by the handoff service: the page, its static files (and the vendored
+Chart.js), nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handoff.console import CONSOLE_DIR
-from handoff_helpers import agent_headers, bot_headers, payload
+from handoff_helpers import LEAD, agent_headers, bot_headers, payload
 
 
 async def test_console_page_is_served_with_a_strict_policy(client: TestClient) -> None:
@@ -17,22 +18,41 @@ async def test_console_page_is_served_with_a_strict_policy(client: TestClient) -
     assert response.content_type == "text/html"
     body = await response.text()
     assert '<script src="/agent/static/console.js"></script>' in body
+    assert '<script src="/agent/static/chart.umd.js"></script>' in body  # the vendored chart library, no CDN
     assert 'href="/agent/static/console.css"' in body
+    assert re.findall(r"<script[^>]*>", body) == [f'<script src="/agent/static/{name}">' for name in
+                                                  ("chart.umd.js", "analytics.js", "console.js")]  # none inline
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert "script-src 'self';" in policy and "unsafe" not in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize(("name", "content_type"), [("console.js", "application/javascript"),
-                                                     ("console.css", "text/css")])
-async def test_static_files_are_served(client: TestClient, name: str, content_type: str) -> None:
+@pytest.mark.parametrize(("name", "path", "content_type"), [
+    ("console.js", "console.js", "application/javascript"), ("console.css", "console.css", "text/css"),
+    ("analytics.js", "analytics.js", "application/javascript"), ("analytics.css", "analytics.css", "text/css"),
+    ("chart.umd.js", "vendor/chart.umd.js", "application/javascript"),
+])
+async def test_static_files_are_served(client: TestClient, name: str, path: str, content_type: str) -> None:
     response = await client.get(f"/agent/static/{name}")
     assert response.status == 200
     assert response.content_type == content_type
-    assert await response.read() == (CONSOLE_DIR / name).read_bytes()
+    assert await response.read() == (CONSOLE_DIR / path).read_bytes()
 
 
-@pytest.mark.parametrize("name", ["__init__.py", "index.html", "..%2F__init__.py", "missing.js"])
+def test_the_chart_library_is_the_pinned_one_with_its_licence() -> None:
+    """Chart.js comes from the npm registry at `make install` (the Makefile pins its version and hash)."""
+    makefile = (CONSOLE_DIR.parents[1] / "Makefile").read_text(encoding="utf-8")
+    version = re.search(r"^CHARTJS_VERSION := (\S+)$", makefile, re.M)
+    assert version is not None and re.search(r"^CHARTJS_SHA512 := [0-9a-f]{128}$", makefile, re.M)
+    script = (CONSOLE_DIR / "vendor" / "chart.umd.js").read_text(encoding="utf-8")
+    assert script.startswith(f"/*!\n * Chart.js v{version.group(1)}\n")
+    assert "sourceMappingURL" not in script
+    assert "MIT License" in (CONSOLE_DIR / "vendor" / "chart.js-LICENSE.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["__init__.py", "index.html", "..%2F__init__.py", "missing.js", "vendor%2Fchart.umd.js",
+                                  "chart.js-LICENSE.md", "..%2Fconsole%2Fconsole.js"])
 async def test_only_the_console_files_are_served(client: TestClient, name: str) -> None:
     response = await client.get(f"/agent/static/{name}")
     assert response.status == 404
@@ -52,7 +72,7 @@ async def test_the_api_still_needs_a_token(client: TestClient) -> None:
 
 def test_nothing_is_loaded_from_the_network() -> None:
     """No CDN, no external fonts: every URL the page, script and stylesheet name is on this origin."""
-    for name in ("index.html", "console.js", "console.css"):
+    for name in ("index.html", "console.js", "console.css", "analytics.js", "analytics.css"):
         text = (CONSOLE_DIR / name).read_text(encoding="utf-8")
         assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), name
         assert "@import" not in text and "@font-face" not in text, name
@@ -117,3 +137,28 @@ def test_the_consoles_status_lists_are_the_contracts() -> None:
     for status in OPEN_STATUSES:
         assert script.count(f"st_{status}:") == 2, status  # English and German labels
     assert set(OPEN_STATUSES) <= set(STATUSES)
+
+
+def test_the_analytics_strings_exist_in_both_languages() -> None:
+    for name in ("analytics.js", "console.js"):
+        script = (CONSOLE_DIR / name).read_text(encoding="utf-8")
+        blocks = re.split(r"\n    (?:en|de): \{\n", script[script.index("TEXT = {"):])[1:3]
+        en, de = (set(re.findall(r"(?:^|[ ,{])([a-zA-Z_0-9]+): \"", b.split("\n    }")[0], re.M)) for b in blocks)
+        assert en and en == de, (name, en ^ de)
+
+
+async def test_the_fields_the_analytics_page_reads_are_in_the_api_answer(client: TestClient) -> None:
+    """The renderer reads these keys of GET /api/v1/lead/analytics (guards against a renamed field)."""
+    script = (CONSOLE_DIR / "analytics.js").read_text(encoding="utf-8")
+    data = await (await client.get("/api/v1/lead/analytics?since=7d", headers=agent_headers(LEAD))).json()
+    for key in ("period", "history_from", "deflection", "helped_votes", "signals", "escalation",
+                "sla_first_response", "csat", "incidents"):
+        assert key in data and f"data.{key}" in script, key
+    for path in (("deflection", "total", "pending"), ("deflection", "total", "ticketed"),
+                 ("escalation", "total", "by_watcher"), ("csat", "total", "average"), ("csat", "distribution"),
+                 ("escalation", "by_agent", "rows"), ("sla_first_response", "by_queue", "series"),
+                 ("period", "buckets"), ("period", "unit"), ("period", "timezone")):
+        node = data
+        for key in path:
+            node = node[key]
+        assert f".{path[-1]}" in script, path
