@@ -95,21 +95,6 @@ def question_of(kind: str, conversation_id: str, at: float, data: Mapping[str, A
                     category=str(data.get("category") or ""), embedding=str(data.get("embedding") or ""))
 
 
-def questions_from_entries(entries: Iterable[tuple[str, Mapping[str, str]]]) -> list[Question]:
-    """Gap questions from stream entries (``type``, ``conv``, ``at``, ``data`` as JSON), in order."""
-    out = []
-    for _entry_id, fields in entries:
-        try:
-            data = json.loads(fields.get("data") or "{}")
-            at = float(fields.get("at") or 0)
-        except ValueError:
-            continue
-        question = question_of(fields.get("type", ""), fields.get("conv", ""), at, data)
-        if question is not None:
-            out.append(question)
-    return out
-
-
 def decode(text: str) -> Any:
     """The unit vector of a signal's embedding (base64 float16), or None."""
     import numpy as np  # noqa: PLC0415 (the service imports numpy only for this page)
@@ -192,28 +177,32 @@ def attach_outcomes(gaps: Iterable[Gap], tickets: Mapping[str, str], drafts: Map
         gap.drafts = [d for ref in refs for d in drafts.get(ref, [])]
 
 
-async def report(store: Any, now: float, period: float) -> dict[str, Any]:
-    """The gaps of the last ``period`` seconds from the handoff service's store (``handoff.store.Store``): the
-    questions grouped by meaning, with the tickets they became and the articles agents proposed when
-    resolving those tickets (drafts of no gap's tickets are listed apart)."""
+async def report(store: Any, now: float, since: str, timezone: str = "UTC") -> dict[str, Any]:
+    """The gaps of a period (``since``: 24h, 7d, 30d ... as the analytics read it) from the handoff service's
+    store (``handoff.store.Store``): the questions grouped by meaning, with the tickets they became and the
+    articles agents proposed when resolving those tickets (drafts of no gap's tickets are listed apart)."""
     import asyncio  # noqa: PLC0415
 
-    since = now - period
-    # the stream's ids are when the signals were stored; a signal's own time decides (the bot may send late)
-    questions = [q for q in questions_from_entries(await store.stream_since(store.signals_key, since - 3600))
-                 if since <= q.at <= now]
+    from handoff.analytics import parse_period  # noqa: PLC0415
+
+    start = parse_period(since, now, timezone).start
+    # a signal's own time decides (it may be stored up to an hour after it happened)
+    questions = [q for signal in await store.signals_between(start, now + 3600)
+                 if (q := question_of(signal.type, signal.conversation_id, signal.at, signal.data)) is not None
+                 and start <= q.at <= now]
     found = await asyncio.to_thread(group, questions)  # numeric work off the event loop
     tickets = await store.conversation_refs(sorted({q.conversation_id for q in questions}))
     drafts: dict[str, list[dict[str, str]]] = {}
-    for _entry, fields in await store.stream_since(store.events_key, since):
-        if fields.get("type") == "kb_draft_proposed" and fields.get("ref") and float(fields.get("at") or 0) >= since:
-            data = json.loads(fields.get("data") or "{}")
-            drafts.setdefault(fields["ref"], []).append(
-                {"reference": fields["ref"], "path": str(data.get("path") or ""), "title": str(data.get("title") or ""),
-                 "lang": str(data.get("lang") or ""), "by": str(data.get("by") or "")})
+    async for batch in store.event_batches(start):
+        for event in batch:
+            if event.type == "kb_draft_proposed" and event.ref and event.at >= start:
+                drafts.setdefault(event.ref, []).append(
+                    {"reference": event.ref, "path": str(event.data.get("path") or ""),
+                     "title": str(event.data.get("title") or ""), "lang": str(event.data.get("lang") or ""),
+                     "by": str(event.data.get("by") or "")})
     attach_outcomes(found, tickets, drafts)
     matched = {d["path"] for gap in found for d in gap.drafts}
-    return {"since": since, "until": now, "questions": len(questions),
+    return {"since": start, "until": now, "questions": len(questions),
             "conversations": len({q.conversation_id for q in questions}),
             "gaps": [gap.to_json() for gap in found[:MAX_GAPS]],
             "other_drafts": [d for items in drafts.values() for d in items if d["path"] not in matched]}

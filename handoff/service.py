@@ -284,8 +284,8 @@ class TicketService:
             "ratings": stats["ratings"],
         }
 
-    async def kb_gaps(self, period: float) -> dict[str, Any]:
-        return await gaps.report(self.store, self.clock(), period)
+    async def kb_gaps(self, since: str) -> dict[str, Any]:
+        return await gaps.report(self.store, self.clock(), since, self.settings.business_hours.timezone)
 
     # -- SLA watcher ----------------------------------------------------------------------------------
 

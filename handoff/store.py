@@ -807,11 +807,6 @@ class Store:
         await self.redis.rpush(self._k("webhooks", "failed"), json.dumps({"id": entry_id, "url": url, **fields}))
         await self.redis.ltrim(self._k("webhooks", "failed"), -1000, -1)
 
-    async def stream_since(self, stream: str, since: float, count: int = 100_000) -> list[tuple[str, dict[str, str]]]:
-        """Entries of ``stream`` added since ``since`` (unix seconds; stream ids are milliseconds), oldest first."""
-        raw = await self.redis.xrange(stream, min=f"{int(since * 1000)}-0", max="+", count=count)
-        return [(str(i), dict(f)) for i, f in raw]
-
     async def conversation_refs(self, conversations: list[str]) -> dict[str, str]:
         """The ticket each conversation became (those that became one)."""
         if not conversations:

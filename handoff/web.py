@@ -22,7 +22,6 @@ from handoff import tickets
 from handoff.errors import Forbidden, HandoffError, InvalidTicket, MatrixError, Unauthorized
 from handoff.kbdraft import validate_proposal
 from handoff.openapi import openapi_document
-from handoff.periods import parse_period
 from handoff.signals import parse_signals
 from handoff.validation import is_timestamp, strict_json_loads, validate_create, validate_text
 
@@ -317,8 +316,7 @@ async def analytics(request: web.Request) -> web.Response:
 
 async def kb_gaps(request: web.Request) -> web.Response:
     await require_agent(request, "lead")
-    period = parse_period(request.query.get("since", "30d"))
-    return web.json_response(await request.app[appkeys.SERVICE].kb_gaps(period))
+    return web.json_response(await request.app[appkeys.SERVICE].kb_gaps(request.query.get("since", "30d")))
 
 
 async def reload_matrix(request: web.Request) -> web.Response:

@@ -211,13 +211,14 @@ def cmd_gaps(args: argparse.Namespace, out: TextIO | None = None, now: float | N
     import asyncio
     import time
 
+    from handoff.analytics import parse_period
     from handoff.errors import InvalidRequest
-    from handoff.periods import parse_period
     from stack.settings import Settings
 
     out = out or sys.stdout
+    timezone = os.environ.get("HANDOFF_TIMEZONE") or "UTC"
     try:
-        period = parse_period(args.since)
+        parse_period(args.since, time.time(), timezone)
     except InvalidRequest as exc:
         print(f"--since: {exc.detail}", file=sys.stderr)
         return 2
@@ -232,7 +233,7 @@ def cmd_gaps(args: argparse.Namespace, out: TextIO | None = None, now: float | N
         from handoff.store import Store
 
         async with Redis.from_url(url, decode_responses=True, socket_timeout=10) as redis:
-            return await report(Store(redis, prefix), time.time() if now is None else now, period)
+            return await report(Store(redis, prefix), time.time() if now is None else now, args.since, timezone)
 
     try:
         found = asyncio.run(read())

@@ -56,9 +56,10 @@ def test_only_unanswered_and_unhelped_questions_count() -> None:
 
 
 async def add_signal(client: TestClient, kind: str, conversation: str, at: float, **data: Any) -> None:
-    store = client.server.app[appkeys.STORE]
-    await store.redis.xadd(store.signals_key, {"type": kind, "conv": conversation, "at": repr(at),
-                                               "data": json.dumps(data)})
+    """The bot reports a signal (POST /api/v1/bot/signals, as the action server does)."""
+    signal = {"type": kind, "conversation_id": conversation, "at": at, **data}
+    resp = await client.post("/api/v1/bot/signals", json={"signals": [signal]}, headers=bot_headers())
+    assert resp.status == 202, await resp.text()
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ async def test_the_leads_kb_gaps_api(seeded: TestClient) -> None:
     assert body["other_drafts"] == []
     assert (await seeded.get("/api/v1/lead/kb-gaps", headers=agent_headers())).status == 403
     bad = await seeded.get("/api/v1/lead/kb-gaps?since=forever", headers=agent_headers(LEAD))
-    assert bad.status == 400 and "period" in (await bad.json())["detail"]
+    assert bad.status == 400 and "since" in (await bad.json())["detail"]
 
 
 async def test_the_kb_gaps_command_prints_the_same(seeded: TestClient, settings: Any, monkeypatch: Any,
