@@ -5,7 +5,6 @@ became and the drafts agents proposed when resolving them."""
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,6 @@ from handoff_helpers import LEAD, FakeClock, agent_headers, bot_headers, payload
 
 from bot.kb.encoder import encode_vector
 from handoff import gaps
-from handoff import keys as appkeys
 from handoff.gaps import Question
 
 
