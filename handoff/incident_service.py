@@ -224,8 +224,11 @@ class IncidentService:
         for entry in conversations.values():
             by_how[str(entry.get("how"))] = by_how.get(str(entry.get("how")), 0) + 1
             by_language[str(entry.get("language"))] = by_language.get(str(entry.get("language")), 0) + 1
-        return {**incident.to_json(), "conversations": len(conversations), "conversations_by_how": by_how,
-                "conversations_by_language": by_language, "tickets": tickets,
+        def ranked(counts: dict[str, int]) -> dict[str, int]:  # most first, ties by name: the same order each time
+            return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+        return {**incident.to_json(), "conversations": len(conversations), "conversations_by_how": ranked(by_how),
+                "conversations_by_language": ranked(by_language), "tickets": tickets,
                 "notifications_pending": await self.incidents.pending_notifications()}
 
     async def declare(self, lead: str, title: str, *, category: str = "", product: str = "", error_code: str = "",

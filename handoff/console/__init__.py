@@ -16,6 +16,7 @@ STATIC_FILES: dict[str, tuple[str, str]] = {
     "console.css": ("console.css", "text/css"),
     "analytics.js": ("analytics.js", "application/javascript"),
     "analytics.css": ("analytics.css", "text/css"),
+    "incidents.js": ("incidents.js", "application/javascript"),
     "chart.umd.js": ("vendor/chart.umd.js", "application/javascript"),  # Chart.js (vendor/chart.js-LICENSE.md)
 }
 SECURITY_HEADERS = {

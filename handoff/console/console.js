@@ -138,7 +138,9 @@
   }
 
   function t(key, vars) {
-    var s = (TEXT[state.lang] && TEXT[state.lang][key]) || TEXT.en[key] || key;
+    var own = (TEXT[state.lang] && TEXT[state.lang][key]) || TEXT.en[key];
+    if (own === undefined && window.FrontdoorIncidents) { return window.FrontdoorIncidents.t(state.lang, key, vars); }
+    var s = own || key;
     if (vars) { Object.keys(vars).forEach(function (k) { s = s.split("{" + k + "}").join(String(vars[k])); }); }
     return s;
   }
@@ -179,6 +181,10 @@
     if (state.view === "queues") { renderQueues(); renderTickets(state.lastTickets || []); }
     if (state.view === "ticket" && state.ticket) { renderTicket(state.ticket); }
     if (state.view === "analytics" && state.analytics) { renderAnalytics(); }
+    if (state.view === "incidents" && state.incidents) {
+      window.FrontdoorIncidents.renderIncidents($("incidents-root"), state.incidents, incidentCtx());
+    }
+    if (state.view === "gaps" && state.gaps) { window.FrontdoorIncidents.renderGaps($("gaps-root"), state.gaps, incidentCtx()); }
   }
 
   // -- time formatting -----------------------------------------------------------------------------
@@ -259,7 +265,9 @@
   function renderWho() {
     $("who").textContent = state.me ? t("signedInAs", { name: state.me.name, role: state.me.role }) : "";
     $("signout").hidden = !state.me;
-    $("views").hidden = !isLead();  // analytics are the leads'
+    $("views").hidden = !state.me;
+    $("nav-analytics").hidden = !isLead();  // analytics and KB gaps are the leads'
+    $("nav-gaps").hidden = !isLead();
   }
 
   function isLead() { return !!(state.me && state.me.role === "lead"); }
@@ -294,8 +302,11 @@
     $("view-queues").hidden = view !== "queues";
     $("view-ticket").hidden = view !== "ticket";
     $("view-analytics").hidden = view !== "analytics";
-    $("nav-queues").setAttribute("aria-current", view === "queues" ? "page" : "false");
-    $("nav-analytics").setAttribute("aria-current", view === "analytics" ? "page" : "false");
+    $("view-incidents").hidden = view !== "incidents";
+    $("view-gaps").hidden = view !== "gaps";
+    ["queues", "analytics", "incidents", "gaps"].forEach(function (name) {
+      $("nav-" + name).setAttribute("aria-current", view === name ? "page" : "false");
+    });
   }
 
   function currentRef() {
@@ -305,6 +316,14 @@
 
   function route() {
     if (!state.me) { show("signin"); return; }
+    if (location.hash === "#/incidents" || location.hash === "#/gaps") {
+      if (location.hash === "#/gaps" && !isLead()) { location.hash = "#/"; return; }
+      saveDraft();
+      state.ticket = null;
+      show(location.hash.slice(2));
+      (state.view === "gaps" ? loadGaps : loadIncidents)();
+      return;
+    }
     if (location.hash === "#/analytics") {
       if (!isLead()) { location.hash = "#/"; return; }
       saveDraft();
@@ -349,14 +368,17 @@
     if ($("filter-status").value) { params.push("status=" + encodeURIComponent($("filter-status").value)); }
     return Promise.all([
       api("GET", "/api/v1/agent/queues"),
-      api("GET", "/api/v1/agent/tickets" + (params.length ? "?" + params.join("&") : ""))
+      api("GET", "/api/v1/agent/tickets" + (params.length ? "?" + params.join("&") : "")),
+      api("GET", "/api/v1/agent/incidents")
     ]).then(function (results) {
       state.queues = results[0].queues || [];
       state.lastTickets = results[1].tickets || [];
+      state.openIncidents = results[2].incidents || [];
       fillQueueSelects();
       if (state.view === "queues") {
         renderQueues();
         renderTickets(state.lastTickets);
+        window.FrontdoorIncidents.renderBanner($("incident-banner"), state.openIncidents, incidentCtx());
       }
       markLive(true);
     });
@@ -441,6 +463,37 @@
         el("td", { className: due.cls === "late" ? "bad" : "", text: due.text })
       ]));
     });
+  }
+
+  // -- incidents (every agent, leads act) and KB gaps (leads): handoff/console/incidents.js --------------
+  function incidentCtx() {
+    return { lang: state.lang, lead: isLead(), api: api, error: function (err) { showError(errorText(err)); },
+             notice: notice, openTicket: openTicket, changed: function () { loadIncidents(); } };
+  }
+
+  function loadIncidents() {
+    var status = $("incidents-resolved").checked ? "all" : "open";
+    return api("GET", "/api/v1/agent/incidents?status=" + status).then(function (data) {
+      if (state.view !== "incidents") { return; }
+      state.incidents = data;
+      window.FrontdoorIncidents.renderIncidents($("incidents-root"), data, incidentCtx());
+      hideError();
+      markLive(true);
+    }).catch(function (err) { showError(errorText(err)); });
+  }
+
+  function loadGaps() {
+    var since = state.gapsSince || "30d";
+    document.querySelectorAll("[data-gaps-since]").forEach(function (b) {
+      b.setAttribute("aria-pressed", b.getAttribute("data-gaps-since") === since ? "true" : "false");
+    });
+    return api("GET", "/api/v1/lead/kb-gaps?since=" + encodeURIComponent(since)).then(function (data) {
+      if (state.view !== "gaps") { return; }
+      state.gaps = data;
+      window.FrontdoorIncidents.renderGaps($("gaps-root"), data, incidentCtx());
+      hideError();
+      markLive(true);
+    }).catch(function (err) { showError(errorText(err)); });
   }
 
   // -- analytics (leads) -------------------------------------------------------------------------------
@@ -588,6 +641,10 @@
     badges.appendChild(statusBadge(tk.status));
     badges.appendChild(el("span", { className: "badge", text: t("queue") + ": " + tk.queue + " · " + t("tier") + " " + tk.tier }));
     if (tk.agent) { badges.appendChild(el("span", { className: "badge", text: t("agent") + ": " + tk.agent })); }
+    if (tk.incident) {  // part of an incident: its page says who else has it and what the lead decided
+      badges.appendChild(el("a", { className: "badge incident-badge", href: "#/incidents",
+                                   text: t("partOf", { id: tk.incident }) }));
+    }
     var frd = dueText(tk.first_response_due, tk.first_response_at);
     if (frd.cls === "late") { badges.appendChild(el("span", { className: "badge late", text: "SLA " + frd.text })); }
 
@@ -980,6 +1037,10 @@
     $("release-btn").addEventListener("click", onRelease);
     $("reopen-btn").addEventListener("click", onReopen);
     document.querySelectorAll(".period-switch button").forEach(function (b) { b.addEventListener("click", onPeriod); });
+    document.querySelectorAll("[data-gaps-since]").forEach(function (b) {
+      b.addEventListener("click", function () { state.gapsSince = b.getAttribute("data-gaps-since"); loadGaps(); });
+    });
+    $("incidents-resolved").addEventListener("change", function () { loadIncidents(); });
     $("propose").addEventListener("change", function () {
       $("propose-fields").hidden = !$("propose").checked;
       if ($("propose").checked) { $("kb-title-input").focus(); }

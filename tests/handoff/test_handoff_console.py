@@ -21,7 +21,7 @@ async def test_console_page_is_served_with_a_strict_policy(client: TestClient) -
     assert '<script src="/agent/static/chart.umd.js"></script>' in body  # the vendored chart library, no CDN
     assert 'href="/agent/static/console.css"' in body
     assert re.findall(r"<script[^>]*>", body) == [f'<script src="/agent/static/{name}">' for name in
-                                                  ("chart.umd.js", "analytics.js", "console.js")]  # none inline
+                                                  ("chart.umd.js", "analytics.js", "incidents.js", "console.js")]  # none inline
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
     assert "script-src 'self';" in policy and "unsafe" not in policy
