@@ -7,8 +7,10 @@ answered from the KB, feedback, thanks, goodbye). The example bot: `rasa init --
 config: DIET + TED, in-memory tracker store), conversations from its own stories.
 
 Usage: .venv/bin/python scripts/bench_load.py [--concurrency 16] [--conversations 160] [--repeat N]
-Prints JSON with messages/s and latency p50/p95/p99 for both, the ratios the target is about, and the
-resident memory of our Rasa server and action server after the run.
+Prints JSON with messages/s and latency p50/p95/p99 for both, the ratios the target is about, the CPU time
+per message of each server process during the measured run (``cpu_ms_per_message``: ours the Rasa server,
+action server and handoff service; the example bot its Rasa server), and the resident memory of our Rasa
+server and action server after the run.
 
 Long conversations (issue 14): `--long [--conversations 1] [--messages 200] [--concurrency N]` runs N
 conversations of that many messages on both bots (ours: questions the KB answers in de/en/da, typed and
@@ -104,9 +106,23 @@ async def drive(url: str, scripts: list[list[str]], concurrency: int, conversati
             "p99_ms": round(percentile(latencies, 0.99), 1)}
 
 
-def measure(url: str, scripts: list[list[str]], concurrency: int, conversations: int) -> dict[str, float]:
+def measure(url: str, scripts: list[list[str]], concurrency: int, conversations: int,
+            pids: dict[str, int] | None = None) -> dict[str, Any]:
+    """Warm up, then the measured run; with ``pids``, also the CPU time each of those processes spent per
+    message during the run (user + system, from /proc: less sensitive to the machine's load than rates)."""
     asyncio.run(drive(url, scripts, concurrency, max(concurrency, conversations // 10)))  # warm-up
-    return asyncio.run(drive(url, scripts, concurrency, conversations))
+    before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
+    out: dict[str, Any] = dict(asyncio.run(drive(url, scripts, concurrency, conversations)))
+    if pids:
+        out["cpu_ms_per_message"] = {name: round((cpu_seconds(pid) - before[name]) * 1000 / max(1, out["messages"]), 2)
+                                     for name, pid in pids.items()}
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def init_bot(workdir: Path) -> Path:
@@ -144,9 +160,9 @@ def example_bot(workdir: Path, enable_api: bool = False) -> Iterator[tuple[str, 
         log.close()
 
 
-def run_init_bot(workdir: Path, concurrency: int, conversations: int) -> dict[str, float]:
-    with example_bot(workdir) as (base, _process):
-        return measure(f"{base}/webhooks/rest/webhook", INIT_BOT, concurrency, conversations)
+def run_init_bot(workdir: Path, concurrency: int, conversations: int) -> dict[str, Any]:
+    with example_bot(workdir) as (base, process):
+        return measure(f"{base}/webhooks/rest/webhook", INIT_BOT, concurrency, conversations, {"rasa": process.pid})
 
 
 def rss_mb(pid: int) -> float | None:
@@ -191,7 +207,9 @@ def failed_actions(settings: Settings) -> int:
 def run_ours(var: Path, concurrency: int, conversations: int) -> dict[str, Any]:
     with our_stack(var) as (settings, stack):
         url = f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
-        out: dict[str, Any] = dict(measure(url, OURS, concurrency, conversations))
+        pids = {child.name: child.process.pid for child in stack.children
+                if child.process is not None and child.name in ("rasa", "actions", "handoff")}
+        out: dict[str, Any] = dict(measure(url, OURS, concurrency, conversations, pids))
         out["rss_mb"] = server_rss(stack)  # after the run
         out["action_errors"] = failed_actions(settings)
         return out
