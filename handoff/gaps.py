@@ -15,7 +15,6 @@ tickets those conversations became (with the drafts agents proposed when resolvi
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections import Counter
@@ -96,18 +95,16 @@ def question_of(kind: str, conversation_id: str, at: float, data: Mapping[str, A
 
 
 def decode(text: str) -> Any:
-    """The unit vector of a signal's embedding (base64 float16), or None."""
+    """The unit vector of a signal's embedding (base64 float16, ``bot.kb.encoder.encode_vector``), or None."""
     import numpy as np  # noqa: PLC0415 (the service imports numpy only for this page)
 
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except ValueError:
+    from bot.kb.encoder import decode_vector  # noqa: PLC0415
+
+    vector = decode_vector(text, DIM)
+    if vector is None:
         return None
-    if len(raw) != 2 * DIM:
-        return None
-    vector = np.frombuffer(raw, dtype=np.float16).astype(np.float64)
     norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else None
+    return vector.astype(np.float64) / norm if norm > 0 else None
 
 
 @lru_cache(maxsize=1)

@@ -468,7 +468,7 @@
   // -- incidents (every agent, leads act) and KB gaps (leads): handoff/console/incidents.js --------------
   function incidentCtx() {
     return { lang: state.lang, lead: isLead(), api: api, error: function (err) { showError(errorText(err)); },
-             notice: notice, openTicket: openTicket, changed: function () { loadIncidents(); } };
+             notice: notice, openTicket: openTicket, changed: function () { loadIncidents(); }, el: el, clear: clear };
   }
 
   function loadIncidents() {

@@ -6,7 +6,7 @@
    - #/gaps (leads): the questions the bot could not answer or whose article did not help, grouped by
      meaning, largest first, with the tickets they became and the articles agents proposed.
    window.FrontdoorIncidents.{renderIncidents, renderBanner, renderGaps}(root, data, ctx); ctx = {lang, lead,
-   api(method, path, body) -> Promise, changed(), error(err), notice(text), openTicket(ref)}. */
+   api(method, path, body) -> Promise, changed(), error(err), notice(text), openTicket(ref), el, clear}. */
 (function (global) {
   "use strict";
 
@@ -61,22 +61,9 @@
     return s;
   }
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; }
-      else if (k === "className") { node.className = attrs[k]; }
-      else if (k.indexOf("on") === 0) { node.addEventListener(k.slice(2), attrs[k]); }
-      else { node.setAttribute(k, attrs[k]); }
-    });
-    (children || []).forEach(function (c) {
-      if (c === null || c === undefined) { return; }
-      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
-
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  // the console's DOM helpers (console.js hands them over with the context): one copy of each
+  var el, clear;
+  function use(ctx) { el = ctx.el; clear = ctx.clear; }
 
   function when(lang, seconds) {
     return new Date(seconds * 1000).toLocaleString(lang === "de" ? "de-DE" : "en-GB",
@@ -89,6 +76,7 @@
 
   // -- the banner on the queues view --------------------------------------------------------------
   function renderBanner(node, list, ctx) {
+    use(ctx);
     clear(node);
     var open = (list || []).filter(function (i) { return i.status === "open" || i.status === "confirmed"; });
     node.hidden = open.length === 0;
@@ -102,6 +90,7 @@
 
   // -- incidents ----------------------------------------------------------------------------------
   function renderIncidents(root, data, ctx) {
+    use(ctx);
     clear(root);
     var lang = ctx.lang;
     var list = data.incidents || [];
@@ -237,6 +226,7 @@
 
   // -- KB gaps ------------------------------------------------------------------------------------
   function renderGaps(root, data, ctx) {
+    use(ctx);
     var lang = ctx.lang;
     clear(root);
     var gaps = data.gaps || [];
