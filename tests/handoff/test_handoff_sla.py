@@ -161,7 +161,8 @@ async def test_watcher_escalates_warns_and_breaches(client: TestClient, clock: F
     ref = created["reference"]
     assert created["queue"] == "tier1-general" and created["priority"] == "P3"
     clock.advance(19 * 60)
-    assert await service.sweep_sla() == {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0}
+    assert await service.sweep_sla() == {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0,
+                                         "risk_raised": 0}
     clock.advance(2 * 60)  # 21 minutes at tier 1
     assert (await service.sweep_sla())["escalated"] == 1
     ticket, lists = await service.view(ref)
