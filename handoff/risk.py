@@ -5,20 +5,23 @@ reason, with its stable code and its number:
 
 | code | number | points (``WEIGHTS``) |
 |---|---|---|
-| ``frustrated`` | 1 | the bot saw the customer frustrated |
-| ``repeat_contact`` | conversations in 7 days (``contacts_7d``) | 2nd and 3rd or more |
-| ``vip``, ``b2b`` | 1 | the customer's tier |
-| ``waiting`` | fraction of the first-response window used, while no agent has answered | linear from ``waiting_from`` of the window to all of it |
-| ``resolution_time`` | fraction of the resolution window used, once answered | the same scale |
-| ``reopened`` | times reopened | per reopening, at most 2 |
-| ``negative_ratings`` | the customer's earlier ratings of 1 or 2 (``RATING_MEMORY``) | per rating, at most 2 |
-| ``messages`` | customer messages since the last agent reply | per message, at most 3 |
+| ``frustrated`` | 1 | 10: the bot saw the customer frustrated |
+| ``repeat_contact`` | conversations in 7 days (``contacts_7d``) | 10 for the 2nd, 20 from the 3rd |
+| ``vip``, ``b2b`` | 1 | 30, 40: the customer's tier |
+| ``waiting`` | share of the first-response window used, while no agent has answered | 40 x the share, at most 40 |
+| ``resolution_time`` | share of the resolution window used, once answered | the same |
+| ``reopened`` | times reopened | 20 each, at most 2 |
+| ``negative_ratings`` | the customer's earlier ratings of 1 or 2 (``RATING_MEMORY``: 180 days) | 15 each, at most 2 |
+| ``messages`` | customer messages since the last agent reply | 10 each, at most 3 |
 
-Windows run from the ticket's creation to its deadline and are counted like the deadline (business time,
-P1 around the clock), so a night does not use up a business-hours window. Levels: ``high`` from ``WEIGHTS.high``
-points, ``medium`` from ``WEIGHTS.medium``, else ``low``. The SLA watcher raises the priority of a ticket once
-when its level becomes high (``transitions.sla_checks``), and ``high_from`` tells the watcher's schedule when
-that happens: only the waiting time moves the score without a change to the ticket.
+Levels: ``high`` from 60 points, ``medium`` from 35, else ``low``. Waiting alone (40) never makes a
+ticket high: it takes 20 more points of the other reasons, and then waiting decides when (a frustrated
+customer who wrote three times: at 50 % of the window; a VIP who wrote twice and rated poorly before: at
+once). Windows run from the ticket's creation to its deadline and are counted like the deadline
+(business time, P1 around the clock), so a night does not use up a business-hours window. The SLA
+watcher raises the priority of a ticket once when its level becomes high (``transitions.sla_checks``),
+and ``high_from`` tells the watcher's schedule when that happens: only the waiting time moves the score
+without a change to the ticket.
 
 The weights and thresholds were chosen on the training seeds of ``scripts/gen_ticket_history.py`` (a
 seeded ticket history whose breaches and escalations follow written-down rules with hidden factors) and

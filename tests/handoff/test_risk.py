@@ -66,6 +66,17 @@ def test_each_factor_raises_the_score_and_says_why(state: dict[str, Any], code: 
     assert got.reasons[0].points == pytest.approx(got.score, abs=1)
 
 
+def test_the_docstring_states_the_weights() -> None:
+    w, doc = risk.WEIGHTS, " ".join((risk.__doc__ or "").split())
+    for text in (f"{w.frustrated:g}: the bot saw", f"{w.contacts_2:g} for the 2nd, {w.contacts_3:g} from the 3rd",
+                 f"{w.vip:g}, {w.b2b:g}: the customer's tier", f"{w.waiting:g} x the share",
+                 f"{w.reopened:g} each, at most {risk.REOPENED_CAP}", f"{w.negative_rating:g} each, at most {risk.NEGATIVE_CAP}",
+                 f"{w.message:g} each, at most {risk.MESSAGES_CAP}", f"``high`` from {w.high:g} points",
+                 f"``medium`` from {w.medium:g}"):
+        assert text in doc, text
+    assert w.waiting_from == 0  # the docstring's "40 x the share" says so
+
+
 def test_the_reason_codes_are_the_documented_ones() -> None:
     assert {code for _, code, _ in FACTORS} | {"waiting", "resolution_time"} == set(risk.REASON_CODES)
     assert all(f"``{code}``" in (risk.__doc__ or "") for code in risk.REASON_CODES)
