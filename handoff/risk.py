@@ -5,9 +5,9 @@ reason, with its stable code and its number:
 
 | code | number | points (``WEIGHTS``) |
 |---|---|---|
-| ``frustrated`` | 1 | 10: the bot saw the customer frustrated |
-| ``repeat_contact`` | conversations in 7 days (``contacts_7d``) | 10 for the 2nd, 20 from the 3rd |
-| ``vip``, ``b2b`` | 1 | 30, 40: the customer's tier |
+| ``frustrated`` | 1 | 20: the bot saw the customer frustrated |
+| ``repeat_contact`` | conversations in 7 days (``contacts_7d``) | 10 for the 2nd, 10 from the 3rd |
+| ``vip``, ``b2b`` | 1 | 40, 40: the customer's tier |
 | ``waiting`` | share of the first-response window used, while no agent has answered | 40 x the share, at most 40 |
 | ``resolution_time`` | share of the resolution window used, once answered | the same |
 | ``reopened`` | times reopened | 20 each, at most 2 |
@@ -16,12 +16,12 @@ reason, with its stable code and its number:
 
 Levels: ``high`` from 60 points, ``medium`` from 35, else ``low``. Waiting alone (40) never makes a
 ticket high: it takes 20 more points of the other reasons, and then waiting decides when (a frustrated
-customer who wrote three times: at 50 % of the window; a VIP who wrote twice and rated poorly before: at
-once). Windows run from the ticket's creation to its deadline and are counted like the deadline
-(business time, P1 around the clock), so a night does not use up a business-hours window. The SLA
-watcher raises the priority of a ticket once when its level becomes high (``transitions.sla_checks``),
-and ``high_from`` tells the watcher's schedule when that happens: only the waiting time moves the score
-without a change to the ticket.
+customer who wrote twice: at half of the window; a VIP who wrote twice: at once). Windows run from the
+ticket's creation to its deadline and are counted like the deadline (business time, P1 around the
+clock), so a night does not use up a business-hours window. The SLA watcher raises the priority of a
+ticket once when its level becomes high (``transitions.sla_checks``), and ``high_from`` tells the
+watcher's schedule when that happens: only the waiting time moves the score without a change to the
+ticket.
 
 The weights and thresholds were chosen on the training seeds of ``scripts/gen_ticket_history.py`` (a
 seeded ticket history whose breaches and escalations follow written-down rules with hidden factors) and
@@ -54,11 +54,11 @@ class Weights:
     ``scripts/gen_ticket_history.py --tune`` chose on its training seeds 1, 2, 3 (the high threshold fixed
     at 60, every factor at least 5; ``medium`` is for display and was not tuned)."""
 
-    frustrated: float = 10.0
+    frustrated: float = 20.0
     contacts_2: float = 10.0  # the second conversation in 7 days
-    contacts_3: float = 20.0  # the third or more
-    vip: float = 30.0
-    b2b: float = 40.0  # more than vip is the search's pick; the generator treats both alike (noise)
+    contacts_3: float = 10.0  # the third or more
+    vip: float = 40.0
+    b2b: float = 40.0
     waiting: float = 40.0  # at the end of the window: waiting alone never makes a ticket high
     waiting_from: float = 0.0  # the fraction of the window from which waiting counts
     reopened: float = 20.0  # per reopening

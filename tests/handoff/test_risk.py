@@ -82,8 +82,12 @@ def test_the_reason_codes_are_the_documented_ones() -> None:
     assert all(f"``{code}``" in (risk.__doc__ or "") for code in risk.REASON_CODES)
 
 
+def test_a_third_contact_is_no_less_risk_than_a_second() -> None:  # the tuning found no gain in more
+    assert assess(replace(QUIET, contacts_7d=3), MONDAY_10, HOURS).score >= assess(
+        replace(QUIET, contacts_7d=2), MONDAY_10, HOURS).score
+
+
 @pytest.mark.parametrize(("state", "more"), [
-    ({"contacts_7d": 2}, {"contacts_7d": 3}),
     ({"reopened": 1}, {"reopened": 2}),
     ({"negative_ratings": 1}, {"negative_ratings": 2}),
     ({"messages_since_reply": 1}, {"messages_since_reply": 2}),
