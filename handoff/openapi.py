@@ -161,7 +161,8 @@ def openapi_document() -> dict[str, Any]:
             + [{"name": "sort", "in": "query", "required": False,
                 "schema": {"type": "string", "enum": ["priority", "risk"]}}]}},
         "/api/v1/agent/tickets/{ref}": {"get": _op(
-            "Full ticket with history, replies and notes", security=agent, params=("ref",), ok=_resp("ticket", _TICKET),
+            "Full ticket with history, replies and notes, and its escalation risk while open (null once closed)",
+            security=agent, params=("ref",), ok=_resp("ticket", _TICKET),
             tags=("agent",))},
         "/api/v1/agent/tickets/{ref}/notes": {"post": _op(
             "Add an internal note", security=agent, params=("ref",), body=_TEXT, ok=_resp("ticket", _TICKET),

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from bot.contract import SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
+from bot.contract import OPEN_STATUSES, SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
 from bot.rasa_client import RasaNotifier
 from handoff import gaps, reporting, risk, sla, transitions
 from handoff.errors import InvalidTicket, RateLimited, TicketNotFound
@@ -195,6 +195,12 @@ class TicketService:
 
     async def view(self, ref: str) -> tuple[Ticket, TicketLists]:
         return await self.store.ticket_with_lists(ref)
+
+    def risk_of(self, t: Ticket) -> dict[str, Any] | None:
+        """The escalation risk of an open ticket now (None once it is closed)."""
+        if t.status not in OPEN_STATUSES:
+            return None
+        return risk.assess(t, self.clock(), self.settings.business_hours).as_json()
 
     async def note(self, ref: str, agent: str, text: str) -> tuple[Ticket, TicketLists]:
         now = self.clock()

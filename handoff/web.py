@@ -249,7 +249,9 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 async def view_ticket(request: web.Request) -> web.Response:
     await require_agent(request)
-    return web.json_response(agent_view(await request.app[appkeys.SERVICE].view(request.match_info["ref"])))
+    service = request.app[appkeys.SERVICE]
+    record = await service.view(request.match_info["ref"])
+    return web.json_response({**agent_view(record), "risk": service.risk_of(record[0])})
 
 
 async def add_note(request: web.Request) -> web.Response:

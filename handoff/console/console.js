@@ -706,6 +706,11 @@
     field(dl, t("channel"), (tk.channels || []).map(function (ch) { return ch.channel; })
       .filter(function (ch, i, all) { return all.indexOf(ch) === i; }).join(", "));
     field(dl, t("tags"), (tk.tags || []).join(", "));
+    if (tk.risk) {  // the escalation risk and why (the same words as the queue's tooltip)
+      var riskReasons = (tk.risk.reasons || []).map(riskText);
+      field(dl, t("risk"), t("riskTitle", { score: tk.risk.score, level: t("riskLevel_" + tk.risk.level) }) + ": " +
+        (riskReasons.length ? riskReasons.join("; ") : t("riskNone")), tk.risk.level === "high" ? "late" : undefined);
+    }
     if (tk.frustrated) { field(dl, t("frustrated"), t("yes"), "late"); }
     if (tk.requested_human) { field(dl, t("requestedHuman"), t("yes")); }
     field(dl, t("description"), tk.description);

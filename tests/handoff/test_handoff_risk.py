@@ -145,6 +145,17 @@ async def test_the_ticket_list_carries_risk_and_sorts_by_it(client: TestClient) 
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
 
 
+async def test_the_ticket_view_carries_risk_while_open(client: TestClient) -> None:
+    ref = await _create(client, "v-1", frustrated=True)
+    await _write(client, "v-1", 1)
+    view = await (await client.get(f"/api/v1/agent/tickets/{ref}", headers=agent_headers())).json()
+    assert [r["code"] for r in view["risk"]["reasons"]] == ["frustrated", "messages"]
+    assert view["risk"]["score"] == risk.WEIGHTS.frustrated + risk.WEIGHTS.message
+    await _rate(client, ref, 4)  # resolves it first
+    view = await (await client.get(f"/api/v1/agent/tickets/{ref}", headers=agent_headers())).json()
+    assert view["status"] == "closed" and view["risk"] is None
+
+
 async def test_a_ticket_stored_without_the_new_fields_reads_and_gets_them(client: TestClient) -> None:
     store = client.app[appkeys.STORE]
     ref = await _create(client, "old-1")
