@@ -73,7 +73,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async with redis, ClientSession(timeout=ClientTimeout(total=settings.http_timeout)) as http:
         store = Store(redis, settings.key_prefix, events_maxlen=settings.events_maxlen,
                       replica_acks=settings.replica_acks, replica_ack_timeout_ms=settings.replica_ack_timeout_ms,
-                      signals_maxlen=settings.signals_maxlen, retention_days=settings.retention_days)
+                      signals_maxlen=settings.signals_maxlen, retention_days=settings.retention_days,
+                      business_hours=settings.business_hours)
         app[appkeys.STORE] = store
         app[appkeys.AGENTS] = AgentTokens(store)
         app[appkeys.HTTP] = http

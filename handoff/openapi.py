@@ -153,12 +153,16 @@ def openapi_document() -> dict[str, Any]:
             ok=_resp("the claimed ticket, or null when the queues are empty", _obj({"ticket": _TICKET})),
             tags=("agent",))},
         "/api/v1/agent/tickets": {"get": {**_op(
-            "Open tickets, most urgent first (query: mine=1, queue, status)", security=agent,
+            "Open tickets with their escalation risk (score 0-100, level, reasons), most urgent first, or highest "
+            "risk first with sort=risk (query: mine=1, queue, status, sort)", security=agent,
             ok=_resp("tickets", _obj({"tickets": {"type": "array", "items": {"type": "object"}}})), tags=("agent",)),
             "parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                           for n in ("mine", "queue", "status")]}},
+                           for n in ("mine", "queue", "status")]
+            + [{"name": "sort", "in": "query", "required": False,
+                "schema": {"type": "string", "enum": ["priority", "risk"]}}]}},
         "/api/v1/agent/tickets/{ref}": {"get": _op(
-            "Full ticket with history, replies and notes", security=agent, params=("ref",), ok=_resp("ticket", _TICKET),
+            "Full ticket with history, replies and notes, and its escalation risk while open (null once closed)",
+            security=agent, params=("ref",), ok=_resp("ticket", _TICKET),
             tags=("agent",))},
         "/api/v1/agent/tickets/{ref}/notes": {"post": _op(
             "Add an internal note", security=agent, params=("ref",), body=_TEXT, ok=_resp("ticket", _TICKET),

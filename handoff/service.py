@@ -10,9 +10,9 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from bot.contract import SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
+from bot.contract import OPEN_STATUSES, SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
 from bot.rasa_client import RasaNotifier
-from handoff import gaps, reporting, sla, transitions
+from handoff import gaps, reporting, risk, sla, transitions
 from handoff.errors import InvalidTicket, RateLimited, TicketNotFound
 from handoff.kbdraft import draft_issues, write_draft
 from handoff.matrix_source import MatrixSource
@@ -139,11 +139,21 @@ class TicketService:
                                          now)
         return {"reference": ref, "status": ticket.status}
 
-    async def list_tickets(self, *, agent: str | None, queue: str | None, status: str | None) -> list[dict[str, Any]]:
-        """Open tickets (for the agents' console), optionally only one agent's, one queue's or one status."""
-        rows = [console_row(t) for t in await self.store.tickets(await self.store.open_refs())
-                if t is not None and not ((agent and t.agent != agent) or (queue and t.queue != queue)
-                                          or (status and t.status != status))]
+    async def list_tickets(self, *, agent: str | None, queue: str | None, status: str | None,
+                           sort: str = "priority") -> list[dict[str, Any]]:
+        """Open tickets (for the agents' console), optionally only one agent's, one queue's or one status,
+        each with its escalation risk; most urgent first (``sort="risk"``: highest risk first)."""
+        now, hours = self.clock(), self.settings.business_hours
+        rows = []
+        for t in await self.store.tickets(await self.store.open_refs()):
+            if t is None or (agent and t.agent != agent) or (queue and t.queue != queue) or (status and t.status != status):
+                continue
+            row = console_row(t)
+            row["risk"] = risk.assess(t, now, hours).as_json()
+            rows.append(row)
+        if sort == "risk":
+            return sorted(rows, key=lambda r: (-int(r["risk"]["score"]), str(r["priority"]),
+                                               float(r["first_response_due"] or 0)))
         return sorted(rows, key=lambda r: (str(r["priority"]), float(r["first_response_due"] or 0)))
 
     async def customer_tickets(self, customer_id: str) -> list[TicketStatusView]:
@@ -185,6 +195,12 @@ class TicketService:
 
     async def view(self, ref: str) -> tuple[Ticket, TicketLists]:
         return await self.store.ticket_with_lists(ref)
+
+    def risk_of(self, t: Ticket) -> dict[str, Any] | None:
+        """The escalation risk of an open ticket now (None once it is closed)."""
+        if t.status not in OPEN_STATUSES:
+            return None
+        return risk.assess(t, self.clock(), self.settings.business_hours).as_json()
 
     async def note(self, ref: str, agent: str, text: str) -> tuple[Ticket, TicketLists]:
         now = self.clock()
@@ -291,12 +307,13 @@ class TicketService:
 
     async def sweep_sla(self) -> dict[str, int]:
         """One SLA sweep: warn before a breach (and raise priority), mark breaches, move tier-1 tickets
-        past their limit up to tier 2. One instance per sweep (lock); every change re-checks atomically.
+        past their limit up to tier 2, raise the priority of a ticket whose escalation risk has become high.
+        One instance per sweep (lock); every change re-checks atomically.
         Reads only the tickets whose next check is due (the ``sla:due`` schedule every write keeps), so its
         cost follows the tickets that are due, not all open ones."""
         now = self.clock()
         owner = f"{self.settings.instance_id}:{secrets.token_hex(4)}"
-        counts = {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0}
+        counts = {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0, "risk_raised": 0}
         interval = self.settings.sla_interval or 30.0
         ttl = max(1000, int(interval * 1000))
         if not await self.store.acquire_lock("sla", owner, ttl):
@@ -308,7 +325,7 @@ class TicketService:
 
             async def check(ref: str, t: Ticket | None) -> None:
                 async with slots:
-                    for kind in transitions.sla_checks(t, now) if t is not None else []:
+                    for kind in transitions.sla_checks(t, now, self.settings.business_hours) if t is not None else []:
                         outcome = await self._sla_step(ref, kind, now)
                         if outcome:
                             counts[outcome] += 1
@@ -343,4 +360,4 @@ class TicketService:
         if not done:
             return ""
         return {"sla_warning": "warned", "sla_breached": "breached", "escalated": "escalated",
-                "tier_limit_exceeded": "tier_alerts"}[done[0].kind]
+                "tier_limit_exceeded": "tier_alerts", "risk_raised": "risk_raised"}[done[0].kind]

@@ -113,6 +113,60 @@ def _add_business_seconds(local: tuple[date, float], start: float, remaining: fl
 _ONE_DAY = timedelta(days=1)
 
 
+def business_seconds(start: float, end: float, hours: BusinessHours) -> float:
+    """Seconds of business time between ``start`` and ``end`` (0 when ``end`` is not later), counted like
+    ``add_business_minutes`` (local wall-clock opening hours): ``add_business_minutes(a, business_seconds(a,
+    b) / 60)`` is ``b`` whenever ``b`` is inside opening hours."""
+    if end <= start:
+        return 0.0
+    open_s, close_s = hours.start_minute * 60.0, hours.end_minute * 60.0
+    (day, second), (last, end_second) = _local(start, hours.timezone), _local(end, hours.timezone)
+    total = 0.0
+    for _ in range(3700):
+        stop = end_second if day == last else close_s
+        if day.isoweekday() in hours.days:
+            total += max(0.0, min(stop, close_s) - max(second, open_s))
+        if day >= last:
+            return total
+        day += _ONE_DAY
+        second = 0.0
+    raise ValueError("the span is longer than ten years")
+
+
+def elapsed_fraction(start: float, due: float, now: float, hours: BusinessHours, around_the_clock: bool) -> float:
+    """How much of the window from ``start`` to the deadline ``due`` has passed at ``now`` (0 before, 1 at
+    the deadline, more after it), counted in the time the deadline is counted in: business time, or wall
+    clock for a 24/7 priority. A window with no business time in it jumps from 0 to 1 at ``due``."""
+    if now <= start:
+        return 0.0
+    if around_the_clock:
+        return (now - start) / (due - start) if due > start else (1.0 if now >= due else 0.0)
+    total = business_seconds(start, due, hours)
+    if total <= 0:
+        return 1.0 if now >= due else 0.0
+    if now >= due:  # past the deadline: business time since it, on top of the whole window
+        return 1.0 + business_seconds(due, now, hours) / total
+    return business_seconds(start, now, hours) / total
+
+
+def time_at_fraction(start: float, due: float, fraction: float, hours: BusinessHours, around_the_clock: bool,
+                     total: float | None = None) -> float:
+    """The first moment at which ``elapsed_fraction`` reaches ``fraction`` (its inverse; ``start`` for 0 or
+    less). ``elapsed_fraction`` never decreases, so from this moment on it stays at least ``fraction``.
+    ``total``: ``business_seconds(start, due, hours)`` when the caller has it already."""
+    if fraction <= 0:
+        return start
+    if around_the_clock:
+        return start + fraction * (due - start) if due > start else max(due, start)
+    if total is None:
+        total = business_seconds(start, due, hours)
+    if total <= 0:
+        return max(due, start)
+    if fraction >= 1:
+        return due if fraction == 1 else add_business_minutes(due, (fraction - 1) * total / 60.0, hours)
+    return add_business_minutes(start, fraction * total / 60.0, hours)
+
+
 def add_minutes(start: float, minutes: float, hours: BusinessHours, around_the_clock: bool) -> float:
     if around_the_clock:
         return start + minutes * 60.0

@@ -11,6 +11,8 @@ Layout (``P`` = prefix):
   P seq:ticket              counter behind T-000123;     P secret:{secret} -> ref;  P conv:{id} -> ref
   P customer:{key}:open:{category} -> ref of the open ticket;  P customer:{key}:tickets zset
   P customer:{key}:contacts zset conversation -> time (repeated contact)
+  P customer:{key}:low_ratings  zset ref -> time of the customer's ratings of 1-2 (risk.NEGATIVE_RATING;
+                            kept risk.RATING_MEMORY; the create script counts them into negative_ratings)
   P queue:{name}            zset of waiting refs, score = priority rank * 1e13 + deadline ms
   P open                    set of open refs (console);  P waits:{queue} recent claim waits (s)
   P sla:due                 zset of open refs, score = the next time the SLA watcher has work for it
@@ -56,13 +58,15 @@ from bot.contract import OPEN_STATUSES, WAITING_STATUSES
 from handoff import signals as signal_codec
 from handoff.analytics import StoredEvent, Tally, tally_from_json
 from handoff.errors import Conflict, StoreUnavailable, TicketNotFound
+from handoff.risk import CONTACTS_CAP, NEGATIVE_CAP, NEGATIVE_RATING, RATING_MEMORY
+from handoff.settings import BusinessHours
 from handoff.sla import queue_score
 from handoff.signals import Signal
 from handoff.tickets import (
     AGENT_HASH_FIELDS, HASH_FIELDS, LIST_NAMES, VIEW_FIELDS, Ticket, TicketLists, agent_json, agent_view,
     changed_fields, customer_keys, decode, encode_fields, encode_view,
 )
-from handoff.transitions import Event, Result, claim_event, next_sla_check
+from handoff.transitions import Event, Result, claim_event, next_sla_check, next_sla_checks_by_history
 
 _CREATE_LUA = """
 local spec = cjson.decode(ARGV[1])
@@ -100,21 +104,27 @@ for _, ck in ipairs(spec.customer_keys) do
     related = related or ref
   end
 end
+local negative = 0  -- the customer's earlier negative ratings (escalation risk)
+for _, ck in ipairs(spec.customer_keys) do
+  local n = redis.call('ZCOUNT', p .. 'customer:' .. ck .. ':low_ratings', spec.ratings_cutoff, '+inf')
+  if n > negative then negative = n end
+end
 local v = spec.variants[1]
 if contacts >= spec.repeat_threshold then v = spec.variants[2] end
+local sla_next = v.sla_next[math.min(contacts, spec.contacts_cap) .. ':' .. math.min(negative, spec.negative_cap)]
 local n = redis.call('INCR', p .. 'seq:ticket')
 local ref = string.format('T-%06d', n)
 local tk = p .. 'ticket:' .. ref
 redis.call('SET', conv, ref)
 redis.call('SET', p .. 'secret:' .. spec.secret, ref)
 local flat = {'view', ARGV[2], 'reference', ref, 'contacts_7d', tostring(contacts), 'possible_duplicate_of',
-              related or ''}
+              related or '', 'negative_ratings', tostring(negative)}
 if v == spec.variants[2] then flat[2] = ARGV[3] end
 for k, val in pairs(v.fields) do table.insert(flat, k); table.insert(flat, val) end
 redis.call('HSET', tk, unpack(flat))
 redis.call('ZADD', p .. 'queue:' .. spec.queue, v.score, ref)
 redis.call('SADD', p .. 'open', ref)
-if v.sla_next ~= '' then redis.call('ZADD', p .. 'sla:due', v.sla_next, ref) end
+if sla_next ~= '' then redis.call('ZADD', p .. 'sla:due', sla_next, ref) end
 redis.call('RPUSH', tk .. ':history', v.history)
 for _, ck in ipairs(spec.customer_keys) do
   local key = p .. 'customer:' .. ck
@@ -331,9 +341,10 @@ ANALYTICS_DAY_TTL = 100 * 86400  # a cached day tally outlives the streams' rete
 class Store:
     def __init__(self, redis: Redis, prefix: str = "fd:", *, events_maxlen: int = EVENTS_MAXLEN,
                  replica_acks: int = 0, replica_ack_timeout_ms: int = 1000, signals_maxlen: int = SIGNALS_MAXLEN,
-                 retention_days: float = RETENTION_DAYS) -> None:
+                 retention_days: float = RETENTION_DAYS, business_hours: BusinessHours = BusinessHours()) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.hours = business_hours  # the SLA clocks (the schedule's escalation-risk moment counts in them)
         self.events_maxlen = events_maxlen
         self.signals_maxlen = signals_maxlen
         self.retention_days = retention_days
@@ -386,16 +397,24 @@ class Store:
         """One round trip (see _CREATE_LUA): idempotency by conversation, the anonymous client's hourly
         limit, the repeated-contact count (``repeated`` is the ticket as it is when the customer reached
         ``repeat_threshold`` conversations in ``repeat_window`` seconds; None: the same), attach
-        detection, and the new ticket with its queue, schedule, customer keys, counters and event."""
+        detection, the customer's earlier negative ratings, and the new ticket with its queue, schedule
+        (the time for the contacts and ratings the script counts), customer keys, counters and event."""
         ticket, event = normal
         variants, views = [], []
-        for t, e in (normal, repeated or normal):
-            at = next_sla_check(t)
-            fields = encode_fields(t, [n for n in HASH_FIELDS if n not in ("reference", "contacts_7d",
-                                                                         "possible_duplicate_of")])
+        # the contact counts (cut at the cap, like the script's key) under which the script keeps each variant
+        if repeated is None:
+            ranges = (range(1, CONTACTS_CAP + 1), range(1, CONTACTS_CAP + 1))
+        else:
+            ranges = (range(1, min(repeat_threshold, CONTACTS_CAP + 1)),
+                      range(min(repeat_threshold, CONTACTS_CAP), CONTACTS_CAP + 1))
+        schedule: dict[str, str] = {}
+        for (t, e), contacts in zip((normal, repeated or normal), ranges):
+            if repeated is not None or not schedule:  # without a repeated variant both are the same ticket
+                schedule = {key: "" if at is None else repr(at)
+                            for key, at in next_sla_checks_by_history(t, self.hours, contacts).items()}
+            fields = encode_fields(t, [n for n in HASH_FIELDS if n not in _SET_BY_CREATE_SCRIPT])
             variants.append({"fields": fields, "score": repr(queue_score(t.priority, t.first_response_due)),
-                             "sla_next": "" if at is None else repr(at), "history": _history_entry(e, now),
-                             "event": _event_data(e)})
+                             "sla_next": schedule, "history": _history_entry(e, now), "event": _event_data(e)})
             views.append(encode_view(t))
         spec = {
             "prefix": self.prefix, "maxlen": str(self.events_maxlen), "conv": ticket.conversation_id,
@@ -404,7 +423,8 @@ class Store:
             "contacts_ttl": int(repeat_window) + 86400, "repeat_threshold": repeat_threshold,
             "counters": [[key, name] for key, name, _ in _stats(ticket, ticket, event)], "variants": variants,
             "verified": ticket.customer_verified, "client": client, "client_limit": client_limit,
-            "hour": int(now // 3600),
+            "hour": int(now // 3600), "ratings_cutoff": repr(now - RATING_MEMORY),
+            "contacts_cap": CONTACTS_CAP, "negative_cap": NEGATIVE_CAP,
         }
         args = [fast_dumps(spec), *views]
         result = await (self._create_replicated(args) if self.replica_acks else self._create(keys=[], args=args))
@@ -520,7 +540,7 @@ class Store:
                 try:
                     await pipe.watch(key)
                     raw = await pipe.hgetall(key)
-                    at = next_sla_check(decode(raw)) if raw else None
+                    at = next_sla_check(decode(raw), self.hours) if raw else None
                     pipe.multi()
                     if at is None:
                         pipe.zrem(due_key, ref)
@@ -545,7 +565,7 @@ class Store:
             if refs:
                 due = {}
                 for ref, state in zip(refs, await self.tickets_state_raw(list(refs))):
-                    at = next_sla_check(decode(state)) if state else None
+                    at = next_sla_check(decode(state), self.hours) if state else None
                     if at is not None:
                         due[ref] = at
                 if due:
@@ -615,19 +635,23 @@ class Store:
                     after, event = result
                     after = replace(after, version=before.version + 1, updated_at=now)
                     pipe.multi()
-                    self._write(pipe, before, after, event, now, rewrite="view" not in raw)
+                    self._write(pipe, before, after, event, now, rewrite="view" not in raw,
+                                missing=[n for n in HASH_FIELDS if n not in raw])
                     await pipe.execute()
                     return after
                 except WatchError:
                     continue
         raise Conflict(f"ticket {ref} is changing too fast, try again")
 
-    def _write(self, pipe: Any, before: Ticket, after: Ticket, event: Event, now: float, rewrite: bool) -> None:
-        """Every Redis write of one change, derived from the ticket before and after and the event."""
+    def _write(self, pipe: Any, before: Ticket, after: Ticket, event: Event, now: float, rewrite: bool,
+               missing: list[str]) -> None:
+        """Every Redis write of one change, derived from the ticket before and after and the event
+        (``missing``: hash fields a previous version did not store, written with it so the claim script
+        can answer the ticket)."""
         ref = after.reference
         key = self._k("ticket", ref)
         changed = list(HASH_FIELDS) + list(VIEW_FIELDS) if rewrite else changed_fields(before, after)
-        fields = encode_fields(after, [n for n in changed if n in HASH_FIELDS])
+        fields = encode_fields(after, [n for n in HASH_FIELDS if n in changed or n in missing])
         if any(n not in HASH_FIELDS for n in changed):
             fields["view"] = encode_view(after)
         if rewrite:  # stored before the view existed: its doc and loose state fields go
@@ -643,7 +667,7 @@ class Store:
         if waiting_after and (moved or not waiting_before or after.priority != before.priority
                               or after.first_response_due != before.first_response_due):
             pipe.zadd(self._k("queue", after.queue), {ref: queue_score(after.priority, after.first_response_due)})
-        at = next_sla_check(after)  # the watcher's schedule follows every write
+        at = next_sla_check(after, self.hours)  # the watcher's schedule follows every write
         if at is None:
             pipe.zrem(self._k("sla", "due"), ref)
         else:
@@ -657,6 +681,15 @@ class Store:
             pipe.sadd(self._k("open"), ref)
             for ck in customer_keys(after.customer):  # a newer open ticket of the same customer keeps it
                 pipe.set(self._k("customer", ck, "open", after.category), ref, nx=True)
+        if event.kind == "rated" and after.rating is not None:  # the customer's rating history (risk)
+            for ck in customer_keys(after.customer):
+                low = self._k("customer", ck, "low_ratings")
+                if after.rating <= NEGATIVE_RATING:
+                    pipe.zadd(low, {ref: now})
+                    pipe.zremrangebyscore(low, "-inf", repr(now - RATING_MEMORY))
+                    pipe.expire(low, int(RATING_MEMORY) + 86400)
+                else:  # rated again, better
+                    pipe.zrem(low, ref)
         for suffix, name, amount in _stats(before, after, event):
             pipe.hincrby(self._k(suffix), name, amount)
         pipe.xadd(self.events_key, {"type": event.kind, "ref": ref, "at": repr(now), "data": _event_data(event)},
@@ -826,6 +859,7 @@ class Store:
 
 
 ITEM_LISTS = {"reply": "replies", "note": "notes", "rated": "ratings"}  # where an event's item is kept
+_SET_BY_CREATE_SCRIPT = ("reference", "contacts_7d", "possible_duplicate_of", "negative_ratings")
 STATS = ("created_by_category", "created_by_queue", "handoff_by_tag", "handoff_by_article", "issues",
          "escalated_by_category", "escalated_to_queue", "escalations_by_agent", "escalated_by_tag",
          "escalated_by_article", "resolved_by_category", "reopened_by_category", "ratings", "breaches_by_queue")

@@ -88,6 +88,10 @@ class Ticket:
     customer_verified: bool = False
     possible_duplicate_of: str = ""  # another open ticket of the same (unverified) contact and category
     incident: str = ""  # the incident this ticket is a report of (parent link, handoff.incidents)
+    # early warning (handoff.risk)
+    negative_ratings: int = 0  # the customer's earlier ratings of 1-2 (the create script counts them)
+    messages_since_reply: int = 0  # customer messages since the last agent reply
+    risk_raised: bool = False  # the SLA watcher raised the priority for high escalation risk (once)
 
     @property
     def conversation_id(self) -> str:
@@ -111,7 +115,7 @@ HIDDEN_FROM_AGENTS = ("secret_reference",)
 HASH_FIELDS: dict[str, str] = {
     "reference": "s", "secret_reference": "s", "status": "s", "agent": "s", "version": "i", "updated_at": "f",
     "claimed_at": "o", "enqueued_at": "f", "first_response_due": "f", "contacts_7d": "i", "customer_verified": "b",
-    "possible_duplicate_of": "s",
+    "possible_duplicate_of": "s", "negative_ratings": "i",
 }
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Ticket))
 VIEW_FIELDS: tuple[str, ...] = tuple(n for n in FIELD_NAMES if n not in HASH_FIELDS)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.contract import OPEN_STATUSES, WAITING_STATUSES, CreateTicketRequest, TranscriptTurn
-from handoff import sla
+from handoff import risk, sla
 from handoff.errors import Conflict, Forbidden
 from handoff.masking import mask_text
 from handoff.routing import Matrix, Queue, Route, escalation_target
@@ -32,7 +32,8 @@ class Event:
     rating it adds to the ticket's lists; ``data`` goes to the stream (webhooks) with ``by`` and ``reason``."""
 
     kind: str  # created, claimed, attached, customer_message, note, reply, escalated, resolved, reopened,
-    #            released, rated, sla_warning, sla_breached, tier_limit_exceeded, linked_to_incident
+    #            released, rated, sla_warning, sla_breached, tier_limit_exceeded, linked_to_incident,
+    #            risk_raised
     by: str
     reason: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -91,18 +92,21 @@ def attach(t: Ticket, request: CreateTicketRequest, now: float) -> Result | None
     if any(c["conversation_id"] == conv for c in t.channels):
         return None
     return (replace(t, channels=(*t.channels, {"channel": channel, "conversation_id": conv, "attached_at": now}),
-                    transcript=(*t.transcript, *masked_transcript(request))[-TRANSCRIPT_LIMIT:]),
+                    transcript=(*t.transcript, *masked_transcript(request))[-TRANSCRIPT_LIMIT:],
+                    messages_since_reply=t.messages_since_reply + 1),
             Event("attached", BOT, f"same customer wrote again via {channel} (conversation {conv})",
                   {"channel": channel, "conversation_id": conv}))
 
 
 def customer_message(t: Ticket, conversation_id: str, text: str, timestamp: float) -> Result:
-    """A message the customer wrote while an agent owns the conversation; it is the agent's turn again."""
+    """A message the customer wrote about the open ticket (while an agent owns the conversation, or right
+    after the ticket was opened); it is the agent's turn again."""
     if t.status not in OPEN_STATUSES:
         raise Conflict(f"ticket {t.reference} is {t.status}")
     turn: TranscriptTurn = {"sender": "customer", "text": mask_text(text), "timestamp": timestamp}
     return (replace(t, transcript=(*t.transcript, turn)[-TRANSCRIPT_LIMIT:],
-                    status="claimed" if t.status == "waiting_customer" else t.status),
+                    status="claimed" if t.status == "waiting_customer" else t.status,
+                    messages_since_reply=t.messages_since_reply + 1),
             Event("customer_message", "customer", f"message via conversation {conversation_id}"))
 
 
@@ -146,7 +150,7 @@ def reply(t: Ticket, agent: str, role: str, text: str, delivered: bool, now: flo
     if not t.first_response_at:  # the first response: was its deadline met? (analytics: SLA met per queue)
         data.update(first_response=True, due=t.first_response_due, met=now <= t.first_response_due,
                     breached=t.breached, queue=t.queue, category=t.category)
-    return (replace(t, status="waiting_customer",
+    return (replace(t, status="waiting_customer", messages_since_reply=0,
                     first_response_at=t.first_response_at if t.first_response_at else now),
             Event("reply", agent, "reply to the customer" + ("" if delivered else " (not delivered to the chat)"),
                   data,
@@ -207,9 +211,10 @@ def release(t: Ticket, agent: str, role: str, reason: str, now: float) -> Result
 
 # -- the SLA watcher ------------------------------------------------------------------------------------
 
-def sla_checks(t: Ticket, now: float) -> list[str]:
+def sla_checks(t: Ticket, now: float, hours: BusinessHours) -> list[str]:
     """The SLA steps due for this ticket now: "warn" (the first response is near), "breach" (it is
-    late), "tier" (the time limit of its tier has passed). The one definition of when each applies."""
+    late), "tier" (the time limit of its tier has passed), "risk" (its escalation risk has become high:
+    ``risk.high_from``; once). The one definition of when each applies."""
     if t.status not in OPEN_STATUSES:
         return []
     kinds = []
@@ -221,15 +226,41 @@ def sla_checks(t: Ticket, now: float) -> list[str]:
             kinds.append("breach")
     if t.tier_due is not None and now >= t.tier_due and t.status != "waiting_customer":
         kinds.append("tier")
+    if not t.risk_raised:
+        at = risk.high_from(t, hours)
+        if at is not None and now >= at:
+            kinds.append("risk")
     return kinds
 
 
-def next_sla_check(t: Ticket) -> float | None:
+def next_sla_check(t: Ticket, hours: BusinessHours) -> float | None:
     """The earliest time at which ``sla_checks`` can return a step for this ticket as it is, or None when
     nothing can come due until it changes again (the store keeps open tickets under this time, so a sweep
     reads only the due ones)."""
     if t.status not in OPEN_STATUSES:
         return None
+    at = _next_time_check(t)
+    if not t.risk_raised:
+        at = _earliest(at, risk.high_from(t, hours))
+    return at
+
+
+def next_sla_checks_by_history(t: Ticket, hours: BusinessHours,
+                               contacts: range = range(1, risk.CONTACTS_CAP + 1)) -> dict[str, float | None]:
+    """``next_sla_check`` of a new ticket for each customer history the store's create script can find,
+    keyed ``"{contacts_7d}:{negative_ratings}"`` (contacts in ``contacts``, both cut at
+    ``risk.CONTACTS_CAP``/``risk.NEGATIVE_CAP``, beyond which the score does not change): the script counts
+    them and keeps the matching time."""
+    if t.status not in OPEN_STATUSES:
+        return {}
+    at = _next_time_check(t)
+    if t.risk_raised:
+        return {f"{c}:{n}": at for c in contacts for n in range(risk.NEGATIVE_CAP + 1)}
+    return {f"{c}:{n}": _earliest(at, moment) for (c, n), moment in risk.high_from_by_history(t, hours, contacts).items()}
+
+
+def _next_time_check(t: Ticket) -> float | None:
+    """The earliest of the deadline steps (warn, breach, tier) for an open ticket."""
     times: list[float] = []
     if not t.first_response_at and not t.breached:
         times.append(t.first_response_due)
@@ -240,17 +271,29 @@ def next_sla_check(t: Ticket) -> float | None:
     return min(times) if times else None
 
 
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
 def sla_step(t: Ticket, kind: str, now: float, matrix: Matrix, hours: BusinessHours) -> Result | None:
     """Do the SLA step ``kind`` if it is (still) due: warn and raise priority, mark the breach, move a
-    tier-1 ticket past its limit up to tier 2 (higher tiers: an alert)."""
-    if kind not in sla_checks(t, now):
+    tier-1 ticket past its limit up to tier 2 (higher tiers: an alert), raise priority on high risk."""
+    if kind not in sla_checks(t, now, hours):
         return None
     due = t.first_response_due
     if kind == "warn":
-        priority = sla.raise_priority(t.priority, 1, highest="P2" if t.priority != "P1" else "P1")
+        priority = _raised(t.priority)
         return (replace(t, warned=True, priority=priority),
                 Event("sla_warning", SYSTEM, f"first response due in {max(0, round((due - now) / 60))} min; "
                       f"priority {t.priority} -> {priority}", {"due": due, "priority": priority}))
+    if kind == "risk":
+        assessed = risk.assess(t, now, hours)
+        priority = _raised(t.priority)
+        reasons = ", ".join(f"{r.code} {r.value:g}" for r in assessed.reasons)
+        return (replace(t, risk_raised=True, priority=priority),
+                Event("risk_raised", SYSTEM, f"escalation risk {assessed.score} ({reasons}); "
+                      f"priority {t.priority} -> {priority}",
+                      {"score": assessed.score, "reasons": [r.code for r in assessed.reasons], "priority": priority}))
     if kind == "breach":
         return (replace(t, breached=True),
                 Event("sla_breached", SYSTEM, "first response deadline passed",
@@ -263,3 +306,8 @@ def sla_step(t: Ticket, kind: str, now: float, matrix: Matrix, hours: BusinessHo
     return (replace(t, tier_due=None),
             Event("tier_limit_exceeded", SYSTEM, f"tier-{t.tier} time limit exceeded",
                   {"tier": t.tier, "queue": t.queue}))
+
+
+def _raised(priority: str) -> str:
+    """One step up, at most to P2: only service-wide impact (or a P1 rule) makes a P1 (sla.compute_priority)."""
+    return sla.raise_priority(priority, 1, highest="P2" if priority != "P1" else "P1")

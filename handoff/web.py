@@ -232,18 +232,26 @@ def agent_view(record: tuple[tickets.Ticket, tickets.TicketLists]) -> dict[str, 
     return tickets.agent_view(*record)
 
 
+LIST_SORTS = ("priority", "risk")
+
+
 async def list_tickets(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     mine = request.query.get("mine") in ("1", "true", "yes")
+    sort = request.query.get("sort") or "priority"
+    if sort not in LIST_SORTS:
+        raise InvalidTicket(f"'sort' must be one of {', '.join(LIST_SORTS)}")
     service = request.app[appkeys.SERVICE]
     tickets = await service.list_tickets(agent=agent["name"] if mine else None, queue=request.query.get("queue"),
-                                         status=request.query.get("status"))
+                                         status=request.query.get("status"), sort=sort)
     return web.json_response({"tickets": tickets})
 
 
 async def view_ticket(request: web.Request) -> web.Response:
     await require_agent(request)
-    return web.json_response(agent_view(await request.app[appkeys.SERVICE].view(request.match_info["ref"])))
+    service = request.app[appkeys.SERVICE]
+    record = await service.view(request.match_info["ref"])
+    return web.json_response({**agent_view(record), "risk": service.risk_of(record[0])})
 
 
 async def add_note(request: web.Request) -> web.Response:

@@ -59,7 +59,15 @@
       act_rated: "rated", act_attached: "conversation attached", act_customer_message: "customer wrote",
       act_sla_warning: "SLA warning", act_sla_breached: "SLA breached", act_tier_limit_exceeded: "tier limit exceeded",
       views: "Views", analytics: "Analytics", periodLabel: "Period", p24h: "24 h", p7d: "7 days", p30d: "30 days",
-      loading: "Loading …", analyticsLoaded: "Figures of {time}"
+      loading: "Loading …", analyticsLoaded: "Figures of {time}",
+      act_risk_raised: "priority raised: escalation risk",
+      risk: "Risk", sortBy: "Sort by", sort_priority: "Priority and deadline", sort_risk: "Escalation risk",
+      riskLevel_low: "low", riskLevel_medium: "medium", riskLevel_high: "high",
+      riskTitle: "Escalation risk {score} ({level})", riskNone: "no risk signals",
+      risk_frustrated: "customer frustrated", risk_repeat_contact: "{value} conversations in 7 days",
+      risk_vip: "VIP customer", risk_b2b: "B2B customer", risk_waiting: "{percent} % of the first-response time used",
+      risk_resolution_time: "{percent} % of the resolution time used", risk_reopened: "reopened {value}×",
+      risk_negative_ratings: "{value} poor rating(s) before", risk_messages: "{value} customer message(s) since the last reply"
     },
     de: {
       skip: "Zum Inhalt springen", consoleName: "Agenten-Konsole", language: "Sprache", shortcuts: "Tastenkürzel",
@@ -109,7 +117,15 @@
       act_rated: "bewertet", act_attached: "Gespräch angehängt", act_customer_message: "Kunde schrieb",
       act_sla_warning: "SLA-Warnung", act_sla_breached: "SLA verletzt", act_tier_limit_exceeded: "Stufenlimit überschritten",
       views: "Ansichten", analytics: "Analysen", periodLabel: "Zeitraum", p24h: "24 Std.", p7d: "7 Tage", p30d: "30 Tage",
-      loading: "Wird geladen …", analyticsLoaded: "Zahlen von {time}"
+      loading: "Wird geladen …", analyticsLoaded: "Zahlen von {time}",
+      act_risk_raised: "Priorität erhöht: Eskalationsrisiko",
+      risk: "Risiko", sortBy: "Sortieren nach", sort_priority: "Priorität und Frist", sort_risk: "Eskalationsrisiko",
+      riskLevel_low: "niedrig", riskLevel_medium: "mittel", riskLevel_high: "hoch",
+      riskTitle: "Eskalationsrisiko {score} ({level})", riskNone: "keine Risikosignale",
+      risk_frustrated: "Kunde verärgert", risk_repeat_contact: "{value} Gespräche in 7 Tagen",
+      risk_vip: "VIP-Kunde", risk_b2b: "B2B-Kunde", risk_waiting: "{percent} % der Zeit bis zur ersten Antwort verbraucht",
+      risk_resolution_time: "{percent} % der Lösungszeit verbraucht", risk_reopened: "{value}× wiedereröffnet",
+      risk_negative_ratings: "{value} schlechte Bewertung(en) zuvor", risk_messages: "{value} Kundennachricht(en) seit der letzten Antwort"
     }
   };
 
@@ -366,6 +382,7 @@
     if ($("filter-mine").checked) { params.push("mine=1"); }
     if ($("filter-queue").value) { params.push("queue=" + encodeURIComponent($("filter-queue").value)); }
     if ($("filter-status").value) { params.push("status=" + encodeURIComponent($("filter-status").value)); }
+    if ($("filter-sort").value === "risk") { params.push("sort=risk"); }
     return Promise.all([
       api("GET", "/api/v1/agent/queues"),
       api("GET", "/api/v1/agent/tickets" + (params.length ? "?" + params.join("&") : "")),
@@ -433,6 +450,20 @@
   }
 
   function priorityBadge(p) { return el("span", { className: "badge " + p, text: p }); }
+
+  // the escalation risk of a row: a flag for high risk, the score otherwise; the reasons in the tooltip
+  function riskText(reason) {
+    return t("risk_" + reason.code, { value: reason.value, percent: Math.round(reason.value * 100) });
+  }
+
+  function riskBadge(risk) {
+    if (!risk) { return el("span", { className: "muted", text: "–" }); }
+    var reasons = (risk.reasons || []).map(riskText);
+    var title = t("riskTitle", { score: risk.score, level: t("riskLevel_" + risk.level) }) + ": " +
+      (reasons.length ? reasons.join("; ") : t("riskNone"));
+    var text = (risk.level === "high" ? "⚑ " : "") + risk.score;
+    return el("span", { className: "badge risk-" + risk.level, text: text, title: title, "aria-label": title });
+  }
   function statusBadge(s) { return el("span", { className: "badge status-" + s, text: t("st_" + s) }); }
 
   function dueText(due, doneAt) {
@@ -455,6 +486,7 @@
       body.appendChild(el("tr", { "data-ref": r.reference }, [
         el("td", null, [open]),
         el("td", null, [priorityBadge(r.priority)]),
+        el("td", { className: "num" }, [riskBadge(r.risk)]),
         el("td", null, [statusBadge(r.status)]),
         el("td", { text: r.queue + " (" + r.tier + ")" }),
         el("td", { text: r.category || "" }),
@@ -674,6 +706,11 @@
     field(dl, t("channel"), (tk.channels || []).map(function (ch) { return ch.channel; })
       .filter(function (ch, i, all) { return all.indexOf(ch) === i; }).join(", "));
     field(dl, t("tags"), (tk.tags || []).join(", "));
+    if (tk.risk) {  // the escalation risk and why (the same words as the queue's tooltip)
+      var riskReasons = (tk.risk.reasons || []).map(riskText);
+      field(dl, t("risk"), t("riskTitle", { score: tk.risk.score, level: t("riskLevel_" + tk.risk.level) }) + ": " +
+        (riskReasons.length ? riskReasons.join("; ") : t("riskNone")), tk.risk.level === "high" ? "late" : undefined);
+    }
     if (tk.frustrated) { field(dl, t("frustrated"), t("yes"), "late"); }
     if (tk.requested_human) { field(dl, t("requestedHuman"), t("yes")); }
     field(dl, t("description"), tk.description);
@@ -1027,7 +1064,7 @@
     $("help-btn").addEventListener("click", function () { toggleHelp(); });
     $("claim-next").addEventListener("click", claimNext);
     $("back").addEventListener("click", backToQueues);
-    ["filter-mine", "filter-queue", "filter-status"].forEach(function (id) {
+    ["filter-mine", "filter-queue", "filter-status", "filter-sort"].forEach(function (id) {
       $(id).addEventListener("change", function () { refreshQueues().catch(function (err) { showError(errorText(err)); }); });
     });
     $("reply-form").addEventListener("submit", onReply);

@@ -115,7 +115,7 @@ async def four_days(desk: Desk) -> dict[str, str]:
     await desk.act(AGENT2, t["T2"], "reply", {"text": "We refund the second charge."})
     # -- 17:45: the SLA watcher: T4 and T3 breached, T3 past the tier-1 limit -> tier 2; late reply, escalation --
     desk.at(MON + 1.75 * H)
-    assert await desk.sweep() == {"warned": 0, "breached": 2, "escalated": 1, "tier_alerts": 0}
+    assert await desk.sweep() == {"warned": 0, "breached": 2, "escalated": 1, "tier_alerts": 0, "risk_raised": 0}
     await desk.act(AGENT, t["T4"], "reply", {"text": "Sorry for the wait."})
     await desk.act(AGENT, t["T1"], "escalate", {"reason": "a bug in the app", "to_queue": "engineering"})
     await desk.act(AGENT2, t["T2"], "resolve", {"resolution": "refunded"})

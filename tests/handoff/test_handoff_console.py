@@ -89,7 +89,7 @@ async def test_the_fields_the_console_reads_are_in_the_api_answers(client: TestC
     read = {
         "queue": ("queue", "description", "tier", "depth", "oldest_wait_seconds", "sla_breaches"),
         "row": ("reference", "priority", "status", "queue", "tier", "category", "language", "agent",
-                "first_response_due"),
+                "first_response_due", "risk"),
         "ticket": ("reference", "summary", "customer", "language", "category", "product", "error_code",
                    "order_number", "invoice_number", "impact", "urgency", "priority", "priority_reasons", "queue",
                    "tier", "status", "agent", "channels", "tags", "description", "created_at", "claimed_at",
@@ -100,6 +100,9 @@ async def test_the_fields_the_console_reads_are_in_the_api_answers(client: TestC
         for key in read[kind]:
             assert key in payload_, (kind, key)
             assert f".{key}" in script, key
+    assert set(rows[0]["risk"]) == {"score", "level", "reasons"}
+    for key in ("score", "level", "reasons", "code", "value"):  # the risk badge and its tooltip
+        assert f".{key}" in script, key
     assert set(claimed["customer"]) >= {"name", "email", "tier", "verified"}
     assert set(claimed["articles_shown"][0]) >= {"id", "lang", "title", "feedback"}
     assert set(claimed["history"][0]) >= {"at", "by", "action", "reason"}
@@ -162,3 +165,20 @@ async def test_the_fields_the_analytics_page_reads_are_in_the_api_answer(client:
         for key in path:
             node = node[key]
         assert f".{path[-1]}" in script, path
+
+
+def test_every_risk_label_and_reason_has_both_languages() -> None:
+    """The risk column's and the sort choice's labels, each escalation-risk reason and level the API can
+    send, and the watcher's risk step in the history have an English and a German text."""
+    from handoff.risk import LEVELS, REASON_CODES
+
+    page = (CONSOLE_DIR / "index.html").read_text(encoding="utf-8")
+    script = (CONSOLE_DIR / "console.js").read_text(encoding="utf-8")
+    english, german = script[script.index("en: {"):script.index("de: {")], script[script.index("de: {"):]
+    labels = {"risk", "sortBy", "sort_priority", "sort_risk"}
+    assert labels <= set(re.findall(r'data-i18n="([A-Za-z_]+)"', page))
+    keys = labels | {f"risk_{code}" for code in REASON_CODES} | {f"riskLevel_{level}" for level in LEVELS}
+    keys |= {"act_risk_raised", "riskTitle"}
+    for key in sorted(keys):
+        assert re.search(rf"\b{key}:", english), key
+        assert re.search(rf"\b{key}:", german), key

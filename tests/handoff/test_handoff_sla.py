@@ -161,7 +161,8 @@ async def test_watcher_escalates_warns_and_breaches(client: TestClient, clock: F
     ref = created["reference"]
     assert created["queue"] == "tier1-general" and created["priority"] == "P3"
     clock.advance(19 * 60)
-    assert await service.sweep_sla() == {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0}
+    assert await service.sweep_sla() == {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0,
+                                         "risk_raised": 0}
     clock.advance(2 * 60)  # 21 minutes at tier 1
     assert (await service.sweep_sla())["escalated"] == 1
     ticket, lists = await service.view(ref)
@@ -228,3 +229,39 @@ async def test_tier2_limit_alert_and_expected_wait_from_history(client: TestClie
     assert (await service.sweep_sla())["tier_alerts"] == 0
     types = [e["type"] for e in await service.store.events()]
     assert types.count("tier_limit_exceeded") == 3
+
+
+# -- business time between two moments (the escalation-risk score counts its windows in it)----------------------------------------------------------
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_business_seconds_is_the_inverse_of_adding_business_minutes(zone: str) -> None:
+    hours = parse_business_hours("mon-fri 08:00-18:00", zone)
+    rng = random.Random(zone)
+    for _ in range(300):
+        start = ts("2025-10-20 00:00") + 60 * rng.randrange(14 * 1440)
+        minutes = rng.randrange(1, 3000)
+        end = sla.add_business_minutes(start, minutes, hours)
+        assert sla.business_seconds(start, end, hours) == pytest.approx(minutes * 60.0)
+        later = end + 60 * rng.randrange(3 * 1440)  # outside opening hours counts nothing
+        assert sla.business_seconds(start, later, hours) >= minutes * 60.0 - 1e-6
+
+
+@pytest.mark.parametrize("priority", ["P1", "P2", "P3", "P4"])
+def test_time_at_fraction_inverts_elapsed_fraction(priority: str) -> None:
+    rng = random.Random(priority)
+    around = sla.POLICIES[priority].around_the_clock
+    for _ in range(200):
+        start = ts("2025-11-24 00:00") + 60 * rng.randrange(7 * 1440)
+        due = sla.deadlines(priority, 1, start, UTC).first_response_due
+        fraction = rng.uniform(0.01, 1.5)
+        at = sla.time_at_fraction(start, due, fraction, UTC, around)
+        assert sla.elapsed_fraction(start, due, at, UTC, around) == pytest.approx(fraction)
+        assert sla.elapsed_fraction(start, due, at - 60, UTC, around) < fraction
+
+
+@pytest.mark.parametrize(("now", "fraction"), [("2025-11-29 10:30", 0.0), ("2025-11-29 11:00", 1.0),
+                                               ("2025-11-29 12:00", 1.0)])
+def test_a_window_without_business_time_jumps_at_its_deadline(now: str, fraction: float) -> None:
+    start, due = ts("2025-11-29 10:00"), ts("2025-11-29 11:00")  # a Saturday
+    assert sla.elapsed_fraction(start, due, ts(now), UTC, False) == fraction
+    assert sla.time_at_fraction(start, due, 0.5, UTC, False) == due

@@ -12,9 +12,11 @@ from dataclasses import replace
 
 from handoff import keys as appkeys
 from handoff.tickets import Ticket, decode, encode_fields, encode_view
+from handoff.settings import BusinessHours
 from handoff.transitions import Event, next_sla_check, sla_checks
 
 DUE, WARN, TIER = 2000.0, 1800.0, 1200.0
+HOURS = BusinessHours()
 
 
 def _ticket(**state: Any) -> Ticket:
@@ -40,10 +42,10 @@ def _ticket(**state: Any) -> Ticket:
 ])
 def test_next_check(state: dict[str, Any], expected: float | None) -> None:
     ticket = _ticket(**state)
-    assert next_sla_check(ticket) == expected
+    assert next_sla_check(ticket, HOURS) == expected
     # the sweep's step predicate agrees: at the scheduled time a step is due, a moment before none is
     if expected is not None:
-        assert sla_checks(ticket, expected) and not sla_checks(ticket, expected - 0.001)
+        assert sla_checks(ticket, expected, HOURS) and not sla_checks(ticket, expected - 0.001, HOURS)
     # and the stored form reads back as the same ticket
     assert decode({**encode_fields(ticket), "view": encode_view(ticket)}) == ticket
 
@@ -125,7 +127,8 @@ async def test_a_sweep_costs_what_is_due_not_what_is_open(client: TestClient, cl
         await _create(client, f"many-{i}")
     await service.sweep_sla()  # the one-time backfill check
     before = await _hgetall_calls(client)
-    assert await service.sweep_sla() == {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0}
+    assert await service.sweep_sla() == {"warned": 0, "breached": 0, "escalated": 0, "tier_alerts": 0,
+                                           "risk_raised": 0}
     assert await _hgetall_calls(client) - before == 0  # nothing due: no ticket is read
     due = (await _create(client, "the-due-one"))["reference"]
     clock.advance(21 * 60)
