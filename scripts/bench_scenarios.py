@@ -7,6 +7,7 @@ pass rates per language and per class, and every failing scenario with its first
     .venv/bin/python scripts/bench_scenarios.py --lang de       # one language (repeatable)
     .venv/bin/python scripts/bench_scenarios.py --class privacy --out var/scenarios.json
     .venv/bin/python scripts/bench_scenarios.py --set holdout   # the held-out scenarios (measure only)
+    .venv/bin/python scripts/bench_scenarios.py --set fresh     # the third author's set (measure only)
 
 A known gap (tests/e2e/scenarios/known_gaps.yml, a strict xfail in the test run) counts here as what it
 is: failed while it fails, passed once it passes.
@@ -131,8 +132,8 @@ def report(scenarios: list[dict[str, Any]], collector: Collector, seconds: float
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", dest="set_name", choices=["suite", "holdout"], default="suite",
-                        help="suite: tests/e2e/scenarios/<lang>.yml; holdout: holdout_<lang>.yml")
+    parser.add_argument("--set", dest="set_name", choices=["suite", "holdout", "fresh"], default="suite",
+                        help="suite: tests/e2e/scenarios/<lang>.yml; holdout: holdout_<lang>.yml; fresh: fresh_<lang>.yml")
     parser.add_argument("--lang", action="append", choices=["de", "en", "da"], help="only this language")
     parser.add_argument("--class", dest="classes", action="append", help="only this scenario class")
     parser.add_argument("--id", dest="ids", action="append", help="only scenario ids containing this text")
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if not selected:
         print("no scenario matches the selection", file=sys.stderr)
         return 2
-    test = "test_scenario" if args.set_name == "suite" else "test_holdout_scenario"
+    test = {"suite": "test_scenario", "holdout": "test_holdout_scenario", "fresh": "test_fresh_scenario"}[args.set_name]
     node_ids = [f"{RUNNER}::{test}[{s['id']}]" for s in selected]
     pytest_args = [
         *node_ids,
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "addopts=",
         "--tb=short" if args.verbose else "--tb=no",
         "-q",
-        *(["--holdout"] if args.set_name == "holdout" else []),
+        *(["--holdout"] if args.set_name != "suite" else []),
     ]
     collector = Collector()
     started = time.monotonic()
