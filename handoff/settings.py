@@ -59,6 +59,7 @@ class Settings:
     tickets_per_client_hour: int = 10  # new tickets one anonymous client may open per hour; 0 = no limit
     incident_detection: bool = True  # the incident detector reads new tickets and unanswered conversations
     incident_notify_interval: float = 2.0  # seconds between rounds telling customers an incident is fixed
+    helpdesk_token: str | None = None  # bearer token of the helpdesk connector (connector/); None: no access
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -90,6 +91,7 @@ class Settings:
             incident_detection=env.get("HANDOFF_INCIDENT_DETECTION", "1").strip().lower() not in ("0", "false", "no",
                                                                                                  "off"),
             incident_notify_interval=_float(env, "HANDOFF_INCIDENT_NOTIFY_INTERVAL", 2.0),
+            helpdesk_token=env.get("HANDOFF_HELPDESK_TOKEN") or None,
         )
 
 

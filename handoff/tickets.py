@@ -88,6 +88,7 @@ class Ticket:
     customer_verified: bool = False
     possible_duplicate_of: str = ""  # another open ticket of the same (unverified) contact and category
     incident: str = ""  # the incident this ticket is a report of (parent link, handoff.incidents)
+    helpdesk_id: str = ""  # the ticket mirroring it in the helpdesk (RT's ticket id; connector/), "" = none
 
     @property
     def conversation_id(self) -> str:
