@@ -74,7 +74,7 @@ stories: install
 	@echo "rasa test stories: $$(grep -c '^- story:' tests/stories/*.yml | awk -F: '{s+=$$2} END {print s}') passed"
 
 lint: install
-	@$(VENV)/bin/ruff check bot stack rasa_ext research actions handoff tests scripts
+	@$(VENV)/bin/ruff check bot stack rasa_ext research actions handoff connector tests scripts
 	@$(VENV)/bin/mypy --no-error-summary && echo "mypy (strict; actions/ and rasa_ext/ may subclass untyped Rasa classes): ok"
 
 clean:
