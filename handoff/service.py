@@ -8,7 +8,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.contract import SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
@@ -41,6 +41,13 @@ REPEAT_WINDOW = 7 * 24 * 3600.0
 REPEAT_THRESHOLD = 3  # conversations in the window from which a customer counts as a repeated contact
 SLA_BATCH = 500  # due tickets read per round trip of a sweep
 SLA_CONCURRENCY = 32  # due tickets checked at the same time (each change is its own atomic update)
+
+
+def _from_helpdesk(result: transitions.Result) -> transitions.Result:
+    """The event of a change made in the helpdesk says so (``source``): the connector does not mirror it
+    back into the helpdesk."""
+    ticket, event = result
+    return ticket, replace(event, data={**event.data, "source": "helpdesk"})
 
 
 def _minutes(seconds: float) -> int:
@@ -274,12 +281,13 @@ class TicketService:
                                                     {"agent_text": action.text, "agent_name": agent})
             now = self.clock()
             after, applied = await self.store.mutate_once(
-                ref, key, lambda t: transitions.helpdesk_reply(t, agent, action.text, delivered, now), now)
+                ref, key, lambda t: _from_helpdesk(transitions.helpdesk_reply(t, agent, action.text, delivered, now)),
+                now)
             return {"reference": ref, "applied": applied, "status": after.status, "delivered": delivered}
         now = self.clock()
         if action.action == "resolve":
             after, applied = await self.store.mutate_once(
-                ref, key, lambda t: transitions.resolve(t, agent, "lead", action.text, now), now)
+                ref, key, lambda t: _from_helpdesk(transitions.resolve(t, agent, "lead", action.text, now)), now)
             notified = True
             if applied:
                 logger.info("ticket %s resolved in the helpdesk by %s", ref, agent)
@@ -291,7 +299,8 @@ class TicketService:
             raise InvalidTicket(f"unknown queue {action.to_queue!r}")
         to, hours = matrix.queues[action.to_queue], self.settings.business_hours
         after, applied = await self.store.mutate_once(
-            ref, key, lambda t: transitions.escalate(t, agent, "lead", to, action.text, matrix, now, hours), now)
+            ref, key, lambda t: _from_helpdesk(transitions.escalate(t, agent, "lead", to, action.text, matrix, now,
+                                                                   hours)), now)
         return {"reference": ref, "applied": applied, "status": after.status, "queue": after.queue}
 
     async def agent_stats(self) -> list[dict[str, Any]]:
