@@ -31,6 +31,7 @@ test: install
 	@$(MAKE) --no-print-directory stories
 	@scripts/ensure-chromium.sh || [ -z "$$CI" ] || { echo "CI needs Debian's chromium for the browser tests"; exit 1; }
 	@scripts/ensure-haproxy.sh || [ -z "$$CI" ] || { echo "CI needs Debian's haproxy for the cluster tests"; exit 1; }
+	@scripts/ensure-rt.sh || [ -z "$$CI" ] || { echo "CI needs Debian's request-tracker5 for the RT connector's tests"; exit 1; }
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 install: $(STAMP) $(WEBCHAT)
