@@ -15,6 +15,10 @@ class Transient(ConnectorError):
     """RT or the handoff service is unreachable or answered 5xx (or 429): retried with backoff."""
 
 
+class Busy(Transient):
+    """Another worker is creating the same reference's RT ticket: retried soon, RT is not down."""
+
+
 class Rejected(ConnectorError):
     """RT or the handoff service refused a request for good (4xx): the entry is set aside with the reason."""
 

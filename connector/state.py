@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis  # type: ignore[import-untyped, unused-ignore]
 
-from connector.errors import Transient
+from connector.errors import Busy
 
 GROUP = "rt-connector"
 DEAD_LIMIT = 10_000
@@ -172,12 +172,17 @@ class State:
         await self.redis.hset(self._k("seen"), ref, repr(at))
 
     @asynccontextmanager
-    async def creating(self, ref: str, owner: str, ttl_ms: int = 60_000) -> AsyncIterator[None]:
-        """Held while the RT ticket of ``ref`` is looked up and created (another connector instance, or this
-        one's entry reclaimed by another, waits and then finds it)."""
+    async def creating(self, ref: str, consumer: str, instance: str, ttl_ms: int = 60_000) -> AsyncIterator[None]:
+        """Held while the RT ticket of ``ref`` is looked up and created. Another consumer's lock means wait
+        (``Busy``); one left by an earlier life of the same consumer (killed while holding it: a consumer
+        name runs in one process at a time) is taken over at once."""
         key = self._k("lock", ref)
+        owner = f"{consumer}:{instance}"
         if not await self.redis.set(key, owner, nx=True, px=ttl_ms):
-            raise Transient(f"the RT ticket of {ref} is being created by {await self.redis.get(key)}")
+            holder = str(await self.redis.get(key) or "")
+            if not holder.startswith(f"{consumer}:") or holder == owner:
+                raise Busy(f"the RT ticket of {ref} is being created by {holder or 'another worker'}")
+            await self.redis.set(key, owner, px=ttl_ms)
         try:
             yield
         finally:

@@ -19,12 +19,13 @@ import asyncio
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from connector import mapping
-from connector.errors import ConfigError, Rejected, Transient
+from connector.errors import Busy, ConfigError, Rejected, Transient
 from connector.handoff_api import HandoffAPI
 from connector.mapping import QueueMap, Txn
 from connector.rt import RTClient
@@ -57,6 +58,7 @@ class Connector:
         self.rt_ready = asyncio.Event()  # set once RT was checked against the mapping file
         self.rt_down = False  # the last call to RT failed: new entries are parked without trying
         self.last_error = ""
+        self.instance = secrets.token_hex(6)  # this process (its locks are told from a killed predecessor's)
 
     # -- start -----------------------------------------------------------------------------------------
 
@@ -131,6 +133,8 @@ class Connector:
             return
         try:
             await self.mirror(entry)
+        except Busy:
+            await self.state.park(ref, entry, self.clock() + 2.0, entry_id)
         except Transient as exc:
             self._failed(exc)
             await self.state.park(ref, entry, self.clock() + 1.0, entry_id)
@@ -168,6 +172,9 @@ class Connector:
                                 return
                             try:
                                 await self.mirror(entry)
+                            except Busy:
+                                await self.state.reschedule(ref, self.clock() + 2.0)
+                                return
                             except Transient as exc:
                                 failed = True
                                 self._failed(exc)
@@ -227,7 +234,7 @@ class Connector:
         new one; stored in the mapping and on our ticket."""
         rt_id = await self.state.rt_id(ref)
         if rt_id is None:
-            async with self.state.creating(ref, self.settings.consumer):
+            async with self.state.creating(ref, self.settings.consumer, self.instance):
                 found = await self.rt.find_tickets(mapping.reference_query(self.qmap, ref))
                 ticket = await self.handoff.ticket(ref)
                 if found:

@@ -181,14 +181,7 @@ class Stack:
             "--model", str(self.model),
         ]
         rasa_status = f"http://{s.host}:{s.rasa_port}/status?token={token}"
-        connector = []
-        if s.rt_url:  # the RT connector: only when an RT is configured (RT being down does not stop the start)
-            connector_env = {**env, "RT_URL": s.rt_url, "RT_TOKEN": s.rt_token, "RT_QUEUE_MAP": str(s.rt_queue_map),
-                             "RT_CONNECTOR_KEY_PREFIX": s.rt_key_prefix, "RT_CONNECTOR_HOST": s.host,
-                             "RT_CONNECTOR_PORT": str(s.rt_connector_port)}
-            connector.append(Child("rt-connector", [py, "-m", "connector"], connector_env,
-                                   lambda: http_ok(f"http://{s.host}:{s.rt_connector_port}/health"),
-                                   log / "rt-connector.log"))
+        connector = [self.connector_child(env)] if s.rt_url else []  # RT being down does not stop the start
         return [
             Child("actions", [py, "-m", "actions", "--actions", "actions", "--port", str(s.action_port)],
                   env, lambda: http_ok(f"http://{s.host}:{s.action_port}/ready"), log / "actions.log"),
@@ -199,6 +192,16 @@ class Stack:
             Child("rasa", rasa_cmd, env, lambda: http_ok(rasa_status, timeout=2.0), log / "rasa.log"),
             *connector,
         ]
+
+    def connector_child(self, env: Mapping[str, str] | None = None) -> Child:
+        """The RT connector (``python -m connector``), started when RT_URL is set."""
+        s = self.settings
+        connector_env = {**(env if env is not None else self.base_env()), "RT_URL": s.rt_url, "RT_TOKEN": s.rt_token,
+                         "RT_QUEUE_MAP": str(s.rt_queue_map), "RT_CONNECTOR_KEY_PREFIX": s.rt_key_prefix,
+                         "RT_CONNECTOR_HOST": s.host, "RT_CONNECTOR_PORT": str(s.rt_connector_port)}
+        return Child("rt-connector", [sys.executable, "-m", "connector"], connector_env,
+                     lambda: http_ok(f"http://{s.host}:{s.rt_connector_port}/health"),
+                     s.log_dir / "rt-connector.log")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def check_ports(self) -> None:

@@ -1,8 +1,5 @@
-"""A real Request Tracker 5 for the connector's tests (one server for the session: RT's first start is the
-slow part), and the connector and handoff service as the processes they are in production.
-
-RT comes from Debian's packages (scripts/ensure-rt.sh, run by `make test`); without them the tests are
-skipped with the reason, except in CI, where they fail."""
+"""The connector and the handoff service as the processes they are in production, on the session's real RT 5
+(the ``rt`` fixture, tests/conftest.py) and Redis; helpers to read RT."""
 
 from __future__ import annotations
 
@@ -24,29 +21,13 @@ from typing import Any
 import pytest
 
 from stack.embedded_redis import free_port
-from tests.rt.rt_server import AGENT, CONNECTOR, RTServer, installed
+from tests.rt.rt_server import AGENT, CONNECTOR, RTServer
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "connector" / "rt_queues.yml"
 BOT = "rt-test-bot-token"
 HELPDESK = "rt-test-helpdesk-token"
 LEAD = "rt-test-lead-token"
-
-
-@pytest.fixture(scope="session")
-def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RTServer]:
-    if not installed():
-        message = "Request Tracker 5 is not installed (scripts/ensure-rt.sh installs Debian's request-tracker5)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    server = RTServer.for_mapping(tmp_path_factory.mktemp("rt"), free_port(), MAPPING)
-    started = time.monotonic()
-    server.setup()
-    server.start()
-    print(f"RT 5 ready in {time.monotonic() - started:.1f} s on {server.url}")
-    yield server
-    server.remove()
 
 
 def rt_call(rt: RTServer, method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
