@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import RedisError  # type: ignore[import-untyped, unused-ignore]
+
 from connector import mapping
 from connector.errors import Busy, ConfigError, Rejected, Transient
 from connector.handoff_api import HandoffAPI
@@ -139,8 +141,11 @@ class Connector:
             self._failed(exc)
             await self.state.park(ref, entry, self.clock() + 1.0, entry_id)
             await self.state.count("parked")
-        except (Rejected, ConfigError, ValueError, KeyError) as exc:
-            logger.error("entry %s (%s of %s) set aside: %s", entry_id, kind, ref, exc)
+        except RedisError:
+            raise  # the entry stays unacknowledged: read again once Redis answers
+        except Exception as exc:  # refused for good (4xx), or a bug: set aside with the reason, not retried forever
+            log = logger.error if isinstance(exc, (Rejected, ConfigError)) else logger.exception
+            log("entry %s (%s of %s) set aside: %s", entry_id, kind, ref, exc)
             await self.state.set_aside(entry, f"{type(exc).__name__}: {exc}", entry_id=entry_id)
         else:
             self.rt_down = False
@@ -181,8 +186,11 @@ class Connector:
                                 await self.state.reschedule(ref, self.clock() + backoff(failures + 1,
                                                                                          self.settings.max_backoff))
                                 return
-                            except (Rejected, ConfigError, ValueError, KeyError) as exc:
-                                logger.error("parked %s of %s set aside: %s", entry["type"], ref, exc)
+                            except RedisError:
+                                raise
+                            except Exception as exc:  # refused for good (4xx), or a bug
+                                log = logger.error if isinstance(exc, (Rejected, ConfigError)) else logger.exception
+                                log("parked %s of %s set aside: %s", entry["type"], ref, exc)
                                 await self.state.set_aside(entry, f"{type(exc).__name__}: {exc}", parked_ref=ref)
                             else:
                                 if await self.state.pop_parked(ref) == 0:
@@ -283,7 +291,14 @@ class Connector:
                 continue
             ref = await self.state.ref_for(txn.ticket)
             if ref is not None:
-                await self.apply(ref, txn)
+                try:
+                    await self.apply(ref, txn)
+                except (Transient, RedisError):
+                    raise  # the cursor stays: retried with backoff
+                except Exception as exc:  # a bug: set aside with the reason, the rest goes on
+                    logger.exception("RT transaction %d of %s set aside", txn.id, ref)
+                    await self.state.set_aside({"rt_transaction": txn.id, "type": txn.type, "ref": ref},
+                                               f"{type(exc).__name__}: {exc}")
             cursor = max(cursor, txn.id)
             await self.state.done(txn.id, cursor)
         return len(txns) >= 100

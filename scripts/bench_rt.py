@@ -90,9 +90,15 @@ def measure(rt: RTServer, handoff_url: str, connector: Proc, count: int, clients
         with lock:
             refs.append(created["reference"])
 
+    def health_now() -> dict[str, Any]:
+        try:
+            status, body = http("GET", connector.health)
+        except OSError:  # the connector is restarting
+            return {}
+        return dict(body) if status == 200 else {}
+
     def mirrored() -> int:
-        status, health = http("GET", connector.health)
-        return int(health.get("mirrored", 0)) if status == 200 else -1
+        return int(health_now().get("mirrored", -1))
 
     def faults() -> None:  # in the middle of the mirroring: at 30 % kill -9, at 60 % an RT restart
         while mirrored() < count * 0.3:
@@ -118,8 +124,8 @@ def measure(rt: RTServer, handoff_url: str, connector: Proc, count: int, clients
     chaos.join()
     health: dict[str, Any] = {}
     while True:
-        status, health = http("GET", connector.health)
-        if status == 200 and health["mirrored"] >= count and health["parked"] == 0 and health["lag"] == 0:
+        health = health_now()
+        if health and health["mirrored"] >= count and health["parked"] == 0 and health["lag"] == 0:
             break
         if time.monotonic() - created_at > 1800:
             print(f"gave up: {health.get('mirrored')} mirrored after 30 minutes", file=sys.stderr)

@@ -4,13 +4,17 @@ create and storing the mapping."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.rt.conftest import HELPDESK, MAPPING, Deployment, http, rt_call, rt_references, rt_tickets_for, wait_for
+from tests.rt.conftest import HELPDESK, MAPPING, ROOT, Deployment, http, rt_call, rt_references, rt_tickets_for, wait_for
 from tests.rt.rt_server import CONNECTOR
 
 pytestmark = pytest.mark.rt
@@ -136,3 +140,38 @@ def test_kill_9_and_an_rt_outage_lose_and_duplicate_nothing(deployment: Deployme
     status, health = http("GET", connector.health, token=HELPDESK)
     assert health["parked"] == 0 and health["stats"].get("set_aside", 0) == 0
     connector.alive_or_fail()
+
+
+def test_a_mapping_that_does_not_fit_rt_stops_the_start_naming_the_file_and_the_queue(
+        deployment: Deployment, tmp_path: Path) -> None:
+    data = yaml.safe_load(MAPPING.read_text())
+    data["queues"]["privacy"] = "Datenschutz"  # no such queue in RT
+    wrong = tmp_path / "rt.yml"
+    wrong.write_text(yaml.safe_dump(data))
+    env = {**deployment.connector.env, "RT_QUEUE_MAP": str(wrong)}
+    for command in (["check"], []):
+        done = subprocess.run([sys.executable, "-m", "connector", *command], env=env, capture_output=True, text=True,
+                              timeout=60, cwd=ROOT)
+        assert done.returncode == 2, done.stderr
+        assert f"{wrong}: RT has no queue 'Datenschutz' (mapped from privacy)" in done.stderr
+    ok = subprocess.run([sys.executable, "-m", "connector", "check"], env=deployment.connector.env,
+                        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_a_poison_entry_is_set_aside_with_its_reason_and_blocks_nothing(deployment: Deployment,
+                                                                         redis_url: str) -> None:
+    import redis as redis_sync
+
+    deployment.connector.start()
+    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    # test set-up: an event about a ticket the handoff service does not have (what a bug could leave behind)
+    client.xadd(f"{deployment.prefix}events", {"type": "created", "ref": "T-0000000", "at": "1", "data": "{}"})
+    refs = [deployment.create_ticket(n)["reference"] for n in range(3)]
+    wait_for(lambda: all(_mirrored(deployment, ref) for ref in refs), 60, "the tickets after the poison entry")
+    dead = [json.loads(raw) for raw in client.lrange(f"{deployment.connector_prefix}dead", 0, -1)]
+    client.close()
+    assert [(d["ref"], d["type"]) for d in dead] == [("T-0000000", "created")]
+    assert "does not exist" in dead[0]["reason"]
+    status, health = http("GET", deployment.connector.health)
+    assert health["stats"]["set_aside"] == 1 and health["parked"] == 0
