@@ -386,7 +386,8 @@ def train(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    defaults = "; ".join(f"{k}={v or '(embedded)'}" for k, (v, _h) in ENV_DEFAULTS.items())
+    defaults = "; ".join(f"{k}={v or ('(embedded)' if k == 'REDIS_URL' else '(unset)')}"
+                         for k, (v, _h) in ENV_DEFAULTS.items())
     p_up = sub.add_parser("up", help="start the whole front door and print its URLs",
                           description=f"Environment variables and defaults: {defaults}")
     p_up.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for health checks")
