@@ -190,6 +190,21 @@ def customer_comment(turns: list[Mapping[str, Any]]) -> str:
     return "The customer wrote in the chat (masked):\n" + "\n".join(turn_line(t) for t in turns)
 
 
+def rt_change(kind: str, data: Mapping[str, Any], qmap: QueueMap) -> dict[str, Any] | None:
+    """The change to the RT ticket that an event of ours (other than ``created`` and ``customer_message``)
+    asks for, or None: a resolve, an escalation to another queue, a reopen, and the SLA watcher's priority
+    raises (the pre-breach warning and the escalation-risk step), so RT's agents see the same urgency."""
+    if kind == "resolved":
+        return {"Status": "resolved"}
+    if kind == "reopened":
+        return {"Status": "open"}
+    if kind == "escalated":
+        return {"Queue": qmap.rt_queue(str(data.get("to_queue", "")))}
+    if kind in ("sla_warning", "risk_raised") and str(data.get("priority")) in qmap.priorities:
+        return {"Priority": qmap.priorities[str(data["priority"])]}
+    return None
+
+
 # -- RT -> ours ---------------------------------------------------------------------------------------------
 
 TRANSACTION_QUERY = ("ObjectType = 'RT::Ticket' AND (Type = 'Correspond' OR Type = 'Status' OR "

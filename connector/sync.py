@@ -36,7 +36,7 @@ from connector.state import State
 
 logger = logging.getLogger(__name__)
 
-MIRRORED_EVENTS = ("created", "customer_message", "resolved", "escalated")
+MIRRORED_EVENTS = ("created", "customer_message", "resolved", "escalated", "reopened", "sla_warning", "risk_raised")
 LOOKBACK = 50  # transaction ids below the cursor searched again (a transaction committed late)
 BATCH = 50
 
@@ -232,10 +232,10 @@ class Connector:
             if turns:
                 await self.rt.comment(rt_id, mapping.customer_comment(turns))
                 await self.state.set_seen(ref, max(float(t["timestamp"]) for t in turns))
-        elif kind == "resolved":
-            await self.rt.update_ticket(rt_id, {"Status": "resolved"})
-        elif kind == "escalated":
-            await self.rt.update_ticket(rt_id, {"Queue": self.qmap.rt_queue(str(data.get("to_queue", "")))})
+            return
+        change = mapping.rt_change(kind, data, self.qmap)
+        if change:
+            await self.rt.update_ticket(rt_id, change)
 
     async def create(self, ref: str) -> int:
         """The RT ticket of ``ref``: the one the mapping knows, else the one RT has with our reference, else a

@@ -83,7 +83,7 @@ def test_a_ticket_is_mirrored_and_rt_changes_come_back(deployment: Deployment) -
     assert rt_tickets_for(rt, ref) == [rt_id]
 
 
-def test_a_console_resolve_and_escalation_reach_rt(deployment: Deployment) -> None:
+def test_a_console_resolve_escalation_and_reopen_reach_rt(deployment: Deployment) -> None:
     from tests.rt.conftest import LEAD
 
     rt = deployment.rt
@@ -96,8 +96,12 @@ def test_a_console_resolve_and_escalation_reach_rt(deployment: Deployment) -> No
     wait_for(lambda: str(rt_call(rt, "GET", f"/ticket/{rt_id}")["Queue"]["id"]) == billing, 30, "RT's queue to follow")
     assert http("POST", base + "/resolve", {"resolution": "refunded"}, token=LEAD)[0] == 200
     wait_for(lambda: rt_call(rt, "GET", f"/ticket/{rt_id}")["Status"] == "resolved", 30, "RT's status to follow")
+    assert http("POST", base + "/reopen", {"reason": "customer says it is back"}, token=LEAD)[0] == 200
+    wait_for(lambda: rt_call(rt, "GET", f"/ticket/{rt_id}")["Status"] == "open", 30, "RT's reopen to follow")
     time.sleep(2 * 0.5 + 0.5)  # two polls: the connector's own changes in RT do not come back as ours
-    assert [h["action"] for h in deployment.ticket(ref)["history"]].count("escalated") == 1
+    history = [h["action"] for h in deployment.ticket(ref)["history"]]
+    assert history.count("escalated") == 1 and history.count("reopened") == 1
+    assert deployment.ticket(ref)["status"] == "queued"  # RT's 'open' of our reopen did not come back as a change
 
 
 def test_a_crash_between_rt_create_and_the_mapping_finds_the_rt_ticket(deployment: Deployment) -> None:

@@ -12,7 +12,7 @@ from bot.taxonomy import load_taxonomy
 from connector.errors import ConfigError
 from connector.mapping import (
     QueueMap, Txn, check_rt_queue, content, create_request, inbound, load_queue_map, parse_queue_map, parse_txn,
-    reference_query, subject,
+    reference_query, rt_change, subject,
 )
 from connector.settings import Settings as ConnectorSettings
 from stack.settings import Settings
@@ -152,3 +152,18 @@ def test_frontdoor_up_starts_the_connector_only_with_rt_url(tmp_path: Path) -> N
     child = next(c for c in with_rt.build_children() if c.name == "rt-connector")
     assert child.command[-2:] == ["-m", "connector"] and child.env["RT_URL"] == "http://127.0.0.1:9"
     assert child.env["HANDOFF_HELPDESK_TOKEN"] == with_rt.settings.secrets["HANDOFF_HELPDESK_TOKEN"]
+
+
+def test_our_changes_that_reach_rt() -> None:
+    m = qmap()
+    assert rt_change("resolved", {}, m) == {"Status": "resolved"}
+    assert rt_change("reopened", {}, m) == {"Status": "open"}
+    assert rt_change("escalated", {"to_queue": "billing"}, m) == {"Queue": m.queues["billing"]}
+    # the SLA watcher's raises: RT's number of the new priority
+    assert rt_change("sla_warning", {"priority": "P2"}, m) == {"Priority": m.priorities["P2"]}
+    assert rt_change("risk_raised", {"priority": "P1", "score": 80}, m) == {"Priority": m.priorities["P1"]}
+    assert rt_change("risk_raised", {}, m) is None  # no priority named: nothing to set
+    for kind in ("claimed", "note", "rated", "sla_breached", "linked_to_incident"):
+        assert rt_change(kind, {"priority": "P1"}, m) is None
+    with pytest.raises(ConfigError, match="queue 'nowhere' has no RT queue"):
+        rt_change("escalated", {"to_queue": "nowhere"}, m)
