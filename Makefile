@@ -34,6 +34,7 @@ test: install
 	@$(MAKE) --no-print-directory stories
 	@scripts/ensure-chromium.sh || [ -z "$$CI" ] || { echo "CI needs Debian's chromium for the browser tests"; exit 1; }
 	@scripts/ensure-haproxy.sh || [ -z "$$CI" ] || { echo "CI needs Debian's haproxy for the cluster tests"; exit 1; }
+	@scripts/ensure-rt.sh || [ -z "$$CI" ] || { echo "CI needs Debian's request-tracker5 for the RT connector's tests"; exit 1; }
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 install: $(STAMP) $(WEBCHAT) $(CHARTJS)
@@ -91,7 +92,7 @@ stories: install
 	@echo "rasa test stories: $$(grep -c '^- story:' tests/stories/*.yml | awk -F: '{s+=$$2} END {print s}') passed"
 
 lint: install
-	@$(VENV)/bin/ruff check bot stack rasa_ext research actions handoff tests scripts
+	@$(VENV)/bin/ruff check bot stack rasa_ext research actions handoff connector tests scripts
 	@$(VENV)/bin/mypy --no-error-summary && echo "mypy (strict; actions/ and rasa_ext/ may subclass untyped Rasa classes): ok"
 
 clean:

@@ -207,6 +207,7 @@ def openapi_document() -> dict[str, Any]:
             ok=_resp("reloaded"), extra=forbidden, tags=("lead",))},
     }
     paths.update(_incident_paths(bot, agent, lead, conflict, forbidden))
+    paths.update(_helpdesk_paths(conflict))
     # the agents' web console (handoff/console): static files; the page then uses the agent API above
     paths["/agent"] = {"get": {"summary": "Agents' web console (HTML page)", "tags": ["console"],
                                "responses": {"200": {"description": "the page",
@@ -257,6 +258,8 @@ def openapi_document() -> dict[str, Any]:
                 "botToken": {"type": "http", "scheme": "bearer", "description": "HANDOFF_BOT_TOKEN"},
                 "agentToken": {"type": "http", "scheme": "bearer",
                                "description": "agent or lead token (python -m handoff token create)"},
+                "helpdeskToken": {"type": "http", "scheme": "bearer",
+                                  "description": "HANDOFF_HELPDESK_TOKEN (the helpdesk connector, connector/)"},
             },
         },
     }
@@ -317,4 +320,28 @@ def _incident_paths(bot: str, agent: str, lead: str, conflict: dict[str, Any],
             ok=_resp("resolved", _obj({"incident": incident, "conversations_to_tell": {"type": "integer"},
                                        "tickets_resolved": {"type": "array", "items": _S}})),
             extra={**conflict, **forbidden, **missing}, tags=("lead",))},
+    }
+
+
+def _helpdesk_paths(conflict: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The helpdesk connector's routes (handoff/web.py): the bodies are the definitions they validate with."""
+    from handoff.web import HELPDESK_ACTION, HELPDESK_LINK  # noqa: PLC0415 (it imports this module)
+
+    helpdesk = "helpdeskToken"
+    return {
+        "/api/v1/helpdesk/tickets/{ref}": {"get": _op(
+            "The ticket as the connector mirrors it into the helpdesk (the agents' view)", security=helpdesk,
+            params=("ref",), ok=_resp("ticket", _TICKET), tags=("helpdesk",))},
+        "/api/v1/helpdesk/tickets/{ref}/link": {"put": _op(
+            "Store the helpdesk's id of the ticket's twin (idempotent; another id than the stored one is a "
+            "conflict)", security=helpdesk, params=("ref",), body=openapi_of(HELPDESK_LINK),
+            ok=_resp("linked", _obj({"reference": _S, "helpdesk_id": _S})), extra=conflict, tags=("helpdesk",))},
+        "/api/v1/helpdesk/tickets/{ref}/actions": {"post": _op(
+            "A change an agent made in the helpdesk, applied at most once per key: reply (reaches the customer's "
+            "chat), resolve (hands the conversation back to the bot, which asks for a rating), escalate (to "
+            "to_queue)", security=helpdesk, params=("ref",), body=openapi_of(HELPDESK_ACTION),
+            ok=_resp("applied, or applied before (applied: false)", _obj({
+                "reference": _S, "applied": {"type": "boolean"}, "status": _S, "delivered": {"type": "boolean"},
+                "bot_notified": {"type": "boolean"}, "queue": _S}, ("reference", "applied", "status"))),
+            extra=conflict, tags=("helpdesk",))},
     }

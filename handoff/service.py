@@ -8,6 +8,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.contract import OPEN_STATUSES, SECRET_PREFIX, WAITING_STATUSES, CreateTicketRequest, Estimate, TicketCreated, TicketStatusView
@@ -25,10 +26,29 @@ from handoff.transitions import SYSTEM, Event
 
 logger = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class HelpdeskAction:
+    """A change an agent made in the helpdesk, as the connector reports it (``handoff.web`` validates it)."""
+
+    action: str  # reply | resolve | escalate
+    key: str  # idempotency key: the helpdesk's transaction id
+    agent: str  # the helpdesk user who made it
+    text: str  # the reply; the resolution; the escalation's reason
+    to_queue: str = ""  # escalate: our queue the helpdesk's new queue maps to
+
+
 REPEAT_WINDOW = 7 * 24 * 3600.0
 REPEAT_THRESHOLD = 3  # conversations in the window from which a customer counts as a repeated contact
 SLA_BATCH = 500  # due tickets read per round trip of a sweep
 SLA_CONCURRENCY = 32  # due tickets checked at the same time (each change is its own atomic update)
+
+
+def _from_helpdesk(result: transitions.Result) -> transitions.Result:
+    """The event of a change made in the helpdesk says so (``source``): the connector does not mirror it
+    back into the helpdesk."""
+    ticket, event = result
+    return ticket, replace(event, data={**event.data, "source": "helpdesk"})
 
 
 def _minutes(seconds: float) -> int:
@@ -258,6 +278,51 @@ class TicketService:
         now = self.clock()
         await self.store.mutate(ref, lambda t: transitions.release(t, agent, role, reason, now), now)
         return await self.view(ref)
+
+    # -- the helpdesk connector ---------------------------------------------------------------------
+
+    async def link_helpdesk(self, ref: str, helpdesk_id: str) -> Ticket:
+        """Store the helpdesk's id of the ticket's twin (an event when it is new; a second id is a conflict)."""
+        now = self.clock()
+        return await self.store.mutate(ref, lambda t: transitions.link_helpdesk(t, helpdesk_id, now), now)
+
+    async def helpdesk_action(self, ref: str, action: HelpdeskAction) -> dict[str, Any]:
+        """A change made in the helpdesk, applied at most once per ``action.key`` (the helpdesk's transaction
+        id): a reply reaches the customer's chat like a console reply, a resolve hands the conversation
+        back to the bot (which asks for a rating), an escalation moves the ticket to ``to_queue``.
+        ``applied`` is False when the key was applied before (nothing is done again)."""
+        if await self.store.applied(ref, action.key):
+            ticket = await self.store.ticket(ref)
+            return {"reference": ref, "applied": False, "status": ticket.status}
+        agent, key = action.agent, action.key
+        if action.action == "reply":
+            ticket = await self.store.ticket(ref)
+            transitions.helpdesk_reply(ticket, agent, action.text, False, self.clock())  # may it? (before the chat)
+            delivered = await self.notifier.trigger(ticket.conversation_id, "agent_message",
+                                                    {"agent_text": action.text, "agent_name": agent})
+            now = self.clock()
+            after, applied = await self.store.mutate_once(
+                ref, key, lambda t: _from_helpdesk(transitions.helpdesk_reply(t, agent, action.text, delivered, now)),
+                now)
+            return {"reference": ref, "applied": applied, "status": after.status, "delivered": delivered}
+        now = self.clock()
+        if action.action == "resolve":
+            after, applied = await self.store.mutate_once(
+                ref, key, lambda t: _from_helpdesk(transitions.resolve(t, agent, "lead", action.text, now)), now)
+            notified = True
+            if applied:
+                logger.info("ticket %s resolved in the helpdesk by %s", ref, agent)
+                notified = all([await self.notifier.trigger(channel["conversation_id"], "ticket_resolved",
+                                                            {"reference": ref}) for channel in after.channels])
+            return {"reference": ref, "applied": applied, "status": after.status, "bot_notified": notified}
+        matrix = self.matrix.matrix
+        if action.to_queue not in matrix.queues:
+            raise InvalidTicket(f"unknown queue {action.to_queue!r}")
+        to, hours = matrix.queues[action.to_queue], self.settings.business_hours
+        after, applied = await self.store.mutate_once(
+            ref, key, lambda t: _from_helpdesk(transitions.escalate(t, agent, "lead", to, action.text, matrix, now,
+                                                                   hours)), now)
+        return {"reference": ref, "applied": applied, "status": after.status, "queue": after.queue}
 
     async def agent_stats(self) -> list[dict[str, Any]]:
         names = await self.store.agent_names()

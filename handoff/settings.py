@@ -62,6 +62,7 @@ class Settings:
     tickets_per_client_hour: int = 10  # new tickets one anonymous client may open per hour; 0 = no limit
     incident_detection: bool = True  # the incident detector reads new tickets and unanswered conversations
     incident_notify_interval: float = 2.0  # seconds between rounds telling customers an incident is fixed
+    helpdesk_token: str | None = None  # bearer token of the helpdesk connector (connector/); None: no access
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -96,6 +97,7 @@ class Settings:
             events_maxlen=_int(env, "HANDOFF_EVENTS_MAXLEN", 2_000_000),
             signals_maxlen=_int(env, "HANDOFF_SIGNALS_MAXLEN", 2_000_000),
             retention_days=_float(env, "HANDOFF_RETENTION_DAYS", 90.0),
+            helpdesk_token=env.get("HANDOFF_HELPDESK_TOKEN") or None,
         )
 
 

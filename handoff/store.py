@@ -8,6 +8,7 @@ Layout (``P`` = prefix):
   P ticket:{ref}:history    list of JSON entries (append-only: who, when, what, why)
   P ticket:{ref}:replies    list of JSON agent replies;  P ticket:{ref}:notes  internal notes
   P ticket:{ref}:ratings    the customer's ratings with their (masked) comments
+  P ticket:{ref}:applied    set of the idempotency keys of the helpdesk's changes applied (mutate_once)
   P seq:ticket              counter behind T-000123;     P secret:{secret} -> ref;  P conv:{id} -> ref
   P customer:{key}:open:{category} -> ref of the open ticket;  P customer:{key}:tickets zset
   P customer:{key}:contacts zset conversation -> time (repeated contact)
@@ -619,26 +620,48 @@ class Store:
         """Read the ticket, let the pure ``transition`` compute the new ticket and its event (or raise, or
         return None for no change), and write it atomically (WATCH/MULTI, retried when another writer got
         there first). Returns the ticket as written."""
+        ticket, _applied = await self._mutate(ref, transition, now, None, retries)
+        return ticket
+
+    async def mutate_once(self, ref: str, key: str, transition: Callable[[Ticket], Result | None],
+                          now: float) -> tuple[Ticket, bool]:
+        """``mutate`` at most once per idempotency ``key`` of this ticket (the helpdesk's transaction id):
+        the key is recorded in the same transaction as the change, so a retried request changes nothing.
+        Returns the ticket and whether this call applied the change (False: the key was applied before)."""
+        return await self._mutate(ref, transition, now, key, 50)
+
+    async def applied(self, ref: str, key: str) -> bool:
+        """Whether the idempotency ``key`` was applied to ticket ``ref`` (``mutate_once``)."""
+        return bool(await self.redis.sismember(self._k("ticket", ref, "applied"), key))
+
+    async def _mutate(self, ref: str, transition: Callable[[Ticket], Result | None], now: float, once: str | None,
+                      retries: int) -> tuple[Ticket, bool]:
         key = self._k("ticket", ref)
+        applied_key = self._k("ticket", ref, "applied")
         for _ in range(retries):
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(key)
+                    await pipe.watch(key, applied_key) if once is not None else await pipe.watch(key)
                     raw = await pipe.hgetall(key)
                     if not raw:
                         raise TicketNotFound(f"ticket {ref} does not exist")
                     before = decode(raw)
+                    if once is not None and await pipe.sismember(applied_key, once):
+                        await pipe.unwatch()
+                        return before, False
                     result = transition(before)
                     if result is None:
                         await pipe.unwatch()
-                        return before
+                        return before, False
                     after, event = result
                     after = replace(after, version=before.version + 1, updated_at=now)
                     pipe.multi()
                     self._write(pipe, before, after, event, now, rewrite="view" not in raw,
                                 missing=[n for n in HASH_FIELDS if n not in raw])
+                    if once is not None:
+                        pipe.sadd(applied_key, once)
                     await pipe.execute()
-                    return after
+                    return after, True
                 except WatchError:
                     continue
         raise Conflict(f"ticket {ref} is changing too fast, try again")

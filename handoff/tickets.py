@@ -92,6 +92,7 @@ class Ticket:
     negative_ratings: int = 0  # the customer's earlier ratings of 1-2 (the create script counts them)
     messages_since_reply: int = 0  # customer messages since the last agent reply
     risk_raised: bool = False  # the SLA watcher raised the priority for high escalation risk (once)
+    helpdesk_id: str = ""  # the ticket mirroring it in the helpdesk (RT's ticket id; connector/), "" = none
 
     @property
     def conversation_id(self) -> str:

@@ -311,3 +311,29 @@ def sla_step(t: Ticket, kind: str, now: float, matrix: Matrix, hours: BusinessHo
 def _raised(priority: str) -> str:
     """One step up, at most to P2: only service-wide impact (or a P1 rule) makes a P1 (sla.compute_priority)."""
     return sla.raise_priority(priority, 1, highest="P2" if priority != "P1" else "P1")
+
+
+# -- the helpdesk connector (connector/: RT) ------------------------------------------------------------
+
+HELPDESK_CONNECTOR = "helpdesk-connector"  # who links a ticket to its helpdesk twin
+
+
+def link_helpdesk(t: Ticket, helpdesk_id: str, now: float) -> Result | None:
+    """The ticket is mirrored as ``helpdesk_id`` in the helpdesk; None when it already is. A ticket has one
+    twin: linking it to another is a conflict (the connector creates at most one)."""
+    if t.helpdesk_id == helpdesk_id:
+        return None
+    if t.helpdesk_id:
+        raise Conflict(f"ticket {t.reference} is already mirrored as helpdesk ticket {t.helpdesk_id}")
+    return (replace(t, helpdesk_id=helpdesk_id),
+            Event("helpdesk_linked", HELPDESK_CONNECTOR, f"mirrored as helpdesk ticket {helpdesk_id}",
+                  {"helpdesk_id": helpdesk_id}))
+
+
+def helpdesk_reply(t: Ticket, agent: str, text: str, delivered: bool, now: float) -> Result:
+    """An agent answered in the helpdesk: like a console reply, with the helpdesk's authority (it is where
+    the agents work); a ticket still waiting in its queue is taken by that agent first."""
+    if t.status in WAITING_STATUSES:
+        t = replace(t, status="claimed", agent=agent, claimed_at=now)
+    after, event = reply(t, agent, "lead", text, delivered, now)
+    return after, replace(event, reason=event.reason.replace("reply to the customer", "reply from the helpdesk", 1))

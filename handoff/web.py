@@ -23,6 +23,8 @@ from handoff.errors import Forbidden, HandoffError, InvalidTicket, MatrixError, 
 from handoff.kbdraft import validate_proposal
 from handoff.openapi import openapi_document
 from handoff.signals import parse_signals
+from handoff.schema import MAX_TEXT, Obj, Str, validate
+from handoff.service import HelpdeskAction
 from handoff.validation import is_timestamp, strict_json_loads, validate_create, validate_text
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,15 @@ def require_bot(request: web.Request) -> None:
     token = _bearer(request)
     if not hmac.compare_digest(token.encode(), request.app[appkeys.SETTINGS].bot_token.encode()):
         raise Unauthorized("invalid bot token")
+
+
+def require_helpdesk(request: web.Request) -> None:
+    """The helpdesk connector (connector/) authenticates with HANDOFF_HELPDESK_TOKEN; without one set, the
+    helpdesk routes refuse every call."""
+    token = _bearer(request)
+    expected = request.app[appkeys.SETTINGS].helpdesk_token
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthorized("invalid helpdesk token")
 
 
 async def require_agent(request: web.Request, role: str = "agent") -> dict[str, Any]:
@@ -307,6 +318,51 @@ async def release(request: web.Request) -> web.Response:
     return web.json_response(agent_view(ticket))
 
 
+# -- the helpdesk connector -------------------------------------------------------------------------
+
+HELPDESK_LINK = Obj({"helpdesk_id": Str(required=True, max_len=64, description="the helpdesk's ticket id")})
+HELPDESK_ACTION = Obj({
+    "action": Str(required=True, values=("reply", "resolve", "escalate")),
+    "key": Str(required=True, max_len=100, description="idempotency key (the helpdesk's transaction id): a "
+               "retried action with the same key is not applied again"),
+    "agent": Str(required=True, max_len=100, description="the helpdesk user who made the change"),
+    "text": Str(max_len=MAX_TEXT, description="reply: the text for the customer (required); resolve: the "
+                "resolution; escalate: the reason"),
+    "to_queue": Str(description="escalate: the queue of the escalation matrix to move the ticket to"),
+})
+
+
+async def helpdesk_ticket(request: web.Request) -> web.Response:
+    """What the connector mirrors into the helpdesk: the agents' view of the ticket."""
+    require_helpdesk(request)
+    return web.json_response(agent_view(await request.app[appkeys.SERVICE].view(request.match_info["ref"])))
+
+
+async def helpdesk_link(request: web.Request) -> web.Response:
+    require_helpdesk(request)
+    body = await json_body(request)
+    validate(HELPDESK_LINK, body)
+    helpdesk_id = str(body["helpdesk_id"]).strip()
+    ticket = await request.app[appkeys.SERVICE].link_helpdesk(request.match_info["ref"], helpdesk_id)
+    return web.json_response({"reference": ticket.reference, "helpdesk_id": ticket.helpdesk_id})
+
+
+async def helpdesk_action(request: web.Request) -> web.Response:
+    require_helpdesk(request)
+    body = await json_body(request)
+    validate(HELPDESK_ACTION, body)
+    action = HelpdeskAction(action=body["action"], key=body["key"], agent=body["agent"].strip(),
+                            text=str(body.get("text", "")), to_queue=str(body.get("to_queue", "")))
+    if action.action == "reply" and not action.text.strip():
+        raise InvalidTicket("'text' is required for a reply")
+    if action.action == "escalate" and not action.to_queue:
+        raise InvalidTicket("'to_queue' is required for an escalation")
+    if action.action != "reply" and not action.text.strip():
+        action = HelpdeskAction(action.action, action.key, action.agent, f"{action.action}d in the helpdesk",
+                                action.to_queue)
+    return web.json_response(await request.app[appkeys.SERVICE].helpdesk_action(request.match_info["ref"], action))
+
+
 # -- lead only ---------------------------------------------------------------------------------------
 
 
@@ -360,6 +416,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/agent/tickets/{ref}/resolve", resolve),
     ("POST", "/api/v1/agent/tickets/{ref}/reopen", reopen),
     ("POST", "/api/v1/agent/tickets/{ref}/release", release),
+    ("GET", "/api/v1/helpdesk/tickets/{ref}", helpdesk_ticket),
+    ("PUT", "/api/v1/helpdesk/tickets/{ref}/link", helpdesk_link),
+    ("POST", "/api/v1/helpdesk/tickets/{ref}/actions", helpdesk_action),
     ("GET", "/api/v1/lead/agents", agent_stats),
     ("GET", "/api/v1/lead/analytics", analytics),
     ("GET", "/api/v1/lead/kb-gaps", kb_gaps),

@@ -33,6 +33,11 @@ ENV_DEFAULTS: dict[str, tuple[str, str]] = {
     "KB_ROOT": ("kb_articles", "knowledge-base articles (hot reloaded)"),
     "FRONTDOOR_EMBEDDING_CACHE": ("", "sentence embeddings of articles and training examples; empty = "
                                       "<FRONTDOOR_VAR>/cache/embeddings"),
+    "RT_URL": ("", "Request Tracker 5 to mirror tickets into (the RT connector runs only when set)"),
+    "RT_TOKEN": ("", "RT auth token of the connector's RT user (RT_URL needs it; never generated)"),
+    "RT_QUEUE_MAP": ("connector/rt_queues.yml", "which RT queue each queue of the escalation matrix goes to"),
+    "RT_CONNECTOR_KEY_PREFIX": ("fd-rt:", "prefix of the RT connector's Redis keys"),
+    "RT_CONNECTOR_PORT": ("8095", "the RT connector's health check (/health)"),
 }
 
 SECRET_NAMES: dict[str, str] = {
@@ -42,6 +47,7 @@ SECRET_NAMES: dict[str, str] = {
     "ACTION_SERVER_TOKEN": "bearer token the Rasa server sends to the action server (nothing else may call it)",
     "FRONTDOOR_TOKEN_SECRET": "HMAC secret that signs logged-in website users' tokens",
     "FRONTDOOR_DEMO_AGENT_TOKEN": "token of the demo agent `demo` (role lead) for the console",
+    "HANDOFF_HELPDESK_TOKEN": "bearer token of the RT connector at the handoff service",
 }
 
 
@@ -84,6 +90,11 @@ class Settings:
     key_prefix: str
     embedding_cache: Path
     secrets: Mapping[str, str] = field(default_factory=dict)
+    rt_url: str = ""  # empty: no RT connector
+    rt_token: str = ""
+    rt_queue_map: Path = ROOT / "connector" / "rt_queues.yml"
+    rt_key_prefix: str = "fd-rt:"
+    rt_connector_port: int = 8095
 
     PORT_VARS = {
         "rasa_port": "RASA_PORT",
@@ -91,6 +102,7 @@ class Settings:
         "handoff_port": "HANDOFF_PORT",
         "site_port": "SITE_PORT",
         "embedded_redis_port": "FRONTDOOR_REDIS_PORT",
+        "rt_connector_port": "RT_CONNECTOR_PORT",
     }
 
     @classmethod
@@ -124,6 +136,11 @@ class Settings:
             key_prefix=get("HANDOFF_KEY_PREFIX"),
             embedding_cache=_resolve(root, cache) if cache else var_dir / "cache" / "embeddings",
             secrets={name: env[name] for name in SECRET_NAMES if env.get(name)},
+            rt_url=get("RT_URL").rstrip("/"),
+            rt_token=get("RT_TOKEN"),
+            rt_queue_map=_resolve(root, get("RT_QUEUE_MAP")),
+            rt_key_prefix=get("RT_CONNECTOR_KEY_PREFIX"),
+            rt_connector_port=port("RT_CONNECTOR_PORT"),
         )
 
     @property

@@ -1,7 +1,7 @@
 """`frontdoor up`: start the whole front door, wait until every part is healthy, stop it cleanly.
 
 Processes (each logs to var/log/<name>.log): embedded Redis (unless REDIS_URL is set), the action server,
-the handoff service, the demo website and the Rasa server. Children run in their own session so that a
+the handoff service, the demo website, the Rasa server and, when RT_URL is set, the RT connector. Children run in their own session so that a
 Ctrl-C reaches only the supervisor, which then stops them in reverse order (Redis last, so its
 append-only file is flushed); on Linux every child also gets SIGTERM if the supervisor dies.
 """
@@ -181,6 +181,7 @@ class Stack:
             "--model", str(self.model),
         ]
         rasa_status = f"http://{s.host}:{s.rasa_port}/status?token={token}"
+        connector = [self.connector_child(env)] if s.rt_url else []  # RT being down does not stop the start
         return [
             Child("actions", [py, "-m", "actions", "--actions", "actions", "--port", str(s.action_port)],
                   env, lambda: http_ok(f"http://{s.host}:{s.action_port}/ready"), log / "actions.log"),
@@ -189,18 +190,31 @@ class Stack:
             Child("site", [py, "-m", "stack.website"], env,
                   lambda: http_ok(f"http://{s.host}:{s.site_port}/healthz"), log / "site.log"),
             Child("rasa", rasa_cmd, env, lambda: http_ok(rasa_status, timeout=2.0), log / "rasa.log"),
+            *connector,
         ]
+
+    def connector_child(self, env: Mapping[str, str] | None = None) -> Child:
+        """The RT connector (``python -m connector``), started when RT_URL is set."""
+        s = self.settings
+        connector_env = {**(env if env is not None else self.base_env()), "RT_URL": s.rt_url, "RT_TOKEN": s.rt_token,
+                         "RT_QUEUE_MAP": str(s.rt_queue_map), "RT_CONNECTOR_KEY_PREFIX": s.rt_key_prefix,
+                         "RT_CONNECTOR_HOST": s.host, "RT_CONNECTOR_PORT": str(s.rt_connector_port)}
+        return Child("rt-connector", [sys.executable, "-m", "connector"], connector_env,
+                     lambda: http_ok(f"http://{s.host}:{s.rt_connector_port}/health"),
+                     s.log_dir / "rt-connector.log")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def check_ports(self) -> None:
         s = self.settings
         for attr, variable in Settings.PORT_VARS.items():
-            if attr == "embedded_redis_port" and s.redis_url:
+            if (attr == "embedded_redis_port" and s.redis_url) or (attr == "rt_connector_port" and not s.rt_url):
                 continue
             check_port_free(s.host if attr != "embedded_redis_port" else "127.0.0.1", getattr(s, attr), variable)
 
     def start(self, timeout: float = 240.0) -> None:
         s = self.settings
+        if s.rt_url and not s.rt_token:
+            raise StartupError("RT_URL is set but RT_TOKEN is not: give the RT auth token of the connector's RT user")
         self.check_ports()
         for folder in (s.var_dir, s.log_dir, s.var_dir / "redis"):  # the owner's only (0700)
             folder.mkdir(parents=True, exist_ok=True)
@@ -289,6 +303,7 @@ class Stack:
             "agents' console": s.url(s.handoff_port) + "/agent",
             "Rasa REST channel": s.url(s.rasa_port) + "/webhooks/rest/webhook",
             "handoff API (OpenAPI)": s.url(s.handoff_port) + "/openapi.json",
+            **({"RT connector (health)": s.url(s.rt_connector_port) + "/health"} if s.rt_url else {}),
         }
 
 
@@ -371,7 +386,8 @@ def train(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    defaults = "; ".join(f"{k}={v or '(embedded)'}" for k, (v, _h) in ENV_DEFAULTS.items())
+    defaults = "; ".join(f"{k}={v or ('(embedded)' if k == 'REDIS_URL' else '(unset)')}"
+                         for k, (v, _h) in ENV_DEFAULTS.items())
     p_up = sub.add_parser("up", help="start the whole front door and print its URLs",
                           description=f"Environment variables and defaults: {defaults}")
     p_up.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for health checks")

@@ -4,13 +4,18 @@ per test so tests never see each other's data."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from stack.embedded_redis import EmbeddedRedis, free_port
+
+if TYPE_CHECKING:
+    from tests.rt.rt_server import RTServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +66,28 @@ def delete_keys(url: str, prefix: str) -> int:
         return deleted
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RTServer]:
+    """A real Request Tracker 5 for the session (RT's first start is the slow part): Debian's request-tracker5
+    (scripts/ensure-rt.sh, run by `make test`) on a fresh SQLite database with the queues of
+    connector/rt_queues.yml, on a free loopback port. Without the packages the tests that need it are skipped
+    with the reason, except in CI, where they fail."""
+    from tests.rt.rt_server import RTServer, installed  # noqa: PLC0415
+
+    if not installed():
+        message = "Request Tracker 5 is not installed (scripts/ensure-rt.sh installs Debian's request-tracker5)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RTServer.for_mapping(tmp_path_factory.mktemp("rt"), free_port(), ROOT / "connector" / "rt_queues.yml")
+    started = time.monotonic()
+    server.setup()
+    server.start()
+    print(f"RT 5 ready in {time.monotonic() - started:.1f} s on {server.url}")
+    yield server
+    server.remove()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BOT = "fuzz-bot-token"
 AGENT = "fuzz-agent-token"
 LEAD = "fuzz-lead-token"
+HELPDESK = "fuzz-helpdesk-token"
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def live_handoff(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         sla_interval=0,
         matrix_poll_interval=0,
         http_timeout=1.0,
+        helpdesk_token=HELPDESK,
     )
     with _Server(create_app(settings)) as url:
         yield LiveHandoff(url=url, known=_seed(url))

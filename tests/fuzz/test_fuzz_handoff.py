@@ -36,7 +36,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.specs.openapi.checks import content_type_conformance
 
 from handoff.openapi import openapi_document
-from tests.fuzz.conftest import AGENT, BOT, LEAD, Known, LiveHandoff
+from tests.fuzz.conftest import AGENT, BOT, HELPDESK, LEAD, Known, LiveHandoff
 
 SEED = 20_251_124
 REFUSAL_SECONDS = 1.0  # the limit for refusing a request
@@ -60,6 +60,7 @@ AUTH: dict[str, str | None] = {
     "bot": f"Bearer {BOT}",
     "agent": f"Bearer {AGENT}",
     "lead": f"Bearer {LEAD}",
+    "helpdesk": f"Bearer {HELPDESK}",
     "none": None,
     "unknown": "Bearer not-a-token",
     "basic": f"Basic {BOT}",
@@ -76,6 +77,8 @@ def right_auth(method: str, path: str) -> str | None:
     scheme = next(iter(security[0]), None) if security else None
     if scheme == "botToken":
         return AUTH["bot"]
+    if scheme == "helpdeskToken":
+        return AUTH["helpdesk"]
     if scheme == "agentToken":
         return AUTH["lead" if path.startswith("/api/v1/lead/") else "agent"]
     return None
