@@ -81,8 +81,13 @@ class BoundedRedisTrackerStore(TrackerStore):
         self.min_tail = int(min_tail)
         self.checkpoint_every = max(1, int(checkpoint_every))
         super().__init__(domain, event_broker, **kwargs)
-        # what the customer said before a checkpoint goes into it, when the domain has the slot for it
-        self.said_slot = SAID_SLOT if any(slot.name == SAID_SLOT for slot in domain.slots) else None
+
+    @property
+    def said_slot(self) -> Optional[str]:
+        """What the customer said before a checkpoint goes into it, when the domain has the slot for it.
+        Read from the current domain: Rasa creates the store before it loads the model and sets the
+        model's domain on it afterwards (``Agent.load_model``)."""
+        return SAID_SLOT if any(slot.name == SAID_SLOT for slot in self.domain.slots) else None
 
     # -- reading ----------------------------------------------------------------------------------
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:

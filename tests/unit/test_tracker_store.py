@@ -205,6 +205,21 @@ async def test_what_the_customer_said_before_the_tail_comes_with_it(said_store: 
     assert combined == [f"message {i}" for i in range(90 - len(combined), 90)]
 
 
+async def test_the_domain_set_after_creation_counts_like_rasa_sets_it(redis_url: str) -> None:
+    """Rasa creates the tracker store before it loads the model and sets the model's domain on it
+    afterwards (Agent.load_model): what was said before the tail must come with it all the same."""
+    address = RedisAddress.parse(redis_url)
+    store = BoundedRedisTrackerStore(None, host=address.host, port=address.port, db=address.db,
+                                     password=address.password, key_prefix=f"t{uuid.uuid4().hex[:8]}",
+                                     record_exp=3600, min_tail=30, checkpoint_every=20)
+    store.domain = DOMAIN_SAID
+    await talk(store, "late", range(30))
+    loaded = await store.retrieve("late")
+    assert loaded is not None and loaded.get_slot("customer_said")
+    tail = [e.text for e in loaded.events if isinstance(e, UserUttered)]
+    assert loaded.get_slot("customer_said") + tail == [f"message {i}" for i in range(30)]
+
+
 async def test_a_new_session_starts_with_nothing_said(said_store: BoundedRedisTrackerStore) -> None:
     await talk(said_store, "fresh", range(30))
     tracker = await said_store.retrieve("fresh")
