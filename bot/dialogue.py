@@ -34,15 +34,31 @@ def is_question(text: str) -> bool:
     words = words[start:]
     if len(words) < 3 or words[0] not in _QUESTION_WORDS:
         return False
+    if words[0] in _WH_WORDS:
+        return True
     # a verb first and a negation next is a statement without its subject: "hat nicht geholfen",
-    # "virker stadig ikke", "is not working"
-    return not (words[0] not in _WH_WORDS and words[1] in _STATEMENT_SECOND)
+    # "virker stadig ikke", "is not working"; so is a perfect tense without it: "har logget ud og ind",
+    # "habe gelöscht", "have tried that" (an auxiliary, maybe an adverb, then a participle)
+    if words[1] in _STATEMENT_SECOND:
+        return False
+    if words[0] in _AUXILIARIES:
+        verb = words[2] if words[1] in _ADVERBS else words[1]
+        return not _PARTICIPLE.fullmatch(verb)
+    return True
 
 
 _WH_WORDS = frozenset("""how what when where why which who whom whose wie was wann wo woher wohin warum wieso
 weshalb welche welcher welches wer wen wem hvordan hvad hvornår hvornaar hvor hvorfor hvilken hvilket hvilke
 hvem""".split())
 _STATEMENT_SECOND = frozenset("not nicht nichts nix kein keine noch immer schon leider ikke stadig slet".split())
+_AUXILIARIES = frozenset("har havde habe hab hat hatte have has had".split())
+_ADVERBS = frozenset("også ogsaa allerede lige nu så igen auch schon bereits jetzt dann neu wieder nochmal also already just even now again".split())
+# a past participle ("logget", "prøvet", "nulstillet", "gelöscht", "installiert", "tried", "restarted")
+_PARTICIPLE = re.compile(r"""(?x)
+    ge\w{3,}(?:t|en) | \w{3,}iert              # gemacht, gelöscht, gestartet, geschrieben; installiert
+  | \w{3,}(?:et|t|ede)                          # logget, prøvet, nulstillet, opdateret, købt, skiftede
+  | \w{3,}ed | tried|done|reset|made|put|sent   # restarted, reinstalled, updated
+""")
 
 
 def _any(patterns: str) -> re.Pattern[str]:
@@ -79,6 +95,22 @@ def says_not_helped(text: str) -> bool:
     return bool(_STILL.search(text)) and not is_question(text)
 
 
+# asking how far the team has got with a request (inside a longer message the classifier reads as a problem)
+_ASKS_STATUS = _any(r"""
+\bhow\s+far\s+(?:along\s+)?(?:are|is)\s+(?:you|it|that|things)\b|\bany\s+news\b|\bwhat'?s\s+the\s+status\b
+\bany\s+(?:update|progress)\s+on\s+(?:my|her|his|our|the)\s+(?:ticket|case|request)\b
+\bwie\s+weit\s+(?:sind\s+sie|seid\s+ihr|sind\s+ihr)\b|\b(?:gibt\s+es|gibt's|gibts)\s+(?:schon\s+)?(?:was\s+|etwas\s+)?neues\b
+\bwie\s+ist\s+der\s+(?:stand|status)\b|\bstand\s+der\s+dinge\b
+\bhvor\s+langt\s+er\s+(?:i|sagen|det\s+nået)\b|\ber\s+der\s+(?:noget\s+)?nyt\b|\bhvad\s+er\s+status\b|\bhvordan\s+går\s+det\s+med\s+(?:min|hendes|hans|vores|sagen)\b
+""")
+
+
+def asks_status(text: str) -> bool:
+    """Does ``text`` ask how far the team has got ("how far along are you with it?", "wie weit sind Sie
+    damit?", "hvor langt er I med det?")?"""
+    return bool(_ASKS_STATUS.search(text))
+
+
 # told of a known problem, the customer says theirs is another one (typed instead of the button)
 _OTHER_PROBLEM = _any(r"""
 \b(?:my|the|our)\s+(?:problem|issue)\s+(?:is|'?s)\s+(?:a\s+|an\s+|something\s+)?(?:different|another|other|else)\b
@@ -109,6 +141,17 @@ _DO_IT = _any(r"""
 \bfür\s+mich\s+(?:machen|erledigen|umstellen|ändern|kündigen)\b
 \bkan\s+(?:du|i)\s+(?:\w+\s+){0,3}(?:gøre|ordne|ændre|skifte|klare|fikse|opsige|lave)\s+det\b
 \b(?:gør|ordn|ordne|klar|lav)\s+det\s+(?:\w+\s+)?for\s+mig\b
+\b(?:open|create|raise|file|log|make|start|submit)\s+(?:me\s+)?(?:a|an|the)\s+(?:\w+\s+)?(?:ticket|case|claim|support\s+request)\b
+\b(?:can|could|would|will)\s+(?:someone|somebody|anyone|one\s+of\s+you)\s+(?:\w+\s+){0,3}(?:for\s+me|on\s+my\s+behalf)\b
+\b(?:ticket|fall|vorgang|reklamation)\s+(?:\w+\s+){0,3}(?:auf|an)?(?:machen|legen|eröffnen|erstellen|aufnehmen)\b
+\b(?:mach|machen|macht|leg|legen|legt|eröffne|eröffnen|erstell|erstellen|erstellt)\s+(?:sie\s+|du\s+|ihr\s+)?(?:\w+\s+){0,2}(?:ein(?:en)?\s+)?(?:ticket|fall|vorgang)\b
+\b(?:kannst|könnt|koennt|können|koennen|könnten|koennten)\s+(?:du|ihr|sie)\s+(?:\w+\s+){0,5}(?:anstoßen|anstossen|beantragen|veranlassen|einleiten|anfordern|nachschicken|zuschicken|erstatten|stornieren|zurücksetzen|zuruecksetzen|löschen|loeschen|entsperren|freischalten)\b
+\bfür\s+mich\s+(?:anstoßen|anstossen|beantragen|veranlassen|einleiten|anfordern|löschen|erledigen)\b
+\b(?:opret|oprette|opretter|lav|lave|åbn|åbne|aabne|start|starte)\s+(?:\w+\s+){0,2}(?:en\s+)?(?:sag|ticket|henvendelse|reklamation)\b
+\bkan\s+(?:du|i)\s+(?:ikke\s+)?(?:\w+\s+){0,3}(?:slette|sende|refundere|tilbagebetale|låse\s+op|nulstille|annullere|igangsætte)\b
+\b(?:i\s+want|i'd\s+like|give\s+me)\s+(?:my\s+money|it|one\s+of\s+them|the\s+money)\s+back\b|\bi\s+want\s+a\s+refund\b
+\b(?:ich\s+(?:will|möchte|moechte)|geben\s+sie\s+mir)\s+(?:mein|das|eine?|einen)\s*(?:geld|betrag|abbuchung|davon)?\s+(?:\w+\s+)?zurück\b
+\bjeg\s+vil\s+(?:gerne\s+)?have\s+(?:mine\s+penge|pengene|det\s+ene|dem|det|beløbet)\s+(?:\w+\s+)?tilbage\b
 """)
 
 
@@ -222,27 +265,56 @@ DEVICES: dict[str, tuple[str, ...]] = {
                  "tv'en", "tvet", "television"),
     "Streamly Stick": ("stick", "dongle", "sticken", "remote", "fernbedienung", "fjernbetjening"),
     "Phone app": ("phone", "iphone", "android", "handy", "smartphone", "mobil", "mobile", "telefon", "tablet",
-                  "ipad", "app on my phone", "mobiltelefon"),
+                  "ipad", "app on my phone", "mobiltelefon", "galaxy", "samsung galaxy", "pixel", "google pixel",
+                  "huawei", "xiaomi", "oneplus", "motorola"),
     "Web browser": ("browser", "browseren", "chrome", "firefox", "safari", "edge", "laptop", "computer", "pc", "mac",
                     "macbook", "web player", "website", "webseite", "hjemmeside"),
 }
-_NEGATION = re.compile(r"\b(not|nicht|kein|keine|ikke|no)\s+(?:(?:on|in|at|auf|am|im|an|på|i|the|my|den|das|die|dem|"
-                       r"der|mein|meinem|meiner|min|mit|et|en)\s+){0,2}$", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(not|nicht|kein|keine|ikke|no|statt|anstatt|instead\s+of|i\s+stedet\s+for)\s+"
+                       r"(?:(?:on|in|at|auf|am|im|an|på|i|the|my|a|an|den|das|die|dem|der|ein|eine|einen|mein|meinem|"
+                       r"meiner|min|mit|et|en)\s+){0,2}$", re.IGNORECASE)
+# words of a device name that say more than the form's label (kept as the customer typed them)
+_BRANDS = frozenset("""iphone ipad android samsung galaxy pixel google huawei xiaomi oneplus motorola lg sony philips
+apple chrome firefox safari edge macbook mac""".split())
+
+
+def negated(before: str) -> bool:
+    """Does the text before a value negate it ("not 48213", "nicht die", "ikke en", "statt")?"""
+    return _NEGATION.search(before) is not None
+
+
+def device_mentions(text: str) -> list[tuple[str, str]]:
+    """The devices the text names, in order: (the form's label, the words as typed), leaving out negated
+    ones ("the TV, not the phone") and, where names overlap, keeping the longest ("Samsung Galaxy" is a
+    phone, "Samsung" alone a TV)."""
+    low = text.lower()
+    spans: list[tuple[int, int, str]] = []
+    for label, words in DEVICES.items():
+        for word in words:
+            spans += [(m.start(), m.end(), label)
+                      for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", low)]
+    kept: list[tuple[int, int, str]] = []
+    for start, end, label in sorted(spans, key=lambda s: (s[0], s[0] - s[1])):
+        if kept and start < kept[-1][1]:
+            continue  # inside a longer name found first
+        kept.append((start, end, label))
+    return [(label, text[start:end]) for start, end, label in kept if not negated(low[:start])]
 
 
 def devices_in(text: str) -> list[str]:
     """Device labels the text names, in order, leaving out negated ones ("the TV, not the phone")."""
-    low = text.lower()
-    found: list[tuple[int, str]] = []
-    for label, words in DEVICES.items():
-        for word in words:
-            for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", low):
-                if not _NEGATION.search(low[: m.start()]):
-                    found.append((m.start(), label))
-    seen: dict[str, int] = {}
-    for pos, label in sorted(found):
-        seen.setdefault(label, pos)
-    return list(seen)
+    return list(dict.fromkeys(label for label, _words in device_mentions(text)))
+
+
+def device_named(text: str) -> str | None:
+    """The device the text is about, as specific as the customer was: the typed name when it names a brand
+    or model ("Samsung Galaxy", "iPhone"), else the form's label ("Smart TV" for "the tv")."""
+    mentions = device_mentions(text)
+    if not mentions:
+        return None
+    label = mentions[0][0]
+    named = [words for found, words in mentions if found == label and set(words.lower().split()) & _BRANDS]
+    return max(named, key=len) if named else label
 
 
 # participles: "versucht", "gefragt", "neu gestartet", "ausgetauscht", "aktualisiert", "angerufen"

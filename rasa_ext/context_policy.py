@@ -37,7 +37,7 @@ from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.dialogue import asks_to_do_it, says_not_helped, says_other_problem
+from bot.dialogue import asks_status, asks_to_do_it, says_not_helped, says_other_problem
 
 KB_ACTIONS = ("action_answer_from_kb", "action_kb_feedback")
 AFTER_KB = {"answered": ACTION_LISTEN_NAME, "ambiguous": ACTION_LISTEN_NAME, "unclear": ACTION_LISTEN_NAME,
@@ -85,6 +85,10 @@ def decide(intent: str, text: str, entities: List[Dict[str, Any]], slots: Dict[s
             return "action_start_handoff"
         if says_not_helped(text):
             return "action_kb_feedback"
+    if intent in ("describe_problem", "nlu_fallback") and typed and asks_status(text):
+        # "... her mail is x@y.dk - how far along are you with it?": a status question first (only for
+        # someone who may see it)
+        return "action_ticket_status"
     if slots.get("incident") and typed and says_other_problem(text):
         # told of a known problem, the customer says theirs is another one: unlinked, and helped as usual
         return "action_answer_from_kb"

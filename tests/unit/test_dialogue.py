@@ -10,7 +10,9 @@ from rasa_sdk import Tracker
 
 from actions.prequal import corrections, replies_to_form
 from bot.dialogue import (
+    asks_status,
     asks_to_do_it,
+    device_named,
     assess_severity,
     devices_in,
     fields_named,
@@ -31,6 +33,10 @@ from rasa_ext.context_policy import decide
     ("the app crashes on my phone", False), ("nur mich", False), ("SO-123456", False), ("kan vente", False),
     ("and it still crashes", False), ("og den virker stadig ikke", False),
     ("hat nicht geholfen, ton ist immer noch weg", False), ("is not working", False),
+    # a perfect tense without its subject says what the customer did
+    ("har logget ud og ind og opdateret appen begge steder", False), ("har også geninstalleret den", False),
+    ("habe schon alles gelöscht", False), ("hat neu installiert", False),
+    ("har du prøvet at genstarte", True), ("hat jemand eine Idee", True), ("har det noget med routeren at gøre", True),
 ])
 def test_questions(text: str, question: bool) -> None:
     assert is_question(text) is question
@@ -73,6 +79,15 @@ def test_told_of_a_known_problem_another_one_typed_goes_to_the_search() -> None:
     ("macht ihr das bitte für mich", True), ("kan du ikke bare gøre det for mig", True),
     ("could you cancel it for me please", True),
     ("how do I change it", False), ("can you tell me how", False), ("kan jeg gøre det selv", False),
+    # asking for a ticket, or for the team to start what the article describes
+    ("yes please open a ticket for the shipping team", True), ("could someone sort the return for me", True),
+    ("bitte ein Ticket aufmachen, damit Ersatz kommt", True), ("machen Sie bitte einen Fall dafür auf", True),
+    ("Können Sie die Löschung für mich anstoßen?", True), ("vil I ikke oprette en sag til mig?", True),
+    ("kan I ikke slette den for mig", True),
+    ("both are real charges, I want my money back", True), ("ich will mein Geld zurück", True),
+    ("ingen af dem er en reservation. Jeg vil have det ene tilbage", True), ("I want it to work", False),
+    ("I want to open a new account", False), ("open the app and it crashes", False),
+    ("wie lege ich ein Profil an", False), ("hvordan opretter jeg en profil", False),
 ])
 def test_do_it_for_me(text: str, do_it: bool) -> None:
     assert asks_to_do_it(text) is do_it
@@ -128,10 +143,14 @@ def test_steps_already_tried(text: str, tried: str | None) -> None:
     ("die Bestellnummer ist falsch, richtig ist #48213", {"order_number": "SO-048213"}),
     ("hastegraden er forkert, det haster", {"urgency": "high"}),
     ("no, that's wrong", {}),
+    # the value that is not negated, and the device as specific as typed
+    ("oops typo - the order number is 48231 not 48213", {"order_number": "SO-048231"}),
+    ("die Bestellnummer ist nicht SO-012345, sondern SO-054321", {"order_number": "SO-054321"}),
+    ("det er min datters telefon, en Samsung Galaxy, ikke en iPhone", {"product": "Samsung Galaxy"}),
 ])
 def test_corrections_at_the_summary(text: str, changes: dict[str, str]) -> None:
     finder = EntityFinder(["Streamly Stick"])
-    entities = [{"entity": e.entity, "value": e.value} for e in finder.find(text)]
+    entities = [{"entity": e.entity, "value": e.value, "start": e.start} for e in finder.find(text)]
     assert corrections(text, entities) == changes
 
 
@@ -207,3 +226,22 @@ def test_the_form_tells_a_reply_from_its_own_activation() -> None:
                   {"event": "action", "name": "problem_form"}]
     assert replies_to_form(_tracker(reply)) is True
     assert replies_to_form(_tracker(activation)) is False
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("Hendes mail er mette@example.dk - hvor langt er I med det?", True), ("any news on my request?", True),
+    ("wie weit sind Sie damit?", True), ("gibt es schon was Neues?", True), ("er der nyt i sagen?", True),
+    ("is there any update for the app", False), ("how far is the nearest shop", False),
+    ("hvor langt er der til butikken", False), ("wie weit ist es bis Berlin", False),
+])
+def test_asks_how_far_the_team_has_got(text: str, status: bool) -> None:
+    assert asks_status(text) is status
+
+
+@pytest.mark.parametrize(("text", "device"), [
+    ("det er min datters telefon, en Samsung Galaxy, ikke en iPhone", "Samsung Galaxy"),
+    ("no, it's the TV not the phone", "Smart TV"), ("on my iPhone", "iPhone"), ("nothing typed", None),
+    ("auf dem Fernseher, nicht im Browser", "Smart TV"),
+])
+def test_the_device_named_as_specific_as_typed(text: str, device: str | None) -> None:
+    assert device_named(text) == device
