@@ -27,7 +27,7 @@ from actions.texts import (
     match_choice, taxonomy,
 )
 from bot.conversation_keys import SAID_SLOT
-from bot.dialogue import assess_severity, devices_in, fields_named, is_question, steps_tried_in
+from bot.dialogue import assess_severity, device_named, devices_in, fields_named, is_question, negated, steps_tried_in
 from bot.entities import normalise
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
@@ -36,6 +36,9 @@ MIN_DESCRIPTION = 12
 
 
 NOTHING_YET = "nothing yet"
+KEY_REFERENCE = {"shipping": ["order_number"], "billing": ["invoice_number"]}
+# the form of a valid value of each reference field, after bot.entities.normalise
+REFERENCE_PATTERNS = {"error_code": r"E-\d{4}", "order_number": r"SO-\d{6}", "invoice_number": r"INV-\d{4}-\d{5}"}
 
 
 def short_mode(tracker: Tracker) -> bool:
@@ -85,6 +88,10 @@ def needed_slots(tracker: Tracker) -> list[str]:
         required.append("category")
         required += {"technical": ["product", "error_code"], "shipping": ["order_number"],
                      "billing": ["invoice_number"]}.get(category or "", [])
+    else:
+        # a customer in a hurry is asked only what the team cannot act without: the order or invoice the
+        # problem is about (one question, skippable), so the next tier does not have to ask for it
+        required += KEY_REFERENCE.get(category or "", [])
     if not tracker.get_slot("customer_email"):
         required.append("contact_email")
     if full:
@@ -123,11 +130,8 @@ def valid_answer(slot: str, text: str) -> bool:
     if slot == "contact_email":
         return re.search(r"[^@\s<>]+@[^@\s<>]+\.[a-z]{2,}", text, re.IGNORECASE) is not None
     skip = is_one_of(text, SKIP_WORDS) or is_one_of(text, NONE_WORDS)
-    if slot == "error_code":
-        return skip or re.fullmatch(r"E-\d{4}", normalise("error_code", text.strip())) is not None
-    if slot in ("order_number", "invoice_number"):
-        pattern = r"SO-\d{6}" if slot == "order_number" else r"INV-\d{4}-\d{5}"
-        return skip or re.fullmatch(pattern, normalise(slot, text.strip())) is not None
+    if slot in REFERENCE_PATTERNS:
+        return skip or re.fullmatch(REFERENCE_PATTERNS[slot], normalise(slot, text.strip())) is not None
     return False
 
 
@@ -332,14 +336,19 @@ class ActionFlagFrustration(Action):
 
 
 class ActionReviewTicket(Action):
-    """After the form: the full path shows a summary to confirm; the short path goes straight on."""
+    """After the form: the summary to confirm. The short path (a customer who asked for a person or is
+    frustrated) goes straight on when the customer signed in; a typed contact address is shown to confirm
+    first (a typo in it means the team cannot reach them)."""
 
     def name(self) -> str:
         return "action_review_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        if short_mode(tracker):
+        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        if short_mode(tracker) and (tracker.get_slot("customer_email") or (
+                intent == "request_human" and tracker.get_slot("review") == "confirm")):
+            # signed in; or asking for a person at the summary, which is a go-ahead
             return [SlotSet("review", "direct")]
         utter(dispatcher, tracker, domain, "utter_ticket_summary", summary=ticket_summary(tracker, language_of(tracker)))
         return [SlotSet("review", "confirm")]
@@ -387,16 +396,25 @@ def corrections(text: str, entities: list[dict[str, Any]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for e in entities:
         field = ENTITY_FIELDS.get(str(e.get("entity")))
-        if field and e.get("value"):
-            out[field] = normalise(str(e.get("entity")), str(e["value"]))
-    devices = devices_in(text)
-    if devices:
-        out["product"] = devices[0]
-    for field in fields_named(text):
+        start = e.get("start")
+        if field and e.get("value") and not (isinstance(start, int) and negated(text[:start])):
+            out.setdefault(field, normalise(str(e.get("entity")), str(e["value"])))
+    device = device_named(text)
+    if device:
+        out["product"] = device
+    named = fields_named(text)
+    for field in named:
         table = CHOICE_TABLES.get(field)
         value = match_choice(text, table) if table else None
         if value:
             out[field] = value
+        elif field in REFERENCE_PATTERNS and field not in out:
+            # "the order number is 48231 not 48213": the one value of that field the text does not negate
+            values = [normalise(field, m.group(0)) for m in re.finditer(r"[\w-]*\d[\w-]*", text)
+                      if not negated(text[:m.start()])]
+            values = list(dict.fromkeys(v for v in values if re.fullmatch(REFERENCE_PATTERNS[field], v)))
+            if len(values) == 1:
+                out[field] = values[0]
     return out
 
 

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from tests.actions_support import DOMAIN, FakeHandoff, texts, tracker
 
 from actions.handoff import ActionCreateTicket, ActionTicketStatus, ticket_request
-from actions.prequal import ValidateProblemForm, needed_slots, ticket_summary
+from actions.prequal import ActionReviewTicket, ValidateProblemForm, needed_slots, ticket_summary
 from bot.contract import CreateTicketRequest, TicketCreated
 
 class FakeOutbox:
@@ -37,9 +37,29 @@ class FakeOutbox:
                                                                     "contact_email", "impact", "urgency"]),
     ({"requested_human": True}, ["description", "contact_email"]),
     ({"frustrated": True, "customer_email": "a@b.de"}, ["description"]),
+    # in a hurry: still the order or invoice the team cannot act without
+    ({"requested_human": True, "category": "shipping"}, ["description", "order_number", "contact_email"]),
+    ({"frustrated": True, "category": "billing", "customer_email": "a@b.de"}, ["description", "invoice_number"]),
+    ({"requested_human": True, "category": "technical"}, ["description", "contact_email"]),
 ])
 def test_the_form_asks_only_what_it_needs(slots: dict[str, Any], expected: list[str]) -> None:
     assert needed_slots(tracker(slots)) == expected
+
+
+@pytest.mark.parametrize(("slots", "review"), [
+    ({"requested_human": True, "contact_email": "ana@example.com"}, "confirm"),  # typed: shown to confirm
+    ({"frustrated": True, "customer_email": "ana@example.com", "customer_verified": True}, "direct"),
+    ({"contact_email": "ana@example.com"}, "confirm"),
+    # "I want to talk to a person" at the summary: a go-ahead, not the summary again
+    ({"requested_human": True, "contact_email": "ana@example.com", "review": "confirm", "_intent": "request_human"},
+     "direct"),
+])
+async def test_a_typed_contact_address_is_shown_before_the_ticket(slots: dict[str, Any], review: str) -> None:
+    dispatcher = CollectingDispatcher()
+    intent = slots.pop("_intent", "describe_problem")
+    events = await ActionReviewTicket().run(dispatcher, tracker({"language": "en", **slots}, intent=intent), DOMAIN)
+    assert {e["name"]: e["value"] for e in events if e.get("event") == "slot"}["review"] == review
+    assert ("ana@example.com" in texts(dispatcher)) is (review == "confirm")
 
 
 @pytest.mark.parametrize(("method", "text", "value"), [
