@@ -179,6 +179,11 @@ class KbAction(Action, abc.ABC):
         return events, offer_human
 
 
+# the score an article needs to answer a message the intent classifier read as out of scope (the search's
+# own threshold is for messages about us)
+OUT_OF_SCOPE_INTENT_MIN = 0.6
+
+
 class ActionAnswerFromKb(KbAction):
     def name(self) -> str:
         return "action_answer_from_kb"
@@ -225,7 +230,11 @@ class ActionAnswerFromKb(KbAction):
         if insists and result.out_of_scope and result.hits and result.hits[0].score >= result.threshold:
             # no second refusal for a customer who says it again: the article that fits, if one does
             return events + show_article(dispatcher, tracker, domain, result.hits[0], lang, shown)
-        if result.out_of_scope and result.best is None and not complaint and not insists:
+        # the intent classifier read it as not about us ("how do I make a kids' profile?" can look like
+        # small talk): an article answers only when it fits clearly, else the same polite refusal
+        unsure_of_us = intent == "out_of_scope" and not insists and not (
+            result.best is not None and not result.ambiguous and result.best.score >= OUT_OF_SCOPE_INTENT_MIN)
+        if (result.out_of_scope and result.best is None and not complaint and not insists) or unsure_of_us:
             # about another company's product or account: say so, and what the bot can do; no form
             if result.other_company is not None:
                 utter(dispatcher, tracker, domain, "utter_out_of_scope_company", company=result.other_company)

@@ -55,6 +55,24 @@ async def test_another_companys_question_is_declined_without_the_form(kb: Knowle
     assert "only here for Streamly" in texts(dispatcher) and "I can help with" in texts(dispatcher)
 
 
+@pytest.mark.parametrize(("text", "lang", "article"), [
+    ("hvordan laver jeg en børneprofil til min datter på 7?", "da", "account-profiles"),  # a clear article
+    ("what is the weather tomorrow in Aarhus", "en", None),  # nothing of ours: declined, no form
+    ("wer hat die Fußball-WM 2014 gewonnen", "de", None),
+    ("can streamly add a karaoke mode", "en", None),  # no article, not the form either (as a problem it is)
+])
+async def test_read_as_out_of_scope_an_article_answers_only_when_it_fits_clearly(
+        kb: KnowledgeBase, text: str, lang: str, article: str | None) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFromKb(KnowledgeBaseProvider(kb), FakeHandoff()).run(
+        dispatcher, tracker({"language": lang}, text=text, intent="out_of_scope"), DOMAIN)
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    if article is None:
+        assert slots["kb_result"] == "declined" and "/help/" not in texts(dispatcher)
+    else:
+        assert slots["kb_result"] == "answered" and slots["kb_article"] == article
+
+
 async def test_did_not_help_is_recorded_and_lowers_the_article(kb: KnowledgeBase) -> None:
     query = "I see two payments for one month"
     before = kb.search(query, "en").hits[0]
