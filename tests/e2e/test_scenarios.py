@@ -64,7 +64,8 @@ the actor's ticket at the handoff service, both read after the step:
 - ``asks: field`` (or a list) -- the form now asks that field; ``not_asks: field``;
   ``asks_again`` -- the form asks the same field it asked before this turn.
 - ``no_form`` -- no form is active and no form field is asked.
-- ``in_handoff`` -- the form asks a field, or the actor's conversation has a ticket.
+- ``in_handoff`` -- the form asks a field, the summary waits for the customer's go-ahead (all was said
+  already), or the actor's conversation has a ticket.
 - ``language`` / ``language: xx`` -- every line of the reply of four words or more is in that language
   (default: the customer's current language), and no line holds a phrase of another language (three
   words, two of them that language's stop words, e.g. "(did not help)" in a Danish summary); judged by
@@ -911,8 +912,8 @@ class Runner:
             if state.active_loop or state.requested_slot in FIELDS:
                 self.fail("no_form", actor, f"a form is active: {state.describe()}")
         elif name == "in_handoff":
-            if not state.asked and self.status_view(actor) is None:
-                self.fail("in_handoff", actor, "no form question is open and the conversation has no ticket")
+            if not state.asked and state.slots.get("review") != "confirm" and self.status_view(actor) is None:
+                self.fail("in_handoff", actor, "no form question or summary is open and the conversation has no ticket")
         elif name == "language":
             want = arg or lang
             bad = wrong_language_lines(text, want)
