@@ -27,12 +27,17 @@ DOMAIN = Domain.from_dict({
 })
 
 
-@pytest.fixture
-def store(redis_url: str) -> BoundedRedisTrackerStore:
+def new_store(redis_url: str, domain: Domain | None) -> BoundedRedisTrackerStore:
+    """A store under a prefix of its own, with a short tail and frequent checkpoints."""
     address = RedisAddress.parse(redis_url)
-    return BoundedRedisTrackerStore(DOMAIN, host=address.host, port=address.port, db=address.db,
+    return BoundedRedisTrackerStore(domain, host=address.host, port=address.port, db=address.db,
                                     password=address.password, key_prefix=f"t{uuid.uuid4().hex[:8]}",
                                     record_exp=3600, min_tail=30, checkpoint_every=20)
+
+
+@pytest.fixture
+def store(redis_url: str) -> BoundedRedisTrackerStore:
+    return new_store(redis_url, DOMAIN)
 
 
 def turn(i: int) -> list[Any]:
@@ -179,10 +184,7 @@ DOMAIN_SAID = Domain.from_dict({
 
 @pytest.fixture
 def said_store(redis_url: str) -> BoundedRedisTrackerStore:
-    address = RedisAddress.parse(redis_url)
-    return BoundedRedisTrackerStore(DOMAIN_SAID, host=address.host, port=address.port, db=address.db,
-                                    password=address.password, key_prefix=f"t{uuid.uuid4().hex[:8]}",
-                                    record_exp=3600, min_tail=30, checkpoint_every=20)
+    return new_store(redis_url, DOMAIN_SAID)
 
 
 async def test_what_the_customer_said_before_the_tail_comes_with_it(said_store: BoundedRedisTrackerStore) -> None:
@@ -208,10 +210,7 @@ async def test_what_the_customer_said_before_the_tail_comes_with_it(said_store: 
 async def test_the_domain_set_after_creation_counts_like_rasa_sets_it(redis_url: str) -> None:
     """Rasa creates the tracker store before it loads the model and sets the model's domain on it
     afterwards (Agent.load_model): what was said before the tail must come with it all the same."""
-    address = RedisAddress.parse(redis_url)
-    store = BoundedRedisTrackerStore(None, host=address.host, port=address.port, db=address.db,
-                                     password=address.password, key_prefix=f"t{uuid.uuid4().hex[:8]}",
-                                     record_exp=3600, min_tail=30, checkpoint_every=20)
+    store = new_store(redis_url, None)
     store.domain = DOMAIN_SAID
     await talk(store, "late", range(30))
     loaded = await store.retrieve("late")
