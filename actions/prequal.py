@@ -336,19 +336,15 @@ class ActionFlagFrustration(Action):
 
 
 class ActionReviewTicket(Action):
-    """After the form: the summary to confirm. The short path (a customer who asked for a person or is
-    frustrated) goes straight on when the customer signed in; a typed contact address is shown to confirm
-    first (a typo in it means the team cannot reach them)."""
+    """After the form: the full path shows a summary to confirm; the short path (a customer who asked for a
+    person or is frustrated) goes straight on."""
 
     def name(self) -> str:
         return "action_review_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
-        if short_mode(tracker) and (tracker.get_slot("customer_email") or (
-                intent == "request_human" and tracker.get_slot("review") == "confirm")):
-            # signed in; or asking for a person at the summary, which is a go-ahead
+        if short_mode(tracker):
             return [SlotSet("review", "direct")]
         utter(dispatcher, tracker, domain, "utter_ticket_summary", summary=ticket_summary(tracker, language_of(tracker)))
         return [SlotSet("review", "confirm")]

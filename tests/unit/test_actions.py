@@ -47,17 +47,13 @@ def test_the_form_asks_only_what_it_needs(slots: dict[str, Any], expected: list[
 
 
 @pytest.mark.parametrize(("slots", "review"), [
-    ({"requested_human": True, "contact_email": "ana@example.com"}, "confirm"),  # typed: shown to confirm
+    ({"contact_email": "ana@example.com"}, "confirm"),  # the full path: the summary to confirm
+    ({"requested_human": True, "contact_email": "ana@example.com"}, "direct"),  # in a hurry: straight on
     ({"frustrated": True, "customer_email": "ana@example.com", "customer_verified": True}, "direct"),
-    ({"contact_email": "ana@example.com"}, "confirm"),
-    # "I want to talk to a person" at the summary: a go-ahead, not the summary again
-    ({"requested_human": True, "contact_email": "ana@example.com", "review": "confirm", "_intent": "request_human"},
-     "direct"),
 ])
-async def test_a_typed_contact_address_is_shown_before_the_ticket(slots: dict[str, Any], review: str) -> None:
+async def test_the_summary_is_shown_on_the_full_path(slots: dict[str, Any], review: str) -> None:
     dispatcher = CollectingDispatcher()
-    intent = slots.pop("_intent", "describe_problem")
-    events = await ActionReviewTicket().run(dispatcher, tracker({"language": "en", **slots}, intent=intent), DOMAIN)
+    events = await ActionReviewTicket().run(dispatcher, tracker({"language": "en", **slots}), DOMAIN)
     assert {e["name"]: e["value"] for e in events if e.get("event") == "slot"}["review"] == review
     assert ("ana@example.com" in texts(dispatcher)) is (review == "confirm")
 
