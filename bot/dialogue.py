@@ -155,9 +155,15 @@ _DO_IT = _any(r"""
 """)
 
 
+# asking to be shown how ("können Sie mir erklären, wie ich das löschen kann?") is not asking us to do it
+_HOW_DO_I = _any(r"""
+\bhow\s+(?:do|can|could|should|would)\s+i\b|\bwie\s+(?:kann\s+|muss\s+|soll\s+)?ich\b|\bhvordan\s+(?:kan\s+|skal\s+)?jeg\b
+""")
+
+
 def asks_to_do_it(text: str) -> bool:
     """Does ``text`` ask the bot (or the team) to make the change itself instead of explaining how?"""
-    return bool(_DO_IT.search(text))
+    return bool(_DO_IT.search(text)) and not _HOW_DO_I.search(text)
 
 
 # -- severity ------------------------------------------------------------------------------------------

@@ -88,6 +88,8 @@ def test_told_of_a_known_problem_another_one_typed_goes_to_the_search() -> None:
     ("ingen af dem er en reservation. Jeg vil have det ene tilbage", True), ("I want it to work", False),
     ("I want to open a new account", False), ("open the app and it crashes", False),
     ("wie lege ich ein Profil an", False), ("hvordan opretter jeg en profil", False),
+    ("Können Sie mir erklären wie ich das löschen kann", False), ("how do I open a case with my bank", False),
+    ("kan du fortælle mig hvordan jeg kan slette den", False),
 ])
 def test_do_it_for_me(text: str, do_it: bool) -> None:
     assert asks_to_do_it(text) is do_it
