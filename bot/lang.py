@@ -26,7 +26,9 @@ _MARKERS = {"de": set("äöüß"), "da": set("æøå"), "en": set()}
 # e-mails, URLs and codes (SO-123456, E-1001) say nothing about the language
 # (a match starts at a word's first character only: "\S+@" tried at every position of a long word cost
 # time growing with the square of its length)
-_NOISE = re.compile(r"(?<!\S)[^\s@]+@\S+|https?://\S+|www\.\S+|\b[A-Za-z]{1,3}-?\d[\w-]*")
+# e-mail addresses, links, codes with digits ("SO-123456", "E42") and the status code of a ticket confirmation
+# ("S-" and random letters): no evidence of a language
+_NOISE = re.compile(r"(?<!\S)[^\s@]+@\S+|https?://\S+|www\.\S+|\b[A-Za-z]{1,3}-?\d[\w-]*|(?<![\w-])S-[\w-]{8,}")
 
 
 def _words(text: str) -> list[str]:

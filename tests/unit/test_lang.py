@@ -35,7 +35,8 @@ def test_customer_messages_are_recognised(identifier: LanguageIdentifier, text: 
     assert identifier.detect(text) == lang
 
 
-@pytest.mark.parametrize("text", ["E-1001", "SO-123456", "ok", "", "1234"])
+@pytest.mark.parametrize("text", ["E-1001", "SO-123456", "ok", "", "1234", "S-_nEyheVfHZBcJpejjCL73luGx5AglsIW",
+                                  "`S-Hp_lyiNyiXBcEmOhUt-EIYbIrcWboMSs`"])
 def test_neutral_messages_keep_the_conversations_language(identifier: LanguageIdentifier, text: str) -> None:
     assert identifier.detect(text) is None
 
