@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connector.errors import ConfigError
+from bot.envvars import env_float, env_int
 
 DEFAULT_KEY_PREFIX = "fd-rt:"
 DEFAULT_PORT = 8095
@@ -54,10 +55,10 @@ class Settings:
             key_prefix=env.get("RT_CONNECTOR_KEY_PREFIX") or DEFAULT_KEY_PREFIX,
             events_key=(env.get("HANDOFF_KEY_PREFIX") or "fd:") + "events",
             host=env.get("RT_CONNECTOR_HOST") or "127.0.0.1",
-            port=_int(env, "RT_CONNECTOR_PORT", DEFAULT_PORT),
-            poll_interval=_float(env, "RT_POLL_INTERVAL", 2.0),
-            concurrency=max(1, _int(env, "RT_CONNECTOR_CONCURRENCY", 4)),
-            timeout=_float(env, "RT_TIMEOUT", 15.0),
+            port=env_int(env, "RT_CONNECTOR_PORT", DEFAULT_PORT, ConfigError),
+            poll_interval=env_float(env, "RT_POLL_INTERVAL", 2.0, ConfigError),
+            concurrency=max(1, env_int(env, "RT_CONNECTOR_CONCURRENCY", 4, ConfigError)),
+            timeout=env_float(env, "RT_TIMEOUT", 15.0, ConfigError),
             consumer=env.get("RT_CONNECTOR_ID") or "rt-connector",
         )
 
@@ -67,19 +68,3 @@ def _matrix_path(raw: str | None) -> Path:
         return Path(raw)
     default = Path("handoff/escalation_matrix.yml")
     return default if default.exists() else Path(__file__).resolve().parent.parent / "handoff" / "escalation_matrix.yml"
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None

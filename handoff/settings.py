@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handoff.errors import SettingsError
+from bot.envvars import env_float, env_int
 
 ROLES = ("agent", "lead")
 
@@ -73,7 +74,7 @@ class Settings:
             redis_url=env["REDIS_URL"],
             bot_token=env["HANDOFF_BOT_TOKEN"],
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
-            port=_int(env, "HANDOFF_PORT", 8090),
+            port=env_int(env, "HANDOFF_PORT", 8090, SettingsError),
             key_prefix=env.get("HANDOFF_KEY_PREFIX", "fd:"),
             matrix_path=_matrix_path(env.get("HANDOFF_MATRIX")),
             kb_drafts_dir=Path(env.get("KB_DRAFTS_DIR", "kb_articles/drafts")),
@@ -82,21 +83,21 @@ class Settings:
             webhooks=tuple(u.strip() for u in env.get("HANDOFF_WEBHOOKS", "").split(",") if u.strip()),
             webhook_secret=env.get("HANDOFF_WEBHOOK_SECRET") or None,
             bootstrap_tokens=parse_bootstrap_tokens(env.get("HANDOFF_BOOTSTRAP_TOKENS", "")),
-            sla_interval=_float(env, "HANDOFF_SLA_INTERVAL", 30.0),
-            matrix_poll_interval=_float(env, "HANDOFF_MATRIX_POLL", 5.0),
-            replica_acks=_int(env, "HANDOFF_REPLICA_ACKS", 0),
-            replica_ack_timeout_ms=_int(env, "HANDOFF_REPLICA_ACK_TIMEOUT_MS", 1000),
+            sla_interval=env_float(env, "HANDOFF_SLA_INTERVAL", 30.0, SettingsError),
+            matrix_poll_interval=env_float(env, "HANDOFF_MATRIX_POLL", 5.0, SettingsError),
+            replica_acks=env_int(env, "HANDOFF_REPLICA_ACKS", 0, SettingsError),
+            replica_ack_timeout_ms=env_int(env, "HANDOFF_REPLICA_ACK_TIMEOUT_MS", 1000, SettingsError),
             business_hours=parse_business_hours(
                 env.get("HANDOFF_BUSINESS_HOURS", "mon-fri 08:00-18:00"), env.get("HANDOFF_TIMEZONE", "UTC")
             ),
             instance_id=env.get("HANDOFF_INSTANCE_ID", "handoff"),
-            tickets_per_client_hour=_int(env, "HANDOFF_TICKETS_PER_CLIENT_HOUR", 10),
+            tickets_per_client_hour=env_int(env, "HANDOFF_TICKETS_PER_CLIENT_HOUR", 10, SettingsError),
             incident_detection=env.get("HANDOFF_INCIDENT_DETECTION", "1").strip().lower() not in ("0", "false", "no",
                                                                                                  "off"),
-            incident_notify_interval=_float(env, "HANDOFF_INCIDENT_NOTIFY_INTERVAL", 2.0),
-            events_maxlen=_int(env, "HANDOFF_EVENTS_MAXLEN", 2_000_000),
-            signals_maxlen=_int(env, "HANDOFF_SIGNALS_MAXLEN", 2_000_000),
-            retention_days=_float(env, "HANDOFF_RETENTION_DAYS", 90.0),
+            incident_notify_interval=env_float(env, "HANDOFF_INCIDENT_NOTIFY_INTERVAL", 2.0, SettingsError),
+            events_maxlen=env_int(env, "HANDOFF_EVENTS_MAXLEN", 2_000_000, SettingsError),
+            signals_maxlen=env_int(env, "HANDOFF_SIGNALS_MAXLEN", 2_000_000, SettingsError),
+            retention_days=env_float(env, "HANDOFF_RETENTION_DAYS", 90.0, SettingsError),
             helpdesk_token=env.get("HANDOFF_HELPDESK_TOKEN") or None,
         )
 
@@ -108,26 +109,6 @@ def _matrix_path(raw: str | None) -> Path:
         return Path(raw)
     default = Path("handoff/escalation_matrix.yml")
     return default if default.exists() else Path(__file__).resolve().parent / "escalation_matrix.yml"
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
 def parse_bootstrap_tokens(raw: str) -> tuple[BootstrapToken, ...]:
