@@ -8,6 +8,7 @@ from pathlib import Path
 
 from connector.errors import ConfigError
 from bot.envvars import env_float, env_int
+from handoff.settings import served_matrix
 
 DEFAULT_KEY_PREFIX = "fd-rt:"
 DEFAULT_PORT = 8095
@@ -50,7 +51,7 @@ class Settings:
             handoff_url=env["HANDOFF_URL"].rstrip("/"),
             handoff_token=env["HANDOFF_HELPDESK_TOKEN"],
             queue_map=Path(env.get("RT_QUEUE_MAP") or DEFAULT_QUEUE_MAP),
-            matrix_path=_matrix_path(env.get("HANDOFF_MATRIX")),
+            matrix_path=served_matrix(env.get("HANDOFF_MATRIX")),
             rt_user=env.get("RT_USER", ""),
             key_prefix=env.get("RT_CONNECTOR_KEY_PREFIX") or DEFAULT_KEY_PREFIX,
             events_key=(env.get("HANDOFF_KEY_PREFIX") or "fd:") + "events",
@@ -61,10 +62,3 @@ class Settings:
             timeout=env_float(env, "RT_TIMEOUT", 15.0, ConfigError),
             consumer=env.get("RT_CONNECTOR_ID") or "rt-connector",
         )
-
-
-def _matrix_path(raw: str | None) -> Path:
-    if raw:
-        return Path(raw)
-    default = Path("handoff/escalation_matrix.yml")
-    return default if default.exists() else Path(__file__).resolve().parent.parent / "handoff" / "escalation_matrix.yml"

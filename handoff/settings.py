@@ -76,7 +76,7 @@ class Settings:
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
             port=env_int(env, "HANDOFF_PORT", 8090, SettingsError),
             key_prefix=env.get("HANDOFF_KEY_PREFIX", "fd:"),
-            matrix_path=_matrix_path(env.get("HANDOFF_MATRIX")),
+            matrix_path=served_matrix(env.get("HANDOFF_MATRIX")),
             kb_drafts_dir=Path(env.get("KB_DRAFTS_DIR", "kb_articles/drafts")),
             rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             rasa_token=env.get("RASA_TOKEN") or None,
@@ -102,9 +102,10 @@ class Settings:
         )
 
 
-def _matrix_path(raw: str | None) -> Path:
+def served_matrix(raw: str | None) -> Path:
     """HANDOFF_MATRIX, else handoff/escalation_matrix.yml (relative to the working directory, or the
-    file shipped in this package when the service runs from elsewhere)."""
+    file shipped in this package when the service runs from elsewhere). The RT connector reads the matrix
+    the same way: its queue mapping is checked against the queues this service routes to."""
     if raw:
         return Path(raw)
     default = Path("handoff/escalation_matrix.yml")
