@@ -276,7 +276,7 @@ class ActionTicketStatus(HandoffAction):
             digressions = self._digressions or Digressions(client=self.client)
             await digressions.wait(dispatcher, tracker, domain)
             return []
-        if tickets is None or names_someone_else(tracker, text):
+        if tickets is None or names_someone_else(tracker):
             # nobody proved who they are, or a signed-in customer asks about another person's address:
             # only the owner (signed in, or with the code of the confirmation) hears a status
             utter(dispatcher, tracker, domain, "utter_status_needs_verification")
@@ -312,15 +312,16 @@ class ActionTicketStatus(HandoffAction):
         return None
 
 
-def names_someone_else(tracker: Tracker, text: str) -> bool:
+def names_someone_else(tracker: Tracker) -> bool:
     """Does a signed-in customer's message name an e-mail address that is not theirs (asking about another
     person's request: "my wife's address is ...")? (An anonymous customer sees only this conversation's
     ticket or the one whose code they give, whatever address they type.)"""
     own = str(tracker.get_slot("customer_email") or "").casefold()
     if not (tracker.get_slot("customer_verified") and own):
         return False
-    typed = [m.group(0).casefold() for m in re.finditer(r"[^@\s<>(),;:]+@[^@\s<>(),;:]+\.[a-z]{2,}", text, re.I)]
-    return any(address.rstrip(".") != own for address in typed)
+    typed = [str(e.get("value") or "").casefold() for e in (tracker.latest_message or {}).get("entities", [])
+             if e.get("entity") == "email"]  # the addresses the NLU found in the message (bot/entities.py)
+    return any(address and address != own for address in typed)
 
 
 def position_text(ticket: TicketStatusView, lang: str) -> str:

@@ -154,6 +154,20 @@ async def test_a_verified_customer_sees_their_tickets_with_queue_position() -> N
     assert "number 2 in the queue" in texts(dispatcher)
 
 
+async def test_a_verified_customer_asking_about_another_address_hears_only_the_privacy_answer() -> None:
+    client, dispatcher = FakeHandoff(), CollectingDispatcher()
+    signed_in = {"language": "en", "customer_verified": True, "customer_id": "cust-1", "customer_email": "lars@example.dk"}
+    await ActionTicketStatus(client).run(
+        dispatcher, tracker(signed_in, text="my wife's address is mette@example.dk, how far along are you?",
+                            entities=[{"entity": "email", "value": "mette@example.dk"}]), DOMAIN)
+    assert "sign in" in texts(dispatcher) and "T-000042" not in texts(dispatcher)
+    dispatcher = CollectingDispatcher()  # their own address: their own tickets
+    await ActionTicketStatus(client).run(
+        dispatcher, tracker(signed_in, text="lars@example.dk any news?",
+                            entities=[{"entity": "email", "value": "lars@example.dk"}]), DOMAIN)
+    assert "T-000042" in texts(dispatcher)
+
+
 # -- tier 0 --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("requested", "text", "expected"), [
