@@ -7,6 +7,7 @@ RT resolves our ticket and the bot asks the customer for a 1-5 rating."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -80,16 +81,21 @@ def test_bot_ticket_in_rt_and_back(stack: Stack, rt: RTServer, connector: Child)
         request = urllib.request.Request(
             f"http://127.0.0.1:{stack.settings.handoff_port}/api/v1/helpdesk/tickets/{ref}",
             headers={"Authorization": f"Bearer {stack.settings.secrets['HANDOFF_HELPDESK_TOKEN']}"})
-        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - loopback
-            return dict(json.loads(resp.read()))
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - loopback
+                return dict(json.loads(resp.read()))
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:
+                raise
+            return {}  # the API's "the ticket store is not reachable, try again shortly": the next poll
 
-    assert ours()["helpdesk_id"] == str(rt_id)
+    wait_for(lambda: ours().get("helpdesk_id") == str(rt_id), 60, "RT's id on our ticket")
     rt_call(rt, "PUT", f"/ticket/{rt_id}", {"Queue": "Engineering"})
-    wait_for(lambda: ours()["queue"] == "engineering", 60, "the escalation")
+    wait_for(lambda: ours().get("queue") == "engineering", 60, "the escalation")
 
     said = len(bot_events(stack, chat.sender))
     rt_call(rt, "PUT", f"/ticket/{rt_id}", {"Status": "resolved"})
-    wait_for(lambda: ours()["status"] == "resolved", 60, "the resolve")
+    wait_for(lambda: ours().get("status") == "resolved", 60, "the resolve")
 
     def rating_asked() -> bool:
         buttons = [b.get("payload", "") for e in bot_events(stack, chat.sender)[said:]
